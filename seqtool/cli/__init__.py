@@ -1,0 +1,67 @@
+"""The `seqtool` command line: a Typer app whose command modules are thin wrappers over the library.
+
+Errors: a :class:`~seqtool.errors.SeqtoolError` becomes ``error: <message>`` on stderr and exit
+code 2; usage errors (bad option values) exit 2 as well; anything unexpected is an internal
+error, exit 1, with the traceback only under ``--debug`` (or ``SEQTOOL_DEBUG=1``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+import typer
+
+from seqtool.cli import app as _app_module
+from seqtool.cli.common import err_console
+
+app = _app_module.app
+
+
+def _register_commands() -> None:
+    """Import every command module; each adds its commands to the app or one of its groups."""
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(__path__):
+        if info.name not in ("app", "common"):
+            importlib.import_module(f"seqtool.cli.{info.name}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("SEQTOOL_DEBUG") == "1"
+    args = [a for a in args if a != "--debug"]
+    _register_commands()
+    command = typer.main.get_command(app)
+    from seqtool.errors import SeqtoolError
+
+    try:
+        code = command.main(args=args, prog_name="seqtool", standalone_mode=False)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except SeqtoolError as e:
+        if debug:
+            raise
+        err_console.print(f"[bold red]error:[/] {e}", markup=True, soft_wrap=True)
+        sys.exit(e.exit_code)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as e:  # noqa: BLE001 - the one place that turns surprises into a message
+        if debug:
+            raise
+        err_console.print(
+            f"[bold red]internal error:[/] {type(e).__name__}: {e} (run again with --debug for the traceback)",
+            markup=True,
+            soft_wrap=True,
+        )
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,33 @@
+"""The Typer app and its command groups. Command modules attach themselves to these objects."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="seqtool",
+    help="Train, run, compare and evaluate sequence models: RNN/LSTM/GRU/Transformer language models, "
+    "neural machine translation and word embeddings.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+evaluate_app = typer.Typer(
+    help="Evaluate models: perplexity, BLEU/chrF/TER, analogies, similarity.", no_args_is_help=True
+)
+models_app = typer.Typer(
+    help="List, inspect, compare, import and remove workspace models.", invoke_without_command=True
+)
+data_app = typer.Typer(help="Corpus statistics and downloads.", no_args_is_help=True)
+plot_app = typer.Typer(help="Figures: learning curves, embeddings.", no_args_is_help=True)
+experiment_app = typer.Typer(help="The course's experiments as commands, with pictures.", no_args_is_help=True)
+
+app.add_typer(evaluate_app, name="evaluate")
+app.add_typer(models_app, name="models")
+app.add_typer(data_app, name="data")
+app.add_typer(plot_app, name="plot")
+app.add_typer(experiment_app, name="experiment")
+
+# Every other module in seqtool/cli registers its commands on import (see seqtool.cli.main), so a
+# new command group is one new file there, with no list to edit.

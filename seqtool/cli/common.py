@@ -1,0 +1,64 @@
+"""Options and output helpers shared by every command module.
+
+Command modules import only this, typer and the standard library at module level: torch and
+gensim are imported inside the command functions, so `seqtool --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+WorkspaceOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        envvar="SEQTOOL_WORKSPACE",
+        help="Workspace directory holding models and figures [default: ./workspace].",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
+ModelOpt = Annotated[
+    str | None, typer.Option("--model", "-m", help="Model name [default: the workspace default of this kind].")
+]
+ThreadsOpt = Annotated[
+    int | None, typer.Option("--threads", help="CPU threads for torch [default: all cores].", show_default=False)
+]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu or cuda (auto picks a GPU when present).")]
+
+
+def print_json(obj: Any) -> None:
+    """JSON for scripts: one document on stdout, UTF-8, no rich markup."""
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def default_threads() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def setup_torch(threads: int | None) -> None:
+    """Import torch and set its thread count (all cores unless told otherwise)."""
+    import torch
+
+    from seqtool.errors import check_positive
+
+    if threads is not None:
+        check_positive("--threads", threads)
+    torch.set_num_threads(threads or default_threads())
+
+
+def sample_data_dir() -> Path:
+    """The project's own sample data (``sample_data/`` beside the package in a source checkout)."""
+    return Path(__file__).resolve().parents[2] / "sample_data"

@@ -1,0 +1,38 @@
+"""Typed errors. The CLI turns a :class:`SeqtoolError` into one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+
+class SeqtoolError(Exception):
+    """A problem with the user's input or environment: shown as one line, exit code 2."""
+
+    exit_code = 2
+
+
+class DataError(SeqtoolError):
+    """A corpus file is missing, empty, not UTF-8, or inconsistent with its partner."""
+
+
+class ModelNotFoundError(SeqtoolError):
+    """No model of that name (or kind) in the workspace."""
+
+
+class WorkspaceError(SeqtoolError):
+    """The workspace cannot be written, is locked by another run, or a model folder is invalid."""
+
+
+class OptionError(SeqtoolError):
+    """An option value is out of range or inconsistent with another option."""
+
+
+def check_positive(name: str, value: float | int, *, allow_zero: bool = False) -> None:
+    """Raise :class:`OptionError` unless ``value`` is > 0 (or >= 0 with ``allow_zero``)."""
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise OptionError(f"{name} must be {bound}, got {value}")
+
+
+def check_range(name: str, value: float, low: float, high: float) -> None:
+    """Raise :class:`OptionError` unless ``low <= value <= high``."""
+    if not low <= value <= high:
+        raise OptionError(f"{name} must be between {low} and {high}, got {value}")

@@ -1,0 +1,258 @@
+"""Tokenizers: a word vocabulary or a sentencepiece model behind one small interface.
+
+Both reserve the same four special ids (``<pad>`` 0, ``<unk>`` 1, ``<bos>`` 2, ``<eos>`` 3), so models
+and decoders never need to know which tokenizer they were trained with. A tokenizer also owns the
+*text convention* of its language:
+
+- English (``normalize="english"``): raw input such as ``I can't swim.`` is turned into the corpus
+  convention ``i can 't swim .`` before encoding (idempotent on corpus lines).
+- Languages written without spaces (``strip_spaces=True``, used for a Japanese *source*): the
+  corpus's word-separating spaces are removed before encoding, so raw ``私は泳げない。`` and segmented
+  ``私 は 泳げ な い 。`` map to the same pieces.
+
+A tokenizer is saved into the model folder (``<prefix>.vocab.json`` or ``<prefix>.model``) and
+described by a small dict stored in ``config.json``.
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from seqtool.errors import DataError, OptionError
+from seqtool.text import join_japanese, normalize_english
+from seqtool.workspace import ModelDir, atomic_write_bytes, atomic_write_json
+
+SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
+PAD, UNK, BOS, EOS = 0, 1, 2, 3
+TOKENIZER_KINDS = ("word", "unigram", "bpe")
+
+
+class Tokenizer(ABC):
+    """Text <-> ids. Subclasses implement the vocabulary; this class owns the text convention."""
+
+    kind: str
+
+    def __init__(self, normalize: str = "none", strip_spaces: bool = False) -> None:
+        self.normalize = normalize
+        self.strip_spaces = strip_spaces
+
+    def prepare(self, text: str) -> str:
+        """Raw or corpus text -> the convention the vocabulary was built on."""
+        if self.normalize == "english":
+            text = normalize_english(text)
+        if self.strip_spaces:
+            text = join_japanese(text)
+        return text.strip()
+
+    @property
+    @abstractmethod
+    def vocab_size(self) -> int: ...
+
+    @abstractmethod
+    def encode(self, text: str) -> list[int]:
+        """Ids for ``text`` (prepared first), without ``<bos>``/``<eos>``."""
+
+    @abstractmethod
+    def decode(self, ids: Sequence[int]) -> str:
+        """Text for ``ids``; specials are dropped; words separated by spaces."""
+
+    @abstractmethod
+    def id_to_piece(self, i: int) -> str: ...
+
+    @abstractmethod
+    def piece_to_id(self, piece: str) -> int: ...
+
+    @abstractmethod
+    def save(self, model_dir: ModelDir, prefix: str) -> dict[str, Any]:
+        """Write the vocabulary/model files; return the dict to store in config.json."""
+
+    def pieces(self, text: str) -> list[str]:
+        return [self.id_to_piece(i) for i in self.encode(text)]
+
+    def _base_config(self) -> dict[str, Any]:
+        return {"kind": self.kind, "normalize": self.normalize, "strip_spaces": self.strip_spaces}
+
+
+class WordTokenizer(Tokenizer):
+    """Space-separated words; words seen fewer than ``min_count`` times become ``<unk>``."""
+
+    kind = "word"
+
+    def __init__(self, tokens: Sequence[str], normalize: str = "none", strip_spaces: bool = False) -> None:
+        super().__init__(normalize, strip_spaces)
+        if tuple(tokens[: len(SPECIALS)]) != SPECIALS:
+            raise DataError(f"word vocabulary must start with {', '.join(SPECIALS)}")
+        self.tokens = list(tokens)
+        self.index = {t: i for i, t in enumerate(self.tokens)}
+
+    @classmethod
+    def train(
+        cls,
+        lines: Iterable[str],
+        *,
+        min_count: int = 1,
+        max_size: int | None = None,
+        normalize: str = "none",
+        strip_spaces: bool = False,
+    ) -> WordTokenizer:
+        probe = cls(SPECIALS, normalize, strip_spaces)
+        counts: collections.Counter[str] = collections.Counter()
+        for line in lines:
+            counts.update(probe.prepare(line).split())
+        words = [w for w, c in sorted(counts.items(), key=lambda wc: (-wc[1], wc[0])) if c >= min_count]
+        words = [w for w in words if w not in SPECIALS]
+        if max_size is not None:
+            words = words[: max(0, max_size - len(SPECIALS))]
+        if not words:
+            raise DataError(f"no word occurs at least {min_count} times in the training data")
+        return cls([*SPECIALS, *words], normalize, strip_spaces)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.tokens)
+
+    def encode(self, text: str) -> list[int]:
+        get = self.index.get
+        return [get(w, UNK) for w in self.prepare(text).split()]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return " ".join(self.tokens[i] for i in ids if i >= len(SPECIALS) or i == UNK)
+
+    def id_to_piece(self, i: int) -> str:
+        return self.tokens[i]
+
+    def piece_to_id(self, piece: str) -> int:
+        return self.index.get(piece, UNK)
+
+    def save(self, model_dir: ModelDir, prefix: str) -> dict[str, Any]:
+        filename = f"{prefix}.vocab.json"
+        atomic_write_json(model_dir.file(filename), self.tokens)
+        return {**self._base_config(), "file": filename, "vocab_size": self.vocab_size}
+
+    @classmethod
+    def load(cls, model_dir: ModelDir, cfg: dict[str, Any]) -> WordTokenizer:
+        path = model_dir.file(cfg["file"])
+        try:
+            tokens = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise DataError(f"{path}: cannot read the vocabulary ({e})") from None
+        return cls(tokens, cfg.get("normalize", "none"), cfg.get("strip_spaces", False))
+
+
+class SentencePieceTokenizer(Tokenizer):
+    """A sentencepiece unigram or BPE model, trained on the (prepared) training text."""
+
+    def __init__(self, model_proto: bytes, kind: str, normalize: str = "none", strip_spaces: bool = False) -> None:
+        import sentencepiece as spm
+
+        super().__init__(normalize, strip_spaces)
+        self.kind = kind
+        self.model_proto = model_proto
+        self.sp = spm.SentencePieceProcessor(model_proto=model_proto)
+
+    @classmethod
+    def train(
+        cls,
+        lines: Iterable[str],
+        *,
+        vocab_size: int = 8000,
+        kind: str = "unigram",
+        normalize: str = "none",
+        strip_spaces: bool = False,
+        threads: int = 2,
+        max_sentences: int = 2_000_000,
+    ) -> SentencePieceTokenizer:
+        import sentencepiece as spm
+
+        if kind not in ("unigram", "bpe"):
+            raise OptionError(f"sentencepiece model type must be unigram or bpe, got {kind!r}")
+        probe = WordTokenizer(SPECIALS, normalize, strip_spaces)
+        sentences = (s for s in (probe.prepare(line) for line in lines) if s)
+        buffer = io.BytesIO()
+        try:
+            spm.SentencePieceTrainer.train(
+                sentence_iterator=sentences,
+                model_writer=buffer,
+                model_type=kind,
+                vocab_size=vocab_size,
+                hard_vocab_limit=False,  # tiny corpora get a smaller vocabulary instead of an error
+                character_coverage=0.9995 if strip_spaces else 1.0,
+                pad_id=PAD,
+                unk_id=UNK,
+                bos_id=BOS,
+                eos_id=EOS,
+                num_threads=threads,
+                input_sentence_size=max_sentences,
+                shuffle_input_sentence=True,
+                minloglevel=2,
+            )
+        except RuntimeError as e:
+            raise DataError(f"sentencepiece could not be trained: {e}") from None
+        return cls(buffer.getvalue(), kind, normalize, strip_spaces)
+
+    @property
+    def vocab_size(self) -> int:
+        return self.sp.get_piece_size()
+
+    def encode(self, text: str) -> list[int]:
+        return self.sp.encode(self.prepare(text))
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self.sp.decode([int(i) for i in ids if i not in (PAD, BOS, EOS)])
+
+    def id_to_piece(self, i: int) -> str:
+        return self.sp.id_to_piece(int(i))
+
+    def piece_to_id(self, piece: str) -> int:
+        return self.sp.piece_to_id(piece)
+
+    def save(self, model_dir: ModelDir, prefix: str) -> dict[str, Any]:
+        filename = f"{prefix}.model"
+        atomic_write_bytes(model_dir.file(filename), self.model_proto)
+        return {**self._base_config(), "file": filename, "vocab_size": self.vocab_size}
+
+    @classmethod
+    def load(cls, model_dir: ModelDir, cfg: dict[str, Any]) -> SentencePieceTokenizer:
+        path = model_dir.file(cfg["file"])
+        try:
+            proto = path.read_bytes()
+            return cls(proto, cfg["kind"], cfg.get("normalize", "none"), cfg.get("strip_spaces", False))
+        except (OSError, RuntimeError) as e:
+            raise DataError(f"{path}: cannot load the sentencepiece model ({e})") from None
+
+
+def train_tokenizer(
+    lines: Iterable[str],
+    kind: str,
+    *,
+    vocab_size: int = 8000,
+    min_count: int = 1,
+    lang: str = "en",
+    strip_spaces: bool = False,
+    threads: int = 2,
+) -> Tokenizer:
+    """Train a tokenizer of ``kind`` (word, unigram, bpe) with the text convention of ``lang``."""
+    normalize = "english" if lang == "en" else "none"
+    if kind == "word":
+        return WordTokenizer.train(
+            lines, min_count=min_count, max_size=vocab_size, normalize=normalize, strip_spaces=strip_spaces
+        )
+    if kind in ("unigram", "bpe"):
+        return SentencePieceTokenizer.train(
+            lines, vocab_size=vocab_size, kind=kind, normalize=normalize, strip_spaces=strip_spaces, threads=threads
+        )
+    raise OptionError(f"--tokenizer must be one of {', '.join(TOKENIZER_KINDS)}, got {kind!r}")
+
+
+def load_tokenizer(model_dir: ModelDir, cfg: dict[str, Any]) -> Tokenizer:
+    """The tokenizer described by ``cfg`` (an entry of config.json) from ``model_dir``."""
+    if cfg.get("kind") == "word":
+        return WordTokenizer.load(model_dir, cfg)
+    if cfg.get("kind") in ("unigram", "bpe"):
+        return SentencePieceTokenizer.load(model_dir, cfg)
+    raise DataError(f"{model_dir.config_path}: unknown tokenizer kind {cfg.get('kind')!r}")
