@@ -57,6 +57,9 @@ class Tokenizer(ABC):
     def encode(self, text: str) -> list[int]:
         """Ids for ``text`` (prepared first), without ``<bos>``/``<eos>``."""
 
+    def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        return [self.encode(t) for t in texts]
+
     @abstractmethod
     def decode(self, ids: Sequence[int]) -> str:
         """Text for ``ids``; specials are dropped; words separated by spaces."""
@@ -201,6 +204,9 @@ class SentencePieceTokenizer(Tokenizer):
 
     def encode(self, text: str) -> list[int]:
         return self.sp.encode(self.prepare(text))
+
+    def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        return self.sp.encode([self.prepare(t) for t in texts])
 
     def decode(self, ids: Sequence[int]) -> str:
         return self.sp.decode([int(i) for i in ids if i not in (PAD, BOS, EOS)])

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 
-import click
 import typer
 
 from seqtool.cli import app as _app_module
@@ -38,16 +37,8 @@ def main(argv: list[str] | None = None) -> None:
     from seqtool.errors import SeqtoolError
 
     try:
-        code = command.main(args=args, prog_name="seqtool", standalone_mode=False)
-    except click.exceptions.Abort:
-        err_console.print("aborted")
-        sys.exit(130)
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
-        sys.exit(130)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
+        # standalone mode: click itself reports usage errors (exit 2), --help, Ctrl-C (exit 1) and exits
+        command.main(args=args, prog_name="seqtool", standalone_mode=True)
     except SeqtoolError as e:
         if debug:
             raise
@@ -64,4 +55,3 @@ def main(argv: list[str] | None = None) -> None:
             soft_wrap=True,
         )
         sys.exit(1)
-    sys.exit(code if isinstance(code, int) else 0)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
 app = typer.Typer(
@@ -31,3 +35,20 @@ app.add_typer(experiment_app, name="experiment")
 
 # Every other module in seqtool/cli registers its commands on import (see seqtool.cli.main), so a
 # new command group is one new file there, with no list to edit.
+
+
+@app.callback()
+def _global_options(
+    workspace: Annotated[
+        Path | None,
+        typer.Option(
+            "--workspace",
+            "-w",
+            help="Workspace directory for every command [default: ./workspace].",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Options before the command name apply to every command (they set SEQTOOL_WORKSPACE)."""
+    if workspace is not None:
+        os.environ["SEQTOOL_WORKSPACE"] = str(workspace)

@@ -1,0 +1,225 @@
+"""From text files to padded batches, without holding the corpus in memory.
+
+1. :func:`encode_corpus` streams the training file(s) once through the tokenizer(s) and writes the
+   ids as flat binary files (``int32``) plus one offset per sentence. Epochs then read them through
+   ``numpy.memmap``: the operating system pages them in, so memory does not grow with the corpus,
+   and no epoch pays for tokenization again.
+2. :func:`token_batches` groups sentences of similar length into batches of at most ``max_tokens``
+   tokens *including padding* (padding is what a CPU wastes time on), shuffled with a seed that
+   depends only on the epoch: the order is reproducible, which is what makes a resumed run
+   continue exactly where it stopped.
+3. :func:`collate` turns one group of sentence indices into a :class:`~seqtool.models.base.Batch`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from seqtool.corpus import read_lines
+from seqtool.models.base import Batch
+from seqtool.tokenizers import BOS, EOS, Tokenizer
+from seqtool.workspace import atomic_path, atomic_write_json
+
+ENCODE_CHUNK = 8192  # lines per tokenizer call (sentencepiece encodes a list with several threads)
+
+
+@dataclass
+class EncodedCorpus:
+    """One side of a corpus: ``ids[offsets[i]:offsets[i+1]]`` are the ids of sentence ``i``."""
+
+    ids: np.ndarray
+    offsets: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def sentence(self, i: int) -> np.ndarray:
+        return self.ids[self.offsets[i] : self.offsets[i + 1]]
+
+    @classmethod
+    def load(cls, prefix: Path) -> EncodedCorpus:
+        offsets = np.load(f"{prefix}.offsets.npy", allow_pickle=False)
+        ids = np.memmap(f"{prefix}.ids", dtype=np.int32, mode="r") if offsets[-1] else np.zeros(0, np.int32)
+        return cls(ids, offsets)
+
+
+@dataclass
+class EncodeStats:
+    kept: int = 0
+    empty: int = 0  # pairs/lines with an empty side: skipped
+    too_long: int = 0  # longer than max_len tokens on either side: skipped
+
+
+def encode_corpus(
+    paths: Sequence[Path],
+    tokenizers: Sequence[Tokenizer],
+    prefix: Path,
+    max_len: int | None = None,
+) -> tuple[list[EncodedCorpus], EncodeStats]:
+    """Encode one file (LM) or a parallel pair (MT) into ``<prefix>.<side>.ids/.offsets.npy``.
+
+    Lines that are empty (on any side) or longer than ``max_len`` tokens are skipped and counted;
+    the parallel files must have equal line counts (checked by the caller with corpus.check_parallel).
+    """
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    stats = EncodeStats()
+    sides = range(len(paths))
+    offsets: list[list[int]] = [[0] for _ in sides]
+    readers = [read_lines(p) for p in paths]
+    with _IdWriters([Path(f"{prefix}.{s}.ids") for s in sides]) as writers:
+        for chunk in _chunks(zip(*readers, strict=True), ENCODE_CHUNK):
+            encoded = [tokenizers[s].encode_batch([line[s][1] for line in chunk]) for s in sides]
+            for row in zip(*encoded, strict=True):
+                if any(len(ids) == 0 for ids in row):
+                    stats.empty += 1
+                    continue
+                if max_len is not None and any(len(ids) > max_len for ids in row):
+                    stats.too_long += 1
+                    continue
+                stats.kept += 1
+                for s, ids in enumerate(row):
+                    writers[s].append(ids)
+                    offsets[s].append(offsets[s][-1] + len(ids))
+    for s in sides:
+        with atomic_path(Path(f"{prefix}.{s}.offsets.npy")) as tmp, open(tmp, "wb") as f:
+            np.save(f, np.asarray(offsets[s], dtype=np.int64), allow_pickle=False)
+    atomic_write_json(Path(f"{prefix}.stats.json"), stats.__dict__)
+    return [EncodedCorpus.load(Path(f"{prefix}.{s}")) for s in sides], stats
+
+
+def load_encoded(prefix: Path, sides: int) -> tuple[list[EncodedCorpus], EncodeStats] | None:
+    """A previously encoded corpus (resume), or None if it is not (completely) there."""
+    if not Path(f"{prefix}.stats.json").exists():
+        return None
+    stats = EncodeStats(**json.loads(Path(f"{prefix}.stats.json").read_text()))
+    return [EncodedCorpus.load(Path(f"{prefix}.{s}")) for s in range(sides)], stats
+
+
+class _IdWriters:
+    """Buffered int32 writers, one per side, renamed into place only if encoding completes."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.paths = paths
+
+    def __enter__(self) -> list[_IdWriter]:
+        self.writers = [_IdWriter(p) for p in self.paths]
+        return self.writers
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        for w in self.writers:
+            w.close(commit=exc_type is None)
+
+
+class _IdWriter:
+    def __init__(self, path: Path) -> None:
+        self.path, self.tmp = path, path.with_suffix(path.suffix + ".tmp")
+        self.file = open(self.tmp, "wb")  # noqa: SIM115 - closed in close()
+        self.buffer: list[int] = []
+
+    def append(self, ids: Sequence[int]) -> None:
+        self.buffer.extend(ids)
+        if len(self.buffer) > 1 << 16:
+            self.flush()
+
+    def flush(self) -> None:
+        self.file.write(np.asarray(self.buffer, dtype=np.int32).tobytes())
+        self.buffer.clear()
+
+    def close(self, commit: bool) -> None:
+        self.flush()
+        self.file.close()
+        if commit:
+            self.tmp.replace(self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def token_batches(
+    lengths: np.ndarray, max_tokens: int, seed: int, epoch: int, shuffle: bool = True, pool: int = 65536
+) -> list[np.ndarray]:
+    """Sentence indices grouped into batches of at most ``max_tokens`` padded tokens.
+
+    ``lengths`` is the padded length each sentence needs (the longer side, plus one for
+    ``<bos>``/``<eos>``). Sentences are shuffled, then sorted by length within pools of ``pool``
+    sentences (so batches hold sentences of nearly equal length and little padding), and the
+    batches are shuffled again. A sentence longer than ``max_tokens`` gets a batch of its own.
+    """
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(len(lengths)) if shuffle else np.arange(len(lengths))
+    batches: list[np.ndarray] = []
+    for start in range(0, len(order), pool):
+        part = order[start : start + pool]
+        part = part[np.argsort(lengths[part], kind="stable")]
+        begin, longest = 0, 0
+        for i, idx in enumerate(part):
+            longest = max(longest, int(lengths[idx]))
+            if (i - begin + 1) * longest > max_tokens and i > begin:
+                batches.append(part[begin:i])
+                begin, longest = i, int(lengths[idx])
+        if begin < len(part):
+            batches.append(part[begin:])
+    if shuffle:
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+    return batches
+
+
+def _pad(rows: list[np.ndarray], width: int) -> torch.Tensor:
+    out = np.zeros((len(rows), width), dtype=np.int64)
+    for r, row in enumerate(rows):
+        out[r, : len(row)] = row
+    return torch.from_numpy(out)
+
+
+def collate(indices: np.ndarray, target: EncodedCorpus, source: EncodedCorpus | None = None) -> Batch:
+    """Build a padded batch: ``tgt_in = <bos> y``, ``tgt_out = y <eos>``, source ids as they are."""
+    seqs = [target.sentence(i) for i in indices]
+    width = max(len(s) for s in seqs) + 1
+    tgt_in = _pad([np.concatenate(([BOS], s)) for s in seqs], width)
+    tgt_out = _pad([np.concatenate((s, [EOS])) for s in seqs], width)
+    if source is None:
+        return Batch(tgt_in=tgt_in, tgt_out=tgt_out)
+    srcs = [source.sentence(i) for i in indices]
+    src_lengths = torch.tensor([len(s) for s in srcs], dtype=torch.long)
+    return Batch(tgt_in=tgt_in, tgt_out=tgt_out, src=_pad(srcs, int(src_lengths.max())), src_lengths=src_lengths)
+
+
+def batches_from_texts(
+    texts: Sequence[str],
+    tokenizer: Tokenizer,
+    max_tokens: int,
+    sources: Sequence[str] | None = None,
+    src_tokenizer: Tokenizer | None = None,
+) -> Iterator[tuple[np.ndarray, Batch]]:
+    """Small in-memory corpora (dev sets, user input): batches in length order with their indices."""
+    tgt = _in_memory(tokenizer.encode_batch(list(texts)))
+    src = _in_memory(src_tokenizer.encode_batch(list(sources))) if sources is not None else None
+    lengths = tgt.lengths() + 1 if src is None else np.maximum(tgt.lengths() + 1, src.lengths())
+    for indices in token_batches(lengths, max_tokens, seed=0, epoch=0, shuffle=False):
+        yield indices, collate(indices, tgt, src)
+
+
+def _in_memory(encoded: list[list[int]]) -> EncodedCorpus:
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(e) for e in encoded])
+    flat = np.fromiter((i for e in encoded for i in e), dtype=np.int32, count=int(offsets[-1]))
+    return EncodedCorpus(flat, offsets)

@@ -1,0 +1,200 @@
+"""The one decoding module: greedy search, batched beam search and sampling, for every model.
+
+All three drive a model only through ``start`` and ``step`` (see
+:class:`~seqtool.models.base.SequenceModel`), so RNNs, attention models and Transformers (with
+their key/value caches) decode through the same code. Everything works on a batch of sentences
+at once; beam search keeps ``batch x beam`` hypotheses in one tensor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from seqtool.models.base import SequenceModel, State, reorder_state
+from seqtool.tokenizers import BOS, EOS, PAD
+
+
+@dataclass
+class Hypothesis:
+    ids: list[int]
+    score: float  # total log-probability
+    attention: list[list[float]] | None = None  # (output step, source position), attention models only
+    normalized: float = 0.0  # score after the length penalty (what beams are ranked by)
+    extra: dict = field(default_factory=dict)
+
+
+def max_output_length(src_lengths: torch.Tensor | None, ratio: float = 1.5, slack: int = 10, cap: int = 200) -> int:
+    """Longest output worth producing: proportional to the longest source (or ``cap`` for LMs)."""
+    if src_lengths is None:
+        return cap
+    return min(cap, int(float(src_lengths.max()) * ratio) + slack)
+
+
+def feed_prompt(model: SequenceModel, state: State, prompt: torch.Tensor) -> tuple[torch.Tensor, State]:
+    """Run the model over ``<bos>`` + a (B, P) prompt; return the next-token log-probs and the state."""
+    logp, state = model.step(torch.full((prompt.shape[0],), BOS, dtype=torch.long, device=prompt.device), state)
+    for t in range(prompt.shape[1]):
+        logp, state = model.step(prompt[:, t], state)
+    return logp, state
+
+
+@torch.no_grad()
+def greedy(
+    model: SequenceModel, src: torch.Tensor | None, src_lengths: torch.Tensor | None, max_len: int | None = None
+) -> list[Hypothesis]:
+    """The most probable token at each step, for every sentence of the batch."""
+    batch = src.shape[0]
+    max_len = max_len or max_output_length(src_lengths)
+    state = model.start(src, src_lengths, batch)
+    tokens = torch.full((batch,), BOS, dtype=torch.long, device=src.device)
+    outputs, scores = [], torch.zeros(batch, device=src.device)
+    attention: list[torch.Tensor] = []
+    done = torch.zeros(batch, dtype=torch.bool, device=src.device)
+    for _ in range(max_len):
+        logp, state = model.step(tokens, state)
+        best, tokens = logp.max(dim=-1)
+        tokens = tokens.masked_fill(done, PAD)
+        scores += best.masked_fill(done, 0.0)
+        outputs.append(tokens)
+        if "attn" in state:
+            attention.append(state["attn"])
+        done |= tokens == EOS
+        if bool(done.all()):
+            break
+    ids = torch.stack(outputs, dim=1).tolist()
+    attn = torch.stack(attention, dim=1) if attention else None
+    return [
+        _hypothesis(ids[b], float(scores[b]), attn[b] if attn is not None else None, src_lengths, b)
+        for b in range(batch)
+    ]
+
+
+def _strip(ids: list[int]) -> list[int]:
+    out = []
+    for i in ids:
+        if i == EOS:
+            break
+        if i != PAD:
+            out.append(i)
+    return out
+
+
+def _hypothesis(
+    ids: list[int], score: float, attn: torch.Tensor | None, src_lengths: torch.Tensor | None, b: int
+) -> Hypothesis:
+    clean = _strip(ids)
+    weights = None
+    if attn is not None and src_lengths is not None:
+        weights = attn[: len(clean) + 1, : int(src_lengths[b])].float().tolist()
+    return Hypothesis(clean, score, weights)
+
+
+def length_penalty(length: torch.Tensor, alpha: float) -> torch.Tensor:
+    """GNMT length penalty ((5 + |y|) / 6) ** alpha; alpha 0 ranks by raw log-probability."""
+    return ((5.0 + length.float()) / 6.0) ** alpha
+
+
+@torch.no_grad()
+def beam_search(
+    model: SequenceModel,
+    src: torch.Tensor,
+    src_lengths: torch.Tensor,
+    beam: int = 5,
+    alpha: float = 1.0,
+    nbest: int = 1,
+    max_len: int | None = None,
+) -> list[list[Hypothesis]]:
+    """Batched beam search; returns the ``nbest`` best hypotheses of each source sentence.
+
+    Finished hypotheses stay in the beam and are extended with padding at no cost, so the
+    ``batch x beam`` tensors keep their shape; the search stops when every beam has finished.
+    """
+    if beam == 1 and nbest == 1:
+        return [[h] for h in greedy(model, src, src_lengths, max_len)]
+    batch, device = src.shape[0], src.device
+    max_len = max_len or max_output_length(src_lengths)
+    state = model.start(src, src_lengths, batch)
+    expand = torch.arange(batch, device=device).repeat_interleave(beam)
+    state = reorder_state(state, expand)
+    src_lengths_k = src_lengths[expand.cpu()]
+    tokens = torch.full((batch * beam,), BOS, dtype=torch.long, device=device)
+    scores = torch.full((batch, beam), float("-inf"), device=device)
+    scores[:, 0] = 0.0  # all beams start identical: keep only one alive at first
+    history = torch.zeros(batch * beam, 0, dtype=torch.long, device=device)
+    attn_history: torch.Tensor | None = None
+    finished = torch.zeros(batch * beam, dtype=torch.bool, device=device)
+    lengths = torch.zeros(batch * beam, dtype=torch.long, device=device)
+    for _ in range(max_len):
+        logp, state = model.step(tokens, state)
+        vocab = logp.shape[-1]
+        # A finished hypothesis may only continue with PAD, at no cost.
+        logp = logp.masked_fill(finished[:, None], float("-inf"))
+        logp[:, PAD] = torch.where(finished, 0.0, float("-inf"))
+        total = (scores.view(-1, 1) + logp).view(batch, beam * vocab)
+        scores, flat = total.topk(beam, dim=-1)
+        origin = (flat // vocab) + torch.arange(batch, device=device)[:, None] * beam
+        origin, tokens = origin.view(-1), (flat % vocab).view(-1)
+        state = reorder_state(state, origin)
+        history = torch.cat([history.index_select(0, origin), tokens[:, None]], dim=1)
+        if "attn" in state:
+            step_attn = state["attn"][:, None]
+            attn_history = (
+                step_attn
+                if attn_history is None
+                else torch.cat([attn_history.index_select(0, origin), step_attn], dim=1)
+            )
+        was_finished = finished.index_select(0, origin)
+        lengths = lengths.index_select(0, origin) + (~was_finished).long()
+        finished = was_finished | (tokens == EOS)
+        if bool(finished.all()):
+            break
+    normalized = (scores.view(-1) / length_penalty(lengths, alpha)).view(batch, beam)
+    normalized = normalized.masked_fill(~finished.view(batch, beam), float("-inf")).where(
+        finished.view(batch, beam).any(dim=1, keepdim=True), normalized
+    )
+    order = normalized.argsort(dim=1, descending=True)
+    ids = history.tolist()
+    results = []
+    for b in range(batch):
+        hyps = []
+        for k in order[b, :nbest].tolist():
+            row = b * beam + k
+            attn = attn_history[row] if attn_history is not None else None
+            h = _hypothesis(ids[row], float(scores[b, k]), attn, src_lengths_k, row)
+            h.normalized = float(normalized[b, k])
+            hyps.append(h)
+        results.append(hyps)
+    return results
+
+
+@torch.no_grad()
+def sample(
+    model: SequenceModel,
+    prompt: torch.Tensor,
+    max_len: int,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    generator: torch.Generator | None = None,
+) -> list[list[int]]:
+    """Continue each (B, P) prompt by sampling from the (temperature-scaled, top-k) distribution."""
+    state = model.start(None, None, prompt.shape[0])
+    logp, state = feed_prompt(model, state, prompt)
+    out: list[torch.Tensor] = []
+    done = torch.zeros(prompt.shape[0], dtype=torch.bool, device=prompt.device)
+    for _ in range(max_len):
+        logits = logp / max(temperature, 1e-6)
+        logits[:, PAD] = logits[:, BOS] = float("-inf")
+        if top_k > 0:
+            kth = logits.topk(min(top_k, logits.shape[-1]), dim=-1).values[:, -1:]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        tokens = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator).squeeze(1)
+        tokens = tokens.masked_fill(done, PAD)
+        out.append(tokens)
+        done |= tokens == EOS
+        if bool(done.all()):
+            break
+        logp, state = model.step(tokens, state)
+    ids = torch.stack(out, dim=1).tolist() if out else [[] for _ in range(prompt.shape[0])]
+    return [_strip(row) for row in ids]

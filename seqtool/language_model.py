@@ -1,0 +1,232 @@
+"""Language modelling: train, evaluate, predict the next word, generate.
+
+This module wires the parts together (corpus -> tokenizer -> encoded batches -> model ->
+:class:`~seqtool.train.Trainer` -> workspace); it contains no model code and no training loop.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from seqtool.batching import batches_from_texts, collate, encode_corpus, load_encoded
+from seqtool.corpus import check_file, read_lines
+from seqtool.decoding import feed_prompt, sample
+from seqtool.errors import DataError, OptionError
+from seqtool.metrics import perplexity, word_count
+from seqtool.models.base import SequenceModel
+from seqtool.models.lm import LMConfig, build_lm
+from seqtool.runtime import config_section, load_model_weights, new_model_dir, resolve_device
+from seqtool.tokenizers import EOS, Tokenizer, load_tokenizer, train_tokenizer
+from seqtool.train import Objective, TrainConfig, Trainer, TrainResult, describe
+from seqtool.workspace import ModelDir, Workspace, now_iso
+
+
+@dataclass
+class TokenizerConfig:
+    """How a model's text is cut into tokens (the "tokenizer" section of config.json)."""
+
+    kind: str = "word"  # word | unigram | bpe
+    vocab_size: int = 32000  # upper bound; word vocabularies keep every word seen min_count times
+    min_count: int = 1  # word tokenizer: rarer words become <unk>
+    lang: str = "en"  # "en" turns raw English into the corpus convention
+
+
+def lm_train_config(**overrides: Any) -> TrainConfig:
+    """Defaults of `seqtool train-lm`: Adam, constant rate divided on plateaus, no label smoothing."""
+    base = dict(lr=2e-3, schedule="plateau", plateau_factor=0.25, patience=3, batch_tokens=4096, clip_norm=0.5)
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    return TrainConfig(**base)
+
+
+def dev_lines(path: Path) -> list[str]:
+    """A dev/evaluation file in memory (dev sets are small), empty lines dropped."""
+    lines = [line for _, line in read_lines(path) if line.strip()]
+    if not lines:
+        raise DataError(f"{path}: no non-empty lines to evaluate on")
+    return lines
+
+
+@torch.no_grad()
+def score_lines(
+    model: SequenceModel, tokenizer: Tokenizer, lines: list[str], device: torch.device, max_tokens: int = 8192
+) -> dict[str, float]:
+    """Per-word perplexity and next-token top-1/top-5 accuracy of ``model`` on ``lines``."""
+    model.eval()
+    nll, tokens, top1, top5 = 0.0, 0, 0, 0
+    for _, batch in batches_from_texts(lines, tokenizer, max_tokens):
+        batch = batch.to(device)
+        mask = batch.tgt_out != 0
+        logits = model.logits(model.features(batch)[mask]).float()
+        gold = batch.tgt_out[mask]
+        nll += float(torch.nn.functional.cross_entropy(logits, gold, reduction="sum"))
+        best5 = logits.topk(min(5, logits.shape[-1]), dim=-1).indices
+        top1 += int((best5[:, 0] == gold).sum())
+        top5 += int((best5 == gold[:, None]).any(dim=-1).sum())
+        tokens += int(mask.sum())
+    words = sum(word_count(tokenizer.prepare(line)) for line in lines)
+    return {
+        "dev_loss": nll / max(1, tokens),
+        "dev_ppl": perplexity(nll, words),
+        "top1": top1 / max(1, tokens),
+        "top5": top5 / max(1, tokens),
+    }
+
+
+def train_lm(
+    ws: Workspace,
+    name: str,
+    train_path: Path,
+    dev_path: Path,
+    model_cfg: LMConfig,
+    train_cfg: TrainConfig,
+    tok_cfg: TokenizerConfig,
+    *,
+    device: str = "auto",
+    resume: bool = False,
+    threads: int = 1,
+    progress: Callable[[dict[str, Any]], None] = lambda _: None,
+) -> TrainResult:
+    """Train (or resume) the language model ``name`` in ``ws``; returns the training summary."""
+    check_file(train_path)
+    check_file(dev_path)
+    model_cfg.validate()
+    train_cfg.validate()
+    dev = dev_lines(dev_path)
+    dev_device = resolve_device(device)
+    with new_model_dir(ws, name, resume) as md:
+        if resume:
+            cfg = md.config()
+            model_cfg = LMConfig(**config_section(cfg, "model", md))
+            train_cfg = TrainConfig(**{**config_section(cfg, "train_config", md), **_budget(train_cfg)})
+            tokenizer = load_tokenizer(md, config_section(cfg, "tokenizer", md))
+        else:
+            progress({"event": "status", "message": f"training a {tok_cfg.kind} tokenizer on {train_path}"})
+            tokenizer = train_tokenizer(
+                (line for _, line in read_lines(train_path)), tok_cfg.kind, vocab_size=tok_cfg.vocab_size,
+                min_count=tok_cfg.min_count, lang=tok_cfg.lang, threads=threads,
+            )  # fmt: skip
+            tok_entry = tokenizer.save(md, "tokenizer")
+            model_cfg.vocab_size = tokenizer.vocab_size
+            cfg = {
+                "name": name, "kind": "lm", "arch": _arch(model_cfg), "created": now_iso(), "status": "training",
+                "data": {"train": str(train_path), "dev": str(dev_path)}, "model": describe(model_cfg),
+                "tokenizer": {**tok_entry, "lang": tok_cfg.lang, "min_count": tok_cfg.min_count},
+                "train_config": describe(train_cfg), "best": None,
+            }  # fmt: skip
+        cache = md.file("cache") / "train"
+        encoded = load_encoded(cache, 1) if resume else None
+        if encoded is None:
+            progress({"event": "status", "message": f"encoding {train_path}"})
+            encoded = encode_corpus([train_path], [tokenizer], cache)
+        (corpus,), stats = encoded
+        if stats.kept == 0:
+            raise DataError(f"{train_path}: no non-empty lines to train on")
+        model = build_lm(model_cfg).to(dev_device)
+        cfg["parameters"] = model.num_parameters()
+        cfg["data"]["train_sentences"], cfg["data"]["skipped_empty"] = stats.kept, stats.empty
+        md.write_config(cfg)
+        lengths = corpus.lengths() + 1
+
+        def epoch_batches(epoch: int) -> list[np.ndarray]:
+            return _token_batches(lengths, train_cfg, epoch)
+
+        trainer = Trainer(
+            model, train_cfg, md, epoch_batches=epoch_batches, make_batch=lambda idx: collate(idx, corpus),
+            evaluate=lambda m: score_lines(m, tokenizer, dev, dev_device), objective=Objective("dev_ppl", False),
+            device=dev_device, progress=progress,
+        )  # fmt: skip
+        result = trainer.fit(resume=resume)
+        cfg = md.config()
+        cfg.update(
+            status="done", best=result.best,
+            train={"elapsed_s": round(result.elapsed_s, 1), "tokens_per_s": round(result.tokens_per_s, 1),
+                   "epochs": result.epochs, "steps": result.steps, "stopped": result.stopped_because},
+        )  # fmt: skip
+        md.write_config(cfg)
+        shutil.rmtree(md.file("cache"), ignore_errors=True)
+    ws.set_default("lm", name)
+    return result
+
+
+def _token_batches(lengths: np.ndarray, cfg: TrainConfig, epoch: int) -> list[np.ndarray]:
+    from seqtool.batching import token_batches
+
+    return token_batches(lengths, cfg.batch_tokens, cfg.seed, epoch)
+
+
+def _budget(cfg: TrainConfig) -> dict[str, Any]:
+    """On --resume, the budgets given on the command line replace the stored ones."""
+    return {"epochs": cfg.epochs, "max_minutes": cfg.max_minutes}
+
+
+def _arch(cfg: LMConfig) -> str:
+    if cfg.context:
+        return f"window-{'bi' if cfg.bidirectional else ''}{cfg.cell}-{cfg.context}"
+    return f"{cfg.cell}-lm" if cfg.cell != "rnn" else f"rnn-{cfg.activation}-lm"
+
+
+@dataclass
+class LoadedLM:
+    md: ModelDir
+    config: dict[str, Any]
+    model: SequenceModel
+    tokenizer: Tokenizer
+    device: torch.device
+
+
+def load_lm(ws: Workspace, name: str | None, device: str = "auto") -> LoadedLM:
+    md, cfg = ws.find(name, "lm", hint="train one with `seqtool train-lm` or run `seqtool demo`")
+    dev = resolve_device(device)
+    model = build_lm(LMConfig(**config_section(cfg, "model", md)))
+    tokenizer = load_tokenizer(md, config_section(cfg, "tokenizer", md))
+    return LoadedLM(md, cfg, load_model_weights(md, model, dev), tokenizer, dev)
+
+
+def evaluate_lm(lm: LoadedLM, data: Path | None) -> dict[str, Any]:
+    path = data or Path(lm.config["data"]["dev"])
+    scores = score_lines(lm.model, lm.tokenizer, dev_lines(path), lm.device)
+    return {"model": lm.md.name, "data": str(path), "perplexity": scores["dev_ppl"], **scores}
+
+
+def _prompt_tensor(lm: LoadedLM, text: str) -> torch.Tensor:
+    return torch.tensor([lm.tokenizer.encode(text)], dtype=torch.long, device=lm.device)
+
+
+@torch.no_grad()
+def predict_next(lm: LoadedLM, text: str, top: int = 5) -> list[tuple[str, float]]:
+    """The ``top`` most probable next tokens after ``text`` (``</s>`` = end of sentence)."""
+    if top <= 0:
+        raise OptionError(f"--top must be > 0, got {top}")
+    state = lm.model.start(None, None, 1)
+    logp, _ = feed_prompt(lm.model, state, _prompt_tensor(lm, text))
+    probs = logp[0].exp()
+    probs[:3] = 0  # pad, unk, bos are never a useful answer; eos is kept as "</s>"
+    values, ids = probs.topk(min(top, probs.shape[0]))
+    return [
+        ("</s>" if i == EOS else lm.tokenizer.id_to_piece(i), float(p))
+        for p, i in zip(values, ids.tolist(), strict=True)
+    ]
+
+
+def generate(
+    lm: LoadedLM, prompt: str, max_words: int = 30, temperature: float = 1.0, top_k: int = 0, seed: int | None = None
+) -> str:
+    """Sample a continuation of ``prompt`` (the prompt is part of the returned text)."""
+    if max_words <= 0:
+        raise OptionError(f"--max-words must be > 0, got {max_words}")
+    if temperature <= 0:
+        raise OptionError(f"--temperature must be > 0, got {temperature}")
+    if top_k < 0:
+        raise OptionError(f"--top-k must be >= 0, got {top_k}")
+    generator = torch.Generator(device=lm.device)
+    generator.manual_seed(seed if seed is not None else int(torch.seed() % (2**31)))
+    prompt_ids = lm.tokenizer.encode(prompt)
+    (continuation,) = sample(lm.model, _prompt_tensor(lm, prompt), max_words, temperature, top_k, generator)
+    return lm.tokenizer.decode(prompt_ids + continuation)

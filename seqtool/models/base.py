@@ -1,0 +1,84 @@
+"""The interface every model implements, and the batch it is fed.
+
+Training needs two things from a model: :meth:`SequenceModel.features` (hidden states for every
+target position) and :meth:`SequenceModel.logits` (the output layer). Keeping them apart lets the
+training loop project only the non-padding positions, which saves the largest matrix product
+(hidden x vocabulary) on every padded slot.
+
+Decoding needs :meth:`SequenceModel.start` (the state after reading the source or the prompt) and
+:meth:`SequenceModel.step` (log-probabilities of the next token given the previous one). A state
+is a flat ``dict`` of batch-first tensors, so beam search can reorder any model's state with
+:func:`reorder_state` without knowing what is inside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import torch
+from torch import nn
+
+State = dict[str, torch.Tensor]
+
+
+@dataclass
+class Batch:
+    """Padded id tensors (PAD = 0). ``tgt_in`` starts with ``<bos>``; ``tgt_out`` ends with ``<eos>``.
+
+    Language models use only the ``tgt_*`` fields; translators also get the source.
+    """
+
+    tgt_in: torch.Tensor  # (B, T)
+    tgt_out: torch.Tensor  # (B, T)
+    src: torch.Tensor | None = None  # (B, S)
+    src_lengths: torch.Tensor | None = None  # (B,) on the CPU, as pack_padded_sequence wants
+
+    def to(self, device: torch.device | str) -> Batch:
+        moved = {
+            f.name: (v.to(device, non_blocking=True) if f.name != "src_lengths" and v is not None else v)
+            for f in fields(self)
+            for v in [getattr(self, f.name)]
+        }
+        return Batch(**moved)
+
+    @property
+    def num_target_tokens(self) -> int:
+        return int((self.tgt_out != 0).sum())
+
+    @property
+    def size(self) -> int:
+        return self.tgt_out.shape[0]
+
+
+class SequenceModel(nn.Module):
+    """Base class: the training and decoding interface (see module docstring)."""
+
+    def features(self, batch: Batch) -> torch.Tensor:
+        """Hidden states (B, T, D) from which ``logits`` predicts ``batch.tgt_out``."""
+        raise NotImplementedError
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        """Output layer: (..., D) -> (..., V)."""
+        raise NotImplementedError
+
+    def start(self, src: torch.Tensor | None, src_lengths: torch.Tensor | None, batch_size: int) -> State:
+        """Decoder state before the first target token (after encoding ``src`` for translators)."""
+        raise NotImplementedError
+
+    def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """Feed one token per row (N,) -> (log-probabilities (N, V), new state)."""
+        raise NotImplementedError
+
+    def num_parameters(self) -> int:
+        # Tied weights are shared Parameter objects, so parameters() counts them once.
+        return sum(p.numel() for p in self.parameters())
+
+
+def reorder_state(state: State, index: torch.Tensor) -> State:
+    """Select rows of every state tensor (beam search: keep the surviving hypotheses)."""
+    return {k: v.index_select(0, index) for k, v in state.items()}
+
+
+def padding_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
+    """(B, max_len) bool, True where a position is real (not padding)."""
+    return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]

@@ -1,0 +1,137 @@
+"""Pre-LayerNorm Transformer blocks, and the encoder-decoder translator built from them.
+
+Pre-LN (normalize before each sub-layer, add the residual after) trains stably without a long
+warm-up, which matters for short CPU runs. The same :class:`TransformerBlock` serves the encoder
+(self-attention only), the decoder (causal self-attention + cross-attention) and the decoder-only
+language model in :mod:`seqtool.models.lm`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from seqtool.models.base import Batch, SequenceModel, State
+from seqtool.models.layers import MultiHeadAttention, SinusoidalPositions
+
+
+class TransformerBlock(nn.Module):
+    def __init__(self, dim: int, heads: int, ff_dim: int, dropout: float, cross_attention: bool = False) -> None:
+        super().__init__()
+        self.self_norm = nn.LayerNorm(dim)
+        self.self_attn = MultiHeadAttention(dim, heads, dropout)
+        self.cross_norm = nn.LayerNorm(dim) if cross_attention else None
+        self.cross_attn = MultiHeadAttention(dim, heads, dropout, cross=True) if cross_attention else None
+        self.ff_norm = nn.LayerNorm(dim)
+        self.ff = nn.Sequential(nn.Linear(dim, ff_dim), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ff_dim, dim))
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        *,
+        self_mask: torch.Tensor | None = None,
+        causal: bool = False,
+        memory_kv: tuple[torch.Tensor, torch.Tensor] | None = None,
+        memory_mask: torch.Tensor | None = None,
+        cache: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
+        h, new_cache = self.self_attn(self.self_norm(x), mask=self_mask, causal=causal, cache=cache)
+        x = x + self.dropout(h)
+        if self.cross_attn is not None:
+            h, _ = self.cross_attn(self.cross_norm(x), mask=memory_mask, memory_kv=memory_kv)
+            x = x + self.dropout(h)
+        x = x + self.dropout(self.ff(self.ff_norm(x)))
+        return x, new_cache
+
+
+class TransformerStack(nn.Module):
+    """Embedding (scaled by sqrt(d)) + sinusoidal positions + N blocks + final LayerNorm."""
+
+    def __init__(
+        self, vocab_size: int, dim: int, layers: int, heads: int, ff_dim: int, dropout: float, cross_attention: bool
+    ) -> None:
+        super().__init__()
+        self.dim = dim
+        self.embed = nn.Embedding(vocab_size, dim, padding_idx=0)
+        nn.init.normal_(self.embed.weight, std=dim**-0.5)
+        self.positions = SinusoidalPositions(dim)
+        self.dropout = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList(
+            TransformerBlock(dim, heads, ff_dim, dropout, cross_attention) for _ in range(layers)
+        )
+        self.norm = nn.LayerNorm(dim)
+
+    def embed_tokens(self, tokens: torch.Tensor, offset: int = 0) -> torch.Tensor:
+        x = self.embed(tokens) * math.sqrt(self.dim) + self.positions(tokens.shape[1], offset)
+        return self.dropout(x)
+
+
+@dataclass
+class TransformerConfig:
+    """Encoder-decoder Transformer. Defaults: the reference size of ../shared/BENCHMARKS.md."""
+
+    src_vocab: int = 8000
+    tgt_vocab: int = 8000
+    dim: int = 256
+    heads: int = 4
+    ff_dim: int = 1024
+    encoder_layers: int = 3
+    decoder_layers: int = 3
+    dropout: float = 0.1
+    tie_embeddings: bool = True  # target embedding shared with the output layer
+
+
+class TransformerTranslator(SequenceModel):
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = TransformerStack(
+            cfg.src_vocab, cfg.dim, cfg.encoder_layers, cfg.heads, cfg.ff_dim, cfg.dropout, cross_attention=False
+        )
+        self.decoder = TransformerStack(
+            cfg.tgt_vocab, cfg.dim, cfg.decoder_layers, cfg.heads, cfg.ff_dim, cfg.dropout, cross_attention=True
+        )
+        self.output = nn.Linear(cfg.dim, cfg.tgt_vocab, bias=False)
+        if cfg.tie_embeddings:
+            self.output.weight = self.decoder.embed.weight
+
+    def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> memory (B, S, D) and the "may attend" mask (B, 1, 1, S) over real source tokens."""
+        mask = (src != 0)[:, None, None, :]
+        x = self.encoder.embed_tokens(src)
+        for block in self.encoder.blocks:
+            x, _ = block(x, self_mask=mask)
+        return self.encoder.norm(x), mask
+
+    def features(self, batch: Batch) -> torch.Tensor:
+        memory, mask = self.encode(batch.src)
+        x = self.decoder.embed_tokens(batch.tgt_in)
+        for block in self.decoder.blocks:
+            x, _ = block(x, causal=True, memory_kv=block.cross_attn.project_memory(memory), memory_mask=mask)
+        return self.decoder.norm(x)
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        return self.output(features)
+
+    # --- incremental decoding: state = source mask, per-layer memory keys/values and self-attention caches
+    def start(self, src: torch.Tensor | None, src_lengths: torch.Tensor | None, batch_size: int) -> State:
+        memory, mask = self.encode(src)
+        state: State = {"mask": mask, "pos": torch.zeros(src.shape[0], dtype=torch.long, device=src.device)}
+        for i, block in enumerate(self.decoder.blocks):
+            state[f"mk{i}"], state[f"mv{i}"] = block.cross_attn.project_memory(memory)
+        return state
+
+    def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        offset = int(state["pos"][0])
+        x = self.decoder.embed_tokens(tokens[:, None], offset)
+        new: State = {"mask": state["mask"], "pos": state["pos"] + 1}
+        for i, block in enumerate(self.decoder.blocks):
+            cache = (state[f"k{i}"], state[f"v{i}"]) if offset > 0 else None
+            x, (k, v) = block(x, memory_kv=(state[f"mk{i}"], state[f"mv{i}"]), memory_mask=state["mask"], cache=cache)
+            new[f"k{i}"], new[f"v{i}"], new[f"mk{i}"], new[f"mv{i}"] = k, v, state[f"mk{i}"], state[f"mv{i}"]
+        logits = self.logits(self.decoder.norm(x[:, 0]))
+        return torch.log_softmax(logits.float(), dim=-1), new

@@ -1,0 +1,382 @@
+"""The one training loop, for every model kind.
+
+A task (language modelling, translation) hands the :class:`Trainer` a model that follows
+:class:`~seqtool.models.base.SequenceModel`, a function that lists the batches of an epoch, a
+function that builds a batch, and an evaluation function returning a metrics dict; the trainer
+owns everything else: optimizer and schedule, label-smoothed loss over real tokens only,
+bf16 autocast, gradient clipping, per-epoch evaluation, best-weights and resumable checkpoints,
+early stopping, time budgets, Ctrl-C, checkpoint averaging and the metrics history.
+
+Checkpoints (``checkpoint.pt``) hold only tensors and plain Python values, so they load with
+``torch.load(weights_only=True)``; best weights go to ``model.safetensors``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from seqtool.errors import OptionError, SeqtoolError, WorkspaceError
+from seqtool.models.base import Batch, SequenceModel
+from seqtool.workspace import ModelDir, atomic_path
+
+
+@dataclass
+class TrainConfig:
+    """Every key of the "train" section of a model's config.json."""
+
+    epochs: int = 20  # upper bound on passes over the training data
+    max_minutes: float | None = None  # wall-clock budget, evaluation included
+    batch_tokens: int = 4096  # tokens per batch, padding included
+    optimizer: str = "adam"  # adam | sgd
+    lr: float = 1e-3  # peak learning rate
+    betas: tuple[float, float] = (0.9, 0.98)
+    weight_decay: float = 0.0
+    schedule: str = "inverse_sqrt"  # inverse_sqrt (warmup, then lr * sqrt(warmup/step)) | plateau | constant
+    warmup: int = 200  # steps of linear warm-up (inverse_sqrt)
+    plateau_factor: float = 0.25  # plateau: multiply lr by this when the dev metric does not improve
+    label_smoothing: float = 0.0
+    clip_norm: float = 1.0  # 0 disables gradient clipping
+    patience: int = 5  # early stopping: epochs without improvement of the dev metric
+    seed: int = 1
+    precision: str = "fp32"  # fp32 | bf16 (autocast for matrix products)
+    checkpoint_minutes: float = 5.0  # also save a resumable checkpoint this often within an epoch
+    average_last: int = 0  # MT: average the weights of the last N epochs at the end, keep it if better
+
+    def validate(self) -> None:
+        for name in ("epochs", "batch_tokens", "lr"):
+            if getattr(self, name) <= 0:
+                raise OptionError(f"--{name.replace('_', '-')} must be > 0, got {getattr(self, name)}")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise OptionError(f"--max-minutes must be > 0, got {self.max_minutes}")
+        if self.optimizer not in ("adam", "sgd"):
+            raise OptionError(f"optimizer must be adam or sgd, got {self.optimizer!r}")
+        if self.schedule not in ("inverse_sqrt", "plateau", "constant"):
+            raise OptionError(f"schedule must be inverse_sqrt, plateau or constant, got {self.schedule!r}")
+        if self.precision not in ("fp32", "bf16"):
+            raise OptionError(f"--precision must be fp32 or bf16, got {self.precision!r}")
+        if self.patience < 1:
+            raise OptionError(f"--patience must be >= 1, got {self.patience}")
+
+
+@dataclass
+class Objective:
+    """What the task evaluates: a metric name from the evaluation dict and its direction."""
+
+    metric: str  # e.g. "dev_ppl" or "dev_bleu"
+    higher_is_better: bool
+
+
+@dataclass
+class TrainResult:
+    epochs: int
+    steps: int
+    elapsed_s: float
+    tokens_per_s: float
+    best: dict[str, Any]
+    stopped_because: str
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+class TrainingInterrupted(SeqtoolError):
+    exit_code = 130
+
+
+ProgressFn = Callable[[dict[str, Any]], None]
+
+
+def _noop(_: dict[str, Any]) -> None:
+    return None
+
+
+def masked_loss(model: SequenceModel, batch: Batch, label_smoothing: float = 0.0) -> tuple[torch.Tensor, int]:
+    """Sum of token losses over real (non-padding) target positions, and their number.
+
+    Only the real positions go through the output layer: with length-bucketed batches there is
+    little padding, but the vocabulary projection is the largest matrix product of a step.
+    """
+    mask = batch.tgt_out != 0
+    logits = model.logits(model.features(batch)[mask])
+    loss = F.cross_entropy(logits.float(), batch.tgt_out[mask], reduction="sum", label_smoothing=label_smoothing)
+    return loss, int(mask.sum())
+
+
+def autocast(device: torch.device, precision: str) -> Any:
+    enabled = precision == "bf16"
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+def save_weights(model: SequenceModel, path: Any) -> None:
+    """Weights as safetensors (tied parameters stored once), written atomically."""
+    from safetensors.torch import save_model
+
+    with atomic_path(path) as tmp:
+        save_model(model, str(tmp))
+
+
+def load_weights(model: SequenceModel, path: Any) -> None:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_model
+
+    try:
+        missing, unexpected = load_model(model, str(path), strict=False)
+    except (SafetensorError, OSError, RuntimeError) as e:
+        raise WorkspaceError(f"{path}: cannot load weights ({e})") from None
+    if missing or unexpected:
+        raise WorkspaceError(
+            f"{path}: weights do not match the model config (missing {sorted(missing)[:3]}, "
+            f"unexpected {sorted(unexpected)[:3]})"
+        )
+
+
+class Trainer:
+    """See the module docstring. Only ``rank == 0`` writes files and reports progress."""
+
+    def __init__(
+        self,
+        model: SequenceModel,
+        cfg: TrainConfig,
+        model_dir: ModelDir,
+        *,
+        epoch_batches: Callable[[int], list[np.ndarray]],
+        make_batch: Callable[[np.ndarray], Batch],
+        evaluate: Callable[[SequenceModel], dict[str, float]],
+        objective: Objective,
+        device: torch.device,
+        progress: ProgressFn = _noop,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        cfg.validate()
+        self.model, self.cfg, self.md = model, cfg, model_dir
+        self.epoch_batches, self.make_batch, self.evaluate = epoch_batches, make_batch, evaluate
+        self.objective, self.device, self.progress = objective, device, progress
+        self.rank, self.world_size = rank, world_size
+        self.train_model: torch.nn.Module = model
+        if world_size > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.train_model = DistributedDataParallel(model)
+        params = [p for p in model.parameters() if p.requires_grad]
+        if cfg.optimizer == "adam":
+            self.optimizer = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+        else:
+            self.optimizer = torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.lr_scale = 1.0  # plateau schedule state
+        self.step = 0
+        self.epoch = 0  # completed epochs
+        self.batch_in_epoch = 0  # batches of the current epoch already done (resume position)
+        self.elapsed = 0.0
+        self.tokens = 0
+        self.best: dict[str, Any] = {}
+        self.bad_epochs = 0
+        self.recent_weights: list[dict[str, torch.Tensor]] = []
+
+    # ----- learning-rate schedule
+    def lr_at(self, step: int) -> float:
+        cfg = self.cfg
+        if cfg.schedule == "inverse_sqrt":
+            step = max(step, 1)
+            return cfg.lr * min(step / cfg.warmup, math.sqrt(cfg.warmup / step))
+        return cfg.lr * self.lr_scale
+
+    # ----- checkpoints
+    def save_checkpoint(self) -> None:
+        if self.rank != 0:
+            return
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "step": self.step,
+            "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch,
+            "elapsed": self.elapsed,
+            "tokens": self.tokens,
+            "best": self.best,
+            "bad_epochs": self.bad_epochs,
+            "lr_scale": self.lr_scale,
+            "torch_rng": torch.get_rng_state(),
+        }
+        with atomic_path(self.md.checkpoint_path) as tmp:
+            torch.save(state, tmp)
+
+    def load_checkpoint(self) -> None:
+        path = self.md.checkpoint_path
+        if not path.exists():
+            raise WorkspaceError(f"{path}: no checkpoint to resume from; train without --resume")
+        try:
+            state = torch.load(path, map_location=self.device, weights_only=True)
+        except Exception as e:  # noqa: BLE001 - torch raises many kinds; all mean "not a safe checkpoint"
+            raise WorkspaceError(f"{path}: refusing to load the checkpoint ({type(e).__name__}: {e})") from None
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        for key in ("step", "epoch", "batch_in_epoch", "elapsed", "tokens", "best", "bad_epochs", "lr_scale"):
+            setattr(self, key, state[key])
+        torch.set_rng_state(state["torch_rng"].cpu())
+
+    # ----- the loop
+    def fit(self, resume: bool = False) -> TrainResult:
+        if resume:
+            self.load_checkpoint()
+            if self.rank == 0:
+                self.md.truncate_metrics(self.epoch)
+        else:
+            torch.manual_seed(self.cfg.seed)
+        start = time.perf_counter() - self.elapsed
+        budget = self.cfg.max_minutes * 60 if self.cfg.max_minutes else math.inf
+        last_checkpoint = time.perf_counter()
+        stopped = "epochs"
+        try:
+            while self.epoch < self.cfg.epochs:
+                batches = self.epoch_batches(self.epoch)
+                if self.world_size > 1:  # every rank takes the same number of batches
+                    usable = len(batches) - len(batches) % self.world_size
+                    batches = batches[self.rank : usable : self.world_size]
+                self.model.train()
+                epoch_loss, epoch_tokens, t_epoch = 0.0, 0, time.perf_counter()
+                for b in range(self.batch_in_epoch, len(batches)):
+                    loss_sum, n = self.train_step(self.make_batch(batches[b]))
+                    epoch_loss, epoch_tokens = epoch_loss + loss_sum, epoch_tokens + n
+                    self.batch_in_epoch = b + 1
+                    self.elapsed = time.perf_counter() - start
+                    rate = epoch_tokens / max(1e-9, time.perf_counter() - t_epoch)
+                    self.progress(
+                        {
+                            "event": "step",
+                            "epoch": self.epoch + 1,
+                            "epochs": self.cfg.epochs,
+                            "batch": b + 1,
+                            "batches": len(batches),
+                            "loss": loss_sum / max(1, n),
+                            "tokens_per_s": rate * self.world_size,
+                            "elapsed": self.elapsed,
+                            "budget": budget,
+                            "lr": self.optimizer.param_groups[0]["lr"],
+                        }
+                    )
+                    if self.elapsed >= budget:
+                        break
+                    if time.perf_counter() - last_checkpoint > self.cfg.checkpoint_minutes * 60:
+                        self.save_checkpoint()
+                        last_checkpoint = time.perf_counter()
+                finished_epoch = self.batch_in_epoch >= len(batches)
+                if finished_epoch:
+                    self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+                train_loss = epoch_loss / max(1, epoch_tokens)
+                rate = epoch_tokens / max(1e-9, time.perf_counter() - t_epoch)
+                # A budget can stop mid-epoch: such an evaluation is labelled with the fraction done.
+                label = self.epoch if finished_epoch else round(self.epoch + self.batch_in_epoch / len(batches), 3)
+                improved = self.end_of_epoch(train_loss, rate, label)
+                self.elapsed = time.perf_counter() - start
+                self.save_checkpoint()
+                last_checkpoint = time.perf_counter()
+                if self.elapsed >= budget:
+                    stopped = "time budget"
+                    break
+                if not improved and self.bad_epochs >= self.cfg.patience:
+                    stopped = f"no improvement for {self.cfg.patience} epochs"
+                    break
+        except KeyboardInterrupt:
+            self.elapsed = time.perf_counter() - start
+            self.save_checkpoint()
+            raise TrainingInterrupted(
+                f"interrupted: checkpoint saved (epoch {self.epoch + 1}, batch {self.batch_in_epoch}); "
+                f"continue with the same command and --resume --name {self.md.name}"
+            ) from None
+        if self.cfg.average_last > 1 and len(self.recent_weights) > 1:
+            self.try_average()
+        return TrainResult(
+            epochs=self.epoch, steps=self.step, elapsed_s=self.elapsed,
+            tokens_per_s=self.tokens / max(1e-9, self.elapsed), best=self.best, stopped_because=stopped,
+            history=self.md.metrics() if self.rank == 0 else [],
+        )  # fmt: skip
+
+    def train_step(self, batch: Batch) -> tuple[float, int]:
+        batch = batch.to(self.device)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr_at(self.step + 1)
+        with autocast(self.device, self.cfg.precision):
+            loss_sum, n = masked_loss(self.train_model, batch, self.cfg.label_smoothing)
+        self.optimizer.zero_grad(set_to_none=True)
+        (loss_sum / max(1, n)).backward()
+        if self.cfg.clip_norm > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_norm)
+        self.optimizer.step()
+        self.step += 1
+        self.tokens += n * self.world_size
+        return loss_sum.item(), n
+
+    def end_of_epoch(self, train_loss: float, tokens_per_s: float, epoch_label: float) -> bool:
+        """Evaluate, log, keep the best weights; returns whether the dev metric improved."""
+        self.model.eval()
+        with torch.no_grad(), autocast(self.device, self.cfg.precision):
+            metrics = self.evaluate(self.model)
+        value = metrics[self.objective.metric]
+        better = self._is_better(value)
+        if better:
+            self.best = {"metric": self.objective.metric, "value": value, "epoch": epoch_label, "step": self.step}
+            self.bad_epochs = 0
+            if self.rank == 0:
+                save_weights(self.model, self.md.weights_path)
+        else:
+            self.bad_epochs += 1
+            if self.cfg.schedule == "plateau":
+                self.lr_scale *= self.cfg.plateau_factor
+        if self.cfg.average_last > 1:
+            self.recent_weights.append({k: v.detach().clone() for k, v in self.model.state_dict().items()})
+            self.recent_weights = self.recent_weights[-self.cfg.average_last :]
+        row = {
+            "epoch": epoch_label, "step": self.step, "train_loss": round(train_loss, 5),
+            **{k: round(v, 5) for k, v in metrics.items()}, "tokens_per_s": round(tokens_per_s * self.world_size, 1),
+            "elapsed_s": round(self.elapsed, 1), "lr": self.optimizer.param_groups[0]["lr"],
+        }  # fmt: skip
+        if self.rank == 0:
+            self.md.append_metrics(row)
+            self.md.log(" ".join(f"{k}={v}" for k, v in row.items()))
+        self.progress({"event": "epoch", **row, "best": self.best, "improved": better})
+        return better
+
+    def _is_better(self, value: float) -> bool:
+        if not self.best:
+            return True
+        if self.objective.higher_is_better:
+            return value > self.best["value"]
+        return value < self.best["value"]
+
+    def try_average(self) -> None:
+        """Average the last N epochs' weights; keep the average only if it scores better."""
+        current = {k: v.clone() for k, v in self.model.state_dict().items()}
+        averaged = {k: sum(w[k].float() for w in self.recent_weights) / len(self.recent_weights) for k in current}
+        self.model.load_state_dict({k: v.to(current[k].dtype) for k, v in averaged.items()})
+        self.model.eval()
+        with torch.no_grad(), autocast(self.device, self.cfg.precision):
+            metrics = self.evaluate(self.model)
+        value = metrics[self.objective.metric]
+        if self._is_better(value):
+            n = len(self.recent_weights)
+            self.best = {"metric": self.objective.metric, "value": value, "epoch": self.epoch, "averaged": n}
+            if self.rank == 0:
+                save_weights(self.model, self.md.weights_path)
+                self.md.log(f"averaged last {n} epochs: {self.objective.metric}={value:.4f} (kept)")
+        else:
+            self.model.load_state_dict(current)
+
+
+def describe(cfg: Any) -> dict[str, Any]:
+    """A dataclass config as JSON-ready dict (tuples become lists)."""
+    return json_ready(asdict(cfg))
+
+
+def json_ready(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_ready(v) for v in obj]
+    return obj

@@ -1,0 +1,136 @@
+"""Language models: tiny models trained on the sample data must learn; files round-trip; bad input is clean."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from seqtool.language_model import (
+    TokenizerConfig,
+    evaluate_lm,
+    generate,
+    lm_train_config,
+    load_lm,
+    predict_next,
+    score_lines,
+    train_lm,
+)
+from seqtool.metrics import unigram_perplexity
+from seqtool.models.lm import LMConfig, build_lm
+from seqtool.tokenizers import WordTokenizer
+from seqtool.workspace import Workspace
+from tests.conftest import assert_clean_error, run_cli
+
+TINY = dict(layers=1, emb_dim=48, hidden=48, dropout=0.0)
+
+
+def lines(path):
+    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "transformer"])
+def test_tiny_lm_learns(tmp_path, sample, cell):
+    torch.set_num_threads(1)
+    train, dev = sample / "enja/train.en", sample / "enja/dev.en"
+    ws = Workspace(tmp_path)
+    cfg = LMConfig(cell=cell, heads=2, ff_dim=96, **TINY)
+    result = train_lm(
+        ws, f"t-{cell}", train, dev, cfg, lm_train_config(epochs=4, batch_tokens=400, lr=3e-3), TokenizerConfig()
+    )
+    lm = load_lm(ws, f"t-{cell}", "cpu")
+    # An untrained model of the same shape is the "step 0" reference.
+    untrained = build_lm(LMConfig(**{**lm.config["model"]}))
+    start_ppl = score_lines(untrained, lm.tokenizer, lines(dev), torch.device("cpu"))["dev_ppl"]
+    final_ppl = evaluate_lm(lm, None)["perplexity"]
+    assert final_ppl == pytest.approx(result.best["value"], rel=1e-4)  # saved weights are the best ones
+    assert final_ppl < 0.5 * start_ppl
+    assert final_ppl < unigram_perplexity(lines(train), lines(dev))
+    history = lm.md.metrics()
+    assert len(history) == 4 and history[-1]["dev_ppl"] < history[0]["dev_ppl"]
+
+
+def test_window_model_and_round_trip(tmp_path, sample):
+    torch.set_num_threads(1)
+    ws = Workspace(tmp_path)
+    cfg = LMConfig(cell="gru", context=5, bidirectional=True, **TINY)
+    train_lm(
+        ws, "win", sample / "enja/train.en", sample / "enja/dev.en", cfg,
+        lm_train_config(epochs=3, batch_tokens=400, lr=3e-3), TokenizerConfig(),
+    )  # fmt: skip
+    a, b = load_lm(ws, "win", "cpu"), load_lm(ws, "win", "cpu")
+    assert predict_next(a, "i can 't", 5) == predict_next(b, "i can 't", 5)
+    words = [w for w, _ in predict_next(a, "my father can", 5)]
+    assert len(words) == 5
+    # Sampling with a seed is reproducible.
+    assert generate(a, "my father", 8, seed=3) == generate(b, "my father", 8, seed=3)
+
+
+def test_word_tokenizer_round_trip(sample):
+    tok = WordTokenizer.train(lines(sample / "enja/train.en"), normalize="english")
+    text = "i can 't swim ."
+    assert tok.decode(tok.encode(text)) == text
+    assert tok.encode("I can't swim.") == tok.encode(text)
+
+
+def test_cli_train_predict_generate_evaluate(tmp_path, sample):
+    ws = str(tmp_path / "ws")
+    r = run_cli("train-lm", "-w", ws, "--cell", "gru", "--layers", "1", "--emb-dim", "32", "--hidden", "32",
+                "--epochs", "2", "--batch-size", "400", "--name", "g", "--json")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout[r.stdout.index("{") :])
+    assert summary["name"] == "g" and summary["epochs"] == 2
+    r = run_cli("predict-next", "i can 't", "--top", "3", "-w", ws, "--json")
+    out = json.loads(r.stdout)
+    assert len(out["results"]) == 3 and all(0 <= x["probability"] <= 1 for x in out["results"])
+    r = run_cli("evaluate", "lm", "-w", ws, "--json")
+    assert set(json.loads(r.stdout)) >= {"perplexity", "top1", "top5"}
+    r = run_cli("generate", "--prompt", "i", "--max-words", "5", "-w", ws, "--json", "--seed", "1")
+    assert json.loads(r.stdout)["samples"][0].startswith("i")
+    r = run_cli("models", "-w", ws, "--json")
+    assert [m["name"] for m in json.loads(r.stdout)["models"]] == ["g"]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--train", "MISSING"], "missing.txt: no such file"),
+        (["--train", "EMPTY"], "file is empty"),
+        (["--train", "BADUTF"], "bad.txt:2: invalid UTF-8"),
+        (["--layers", "0"], "--layers must be > 0"),
+        (["--dropout", "1.5"], "--dropout must be in [0, 1)"),
+        (["--bidirectional"], "--bidirectional needs --context"),
+        (["--cell", "tcn"], "--cell must be one of"),
+        (["--name", "../evil"], "invalid model name"),
+    ],
+)
+def test_train_lm_bad_input_is_clean(tmp_path, args, needle):
+    files = {"MISSING": tmp_path / "missing.txt", "EMPTY": tmp_path / "empty.txt", "BADUTF": tmp_path / "bad.txt"}
+    files["EMPTY"].write_text("")
+    files["BADUTF"].write_bytes(b"good line\nbad \xfe line\n")
+    args = [str(files.get(a, a)) for a in args]
+    ws = tmp_path / "ws"
+    r = run_cli("train-lm", "-w", str(ws), "--epochs", "1", *args)
+    assert_clean_error(r, needle)
+    assert not (ws / "models").exists() or not any((ws / "models").iterdir())
+
+
+def test_unknown_model_and_wrong_kind(tmp_path):
+    ws = tmp_path / "ws"
+    assert_clean_error(run_cli("predict-next", "hello", "-w", str(ws)), "no lm model in workspace")
+    assert_clean_error(run_cli("evaluate", "lm", "--model", "nope", "-w", str(ws)), "no model named 'nope'")
+    md = Workspace(ws).model_dir("emb")
+    md.path.mkdir(parents=True)
+    md.write_config({"name": "emb", "kind": "embeddings", "created": "x"})
+    assert_clean_error(run_cli("generate", "--model", "emb", "-w", str(ws)), "is a embeddings model")
+
+
+def test_second_run_with_same_name_refused(tmp_path, sample):
+    ws = tmp_path / "ws"
+    args = ["train-lm", "-w", str(ws), "--layers", "1", "--emb-dim", "16", "--hidden", "16", "--epochs", "1",
+            "--name", "x", "--batch-size", "2000"]  # fmt: skip
+    assert run_cli(*args).returncode == 0
+    before = sorted(p.name for p in (ws / "models/x").iterdir())
+    assert_clean_error(run_cli(*args), "already exists")
+    assert sorted(p.name for p in (ws / "models/x").iterdir()) == before
