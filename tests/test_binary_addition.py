@@ -1,0 +1,180 @@
+"""The binary-addition experiment: the Elman cell, the data, learning to 100%, the CLI and its figure."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+import torch
+
+from seqtool.curves import figure_pixels, png_size
+from seqtool.errors import OptionError
+from seqtool.experiments.binary_addition import (
+    BinaryAdditionConfig,
+    heldout_pairs,
+    make_examples,
+    parse_activations,
+    run_binary_addition,
+    run_comparison,
+    to_bits,
+    training_batches,
+)
+from seqtool.models.elman import ElmanConfig, ElmanRNN
+from tests.conftest import assert_clean_error, run_cli
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+def test_elman_cell_computes_the_recurrence(activation: str) -> None:
+    torch.manual_seed(0)
+    rnn = ElmanRNN(ElmanConfig(input_size=3, hidden_size=4, activation=activation, init="normal"))
+    x = torch.randn(2, 5, 3)
+    states, last = rnn(x)
+    assert states.shape == (2, 5, 4) and torch.equal(states[:, -1], last)
+    act = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}[activation]
+    h = torch.zeros(2, 4)
+    for t in range(5):  # h_t = act(W_x x_t + W_h h_{t-1} + b), written out by hand
+        h = act(x[:, t] @ rnn.input_proj.weight.T + h @ rnn.recurrent.weight.T + rnn.input_proj.bias)
+        torch.testing.assert_close(states[:, t], h)
+    if activation == "sigmoid":
+        assert (states > 0).all() and (states < 1).all()
+
+
+def test_elman_config_rejects_unknown_choices() -> None:
+    with pytest.raises(OptionError, match="--activation must be one of"):
+        ElmanRNN(ElmanConfig(2, 4, activation="softplus"))
+    with pytest.raises(OptionError, match="--init must be one of"):
+        ElmanRNN(ElmanConfig(2, 4, init="orthogonal"))
+
+
+def test_examples_are_least_significant_bit_first_and_add_up() -> None:
+    assert to_bits(torch.tensor([6]), 4).tolist() == [[0.0, 1.0, 1.0, 0.0]]
+    pairs = torch.arange(128 * 128)
+    inputs, targets = make_examples(pairs, 8)
+    weights = 2 ** torch.arange(8)
+    a, b, total = (inputs[..., 0] * weights).sum(1), (inputs[..., 1] * weights).sum(1), (targets * weights).sum(1)
+    assert torch.equal(a + b, total) and int(total.max()) == 254
+
+
+@pytest.mark.parametrize("bits", [8, 32])
+def test_training_never_sees_heldout_additions(bits: int) -> None:
+    generator = torch.Generator().manual_seed(1)
+    heldout = heldout_pairs(bits, 500, generator)
+    assert heldout.unique().numel() == heldout.numel() == 500
+    weights = 2 ** torch.arange(bits, dtype=torch.int64)
+    operand_range = 1 << (bits - 1)
+    for inputs, _ in training_batches(bits, 64, 20, heldout, generator, chunk_steps=7):
+        a = (inputs[..., 0].long() * weights).sum(1)
+        b = (inputs[..., 1].long() * weights).sum(1)
+        assert not torch.isin(a * operand_range + b, heldout).any()
+
+
+def test_tanh_learns_to_add_within_the_default_budget() -> None:
+    result = run_binary_addition(BinaryAdditionConfig(activation="tanh"))  # defaults: the course's setting
+    assert result.heldout_size == 1000
+    assert result.final.accuracy == 1.0 and result.final.bit_accuracy == 1.0
+    assert result.solved_step is not None and result.solved_step < result.config.steps
+    assert result.history[0].accuracy < 0.1  # it really had to learn
+    assert not result.diverged
+
+
+def test_runs_are_deterministic_and_comparison_validates_first() -> None:
+    config = BinaryAdditionConfig(activation="relu", steps=40, eval_every=20)
+    assert run_binary_addition(config).history == run_binary_addition(config).history
+    with pytest.raises(OptionError, match="--activation must be one of"):
+        run_comparison(["tanh", "gelu"], config)
+    assert parse_activations(" sigmoid, relu ") == ["sigmoid", "relu"]
+    with pytest.raises(OptionError, match="unknown activation 'gelu'"):
+        parse_activations("tanh,gelu")
+    with pytest.raises(OptionError, match="twice"):
+        run_comparison(["tanh", "tanh"], config)
+
+
+def test_cli_defaults_are_the_library_defaults() -> None:
+    import typer.main
+
+    from seqtool.cli.experiment import binary_addition
+
+    command = typer.main.get_command_from_info(
+        typer.models.CommandInfo(callback=binary_addition), pretty_exceptions_short=True, rich_markup_mode=None
+    )
+    cli_defaults = {p.name: p.default for p in command.params}
+    for f in fields(BinaryAdditionConfig):
+        if f.name != "heldout":
+            assert cli_defaults[f.name] == f.default, f.name
+
+
+def test_compare_draws_one_curve_per_activation(workspace: Path) -> None:
+    r = run_cli(
+        "experiment", "binary-addition", "--compare", "sigmoid,relu,tanh",
+        "--steps", "60", "--eval-every", "20", "-w", str(workspace), "--json",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert [run["config"]["activation"] for run in out["runs"]] == ["sigmoid", "relu", "tanh"]
+    assert all([p["step"] for p in run["history"]] == [0, 20, 40, 60] for run in out["runs"])
+    figure = Path(out["figure"])
+    assert figure.parent == workspace / "figures" and figure.name == "binary-addition-sigmoid-relu-tanh-seed0.png"
+    assert figure.stat().st_size > 10_000 and png_size(figure) == figure_pixels(2)
+
+
+def test_plot_has_one_accuracy_and_one_loss_line_per_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import seqtool.curves as curves
+
+    drawn = []
+    monkeypatch.setattr(curves, "_save", lambda fig, path: drawn.append(fig) or path)
+    results = run_comparison(["sigmoid", "tanh"], BinaryAdditionConfig(steps=20, eval_every=10))
+    curves.plot_binary_addition(results, tmp_path / "x.png")
+    acc_ax, loss_ax = drawn[0].axes
+    assert [t.get_text().split()[0] for t in acc_ax.get_legend().get_texts()] == ["sigmoid", "tanh"]
+    assert len(acc_ax.get_lines()) == 4  # whole-sum and per-bit accuracy for each run
+    assert [line.get_label() for line in loss_ax.get_lines()] == ["sigmoid", "tanh"]
+    assert acc_ax.get_xlabel() and acc_ax.get_ylabel() and drawn[0].get_suptitle()
+
+
+def test_single_run_prints_a_table_and_writes_the_figure(workspace: Path, tmp_path: Path) -> None:
+    out_png = tmp_path / "curve.png"
+    r = run_cli(
+        "experiment", "binary-addition", "-a", "tanh", "--steps", "40", "--eval-every", "20",
+        "-w", str(workspace), "-o", str(out_png),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "held-out accuracy" in r.stdout and f"figure: {out_png}" in r.stdout
+    assert png_size(out_png) == figure_pixels(2)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--compare", "sigmoid,gelu"], "unknown activation 'gelu'"),
+        (["--bits", "1"], "--bits must be between 2"),
+    ],
+)
+def test_bad_options_are_one_line_errors_and_write_nothing(workspace: Path, args: list[str], needle: str) -> None:
+    r = run_cli("experiment", "binary-addition", *args, "-w", str(workspace))
+    assert_clean_error(r, needle)
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not workspace.exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"activation": "softplus"}, "--activation must be one of"),
+        ({"init": "zeros"}, "--init must be one of"),
+        ({"lr": 0.0}, "--lr must be > 0"),
+        ({"lr": float("inf")}, "--lr must be a finite number"),
+        ({"hidden": 0}, "--hidden must be > 0"),
+        ({"bits": 33}, "--bits must be between 2"),
+        ({"batch": 0}, "--batch must be > 0"),
+    ],
+)
+def test_config_validation(change: dict, needle: str) -> None:
+    with pytest.raises(OptionError, match=needle):
+        run_binary_addition(BinaryAdditionConfig(**change))
