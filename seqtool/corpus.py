@@ -39,13 +39,14 @@ def read_lines(path: str | Path, *, max_line_bytes: int = MAX_LINE_BYTES) -> Ite
     """Yield ``(line_number, text)`` for each line, without the line ending, 1-based line numbers."""
     p = check_file(path)
     with open(p, "rb") as f:
-        for number, raw in enumerate(f, start=1):
+        # Read at most limit+BOM+1 bytes per line, so a huge newline-free file is rejected without loading it.
+        chunks = iter(lambda: f.readline(max_line_bytes + 4), b"")
+        for number, raw in enumerate(chunks, start=1):
             if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]
             if len(raw) > max_line_bytes:
                 raise DataError(
-                    f"{p}:{number}: line is {len(raw):,} bytes (limit {max_line_bytes:,}); "
-                    "is this one sentence per line?"
+                    f"{p}:{number}: line is longer than {max_line_bytes:,} bytes; is this one sentence per line?"
                 )
             try:
                 text = raw.decode("utf-8")

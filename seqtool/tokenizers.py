@@ -92,6 +92,8 @@ class WordTokenizer(Tokenizer):
             raise DataError(f"word vocabulary must start with {', '.join(SPECIALS)}")
         self.tokens = list(tokens)
         self.index = {t: i for i, t in enumerate(self.tokens)}
+        # Text that spells "<eos>" (or <pad>, <bos>) is an unknown word, not a control id that ends a sequence.
+        self.word_index = {t: i for t, i in self.index.items() if i not in (PAD, BOS, EOS)}
 
     @classmethod
     def train(
@@ -120,7 +122,7 @@ class WordTokenizer(Tokenizer):
         return len(self.tokens)
 
     def encode(self, text: str) -> list[int]:
-        get = self.index.get
+        get = self.word_index.get
         return [get(w, UNK) for w in self.prepare(text).split()]
 
     def decode(self, ids: Sequence[int]) -> str:

@@ -147,10 +147,14 @@ class ModelDir:
 
     def config(self) -> dict[str, Any]:
         try:
-            cfg = json.loads(self.config_path.read_text(encoding="utf-8"))
+            cfg = json.loads(self.config_path.read_text(encoding="utf-8-sig"))
         except FileNotFoundError:
             raise WorkspaceError(f"{self.config_path}: missing; the model folder is incomplete") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        except OSError as e:
+            raise WorkspaceError(f"{self.config_path}: cannot read ({e.strerror})") from None
+        except (ValueError, RecursionError) as e:
+            # ValueError covers JSONDecodeError, UnicodeDecodeError and over-long integers;
+            # RecursionError comes from deeply nested arrays.
             raise WorkspaceError(f"{self.config_path}: not valid JSON ({e})") from None
         if not isinstance(cfg, dict) or cfg.get("kind") not in KINDS:
             raise WorkspaceError(f"{self.config_path}: 'kind' must be one of {', '.join(KINDS)}")
@@ -264,8 +268,8 @@ class Workspace:
         if not path.exists():
             return {}
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            data = json.loads(path.read_text(encoding="utf-8-sig"))
+        except (OSError, ValueError, RecursionError):
             return {}
         return data if isinstance(data, dict) else {}
 

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import assert_clean_error, run_cli
 
 from seqtool import fetch as fetch_module
 from seqtool.cli import main
 from seqtool.errors import OptionError
 from seqtool.fetch import Corpus, CorpusFile, FetchError, FetchProgress, corpus_status, fetch
+from tests.conftest import assert_clean_error, run_cli
 
 
 @dataclass

@@ -15,7 +15,9 @@ import unicodedata
 _CHAR_MAP = str.maketrans(
     {"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2014": " -- ", "\u2026": "..."}
 )
-_PUNCT = re.compile(r"""(\.\.\.|[?!;:"()\[\]{}]|,(?!\d)|(?<!\d),|\.(?=\s|$))""")
+# A period is split off unless a letter or digit follows (3.5, u.s.a): "(?=\s|$)" instead would keep the
+# period of "a.!" attached until the "!" is split off, so a second pass changed the text again.
+_PUNCT = re.compile(r"""(\.\.\.|[?!;:"()\[\]{}]|,(?!\d)|(?<!\d),|\.(?!\w))""")
 _CLITIC = re.compile(r"(?<=\w)('\w+)\b")
 _SPACES = re.compile(r"\s+")
 
