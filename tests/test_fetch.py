@@ -358,6 +358,22 @@ def test_cli_failures_are_one_line_exit_2(tiny, tmp_path, capsys, mode, needle):
     assert_one_line_error(cli(capsys, "data", "fetch", "tiny", "-w", str(tmp_path / "ws")), needle)
 
 
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--mirror", "{tmp}/no-such-dir"], "--mirror {tmp}/no-such-dir: does not exist"),
+        (["--dir", "{tmp}/a-file"], "--dir {tmp}/a-file: is a file"),
+    ],
+)
+def test_cli_bad_options_one_line_exit_2(tiny, tmp_path, capsys, extra, needle):
+    (tmp_path / "a-file").write_text("x")
+    args = [a.format(tmp=tmp_path) for a in extra]
+    assert_one_line_error(
+        cli(capsys, "data", "fetch", "tiny", "-w", str(tmp_path / "ws"), *args), needle.format(tmp=tmp_path)
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
 def test_cli_no_network_one_line_exit_2(tiny, tmp_path, capsys, closed_port):
     args = ("data", "fetch", "tiny", "-w", str(tmp_path / "ws"), "--mirror", f"http://127.0.0.1:{closed_port}")
     assert_one_line_error(cli(capsys, *args), f"cannot reach 127.0.0.1:{closed_port}")

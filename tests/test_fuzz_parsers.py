@@ -214,3 +214,13 @@ def test_config_with_bom_is_read_and_unreadable_config_is_a_workspace_error(tmp_
     md.config_path.mkdir()
     with pytest.raises(WorkspaceError, match="config.json: cannot read"):
         md.config()
+
+
+@pytest.mark.parametrize("content", [b"[" * 100_000, b'{"kind": 1' + b"1" * 5000 + b"}", b"\xff\xfe"])
+def test_models_show_reports_a_broken_config_in_one_line(tmp_path, content):
+    md = ModelDir(tmp_path / "ws" / "models" / "broken")
+    md.path.mkdir(parents=True)
+    md.config_path.write_bytes(content)
+    result = run_cli("models", "show", "broken", "-w", str(tmp_path / "ws"))
+    assert_clean_error(result, "config.json: not valid JSON")
+    assert len(result.stderr.strip().splitlines()) == 1
