@@ -265,20 +265,32 @@ def _resume_offset(response: http.client.HTTPResponse, offset: int, part: Path) 
     raise _Interrupted(f"the server sent a range other than bytes {offset}-; starting over")
 
 
-def _copy(source: BinaryIO, out: BinaryIO, part: Path, report: Callable[[int], None]) -> None:
-    """Stream ``source`` into ``out``; read failures are :class:`_Interrupted`, write failures DataError."""
-    while True:
-        try:
-            chunk = source.read(CHUNK_BYTES)
-        except (http.client.HTTPException, OSError) as e:
-            raise _Interrupted(f"{type(e).__name__}: {e}") from None
-        if not chunk:
-            break
-        try:
-            out.write(chunk)
-        except OSError as e:
-            raise DataError(f"cannot write {part} ({e.strerror})") from None
-        report(len(chunk))
+def _stream(source: BinaryIO, part: Path, name: str, progress: ProgressCallback, start: int, total: int | None) -> int:
+    """Write ``source`` into ``part`` from byte ``start`` (appending), fsync, and return the size reached.
+
+    Read failures are :class:`_Interrupted` (the bytes so far stay for a resume); write failures
+    (disk full, no permission) are a DataError.
+    """
+    done = start
+    progress(FetchProgress(name, "start", done, total, "resumed" if start else ""))
+    try:
+        part.parent.mkdir(parents=True, exist_ok=True)
+        with open(part, "ab" if start else "wb") as out:
+            while True:
+                try:
+                    chunk = source.read(CHUNK_BYTES)
+                except (http.client.HTTPException, OSError) as e:
+                    raise _Interrupted(f"{type(e).__name__}: {e}") from None
+                if not chunk:
+                    break
+                out.write(chunk)
+                done += len(chunk)
+                progress(FetchProgress(name, "advance", done, total))
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError as e:
+        raise DataError(f"cannot write {part} ({e.strerror})") from None
+    return done
 
 
 def _download_http(url: str, part: Path, name: str, progress: ProgressCallback, timeout: float, hint: str) -> None:
@@ -291,19 +303,7 @@ def _download_http(url: str, part: Path, name: str, progress: ProgressCallback, 
         start = _resume_offset(response, offset, part)
         length = response.headers.get("Content-Length")
         total = start + int(length) if length and length.isdigit() else None
-        done = start
-        progress(FetchProgress(name, "start", done, total, "resumed" if start else ""))
-
-        def report(n: int) -> None:
-            nonlocal done
-            done += n
-            progress(FetchProgress(name, "advance", done, total))
-
-        part.parent.mkdir(parents=True, exist_ok=True)
-        with open(part, "ab" if start else "wb") as out:
-            _copy(response, out, part, report)
-            out.flush()
-            os.fsync(out.fileno())
+        done = _stream(response, part, name, progress, start, total)
     # http.client returns a short body without an error when the connection closes early.
     if total is not None and done < total:
         raise _Interrupted(f"connection closed after {done:,} of {total:,} bytes")
@@ -312,20 +312,9 @@ def _download_http(url: str, part: Path, name: str, progress: ProgressCallback, 
 def _copy_local(source: Path, part: Path, name: str, progress: ProgressCallback) -> None:
     if not source.is_file():
         raise FetchError(f"mirror {source.parent} has no file {name}")
-    total, done = source.stat().st_size, 0
-    progress(FetchProgress(name, "start", 0, total))
-
-    def report(n: int) -> None:
-        nonlocal done
-        done += n
-        progress(FetchProgress(name, "advance", done, total))
-
-    part.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with open(source, "rb") as src, open(part, "wb") as out:
-            _copy(src, out, part, report)
-            out.flush()
-            os.fsync(out.fileno())
+        with open(source, "rb") as src:
+            _stream(src, part, name, progress, 0, source.stat().st_size)
     except _Interrupted as e:
         raise FetchError(f"cannot read {source} ({e})") from None
 
