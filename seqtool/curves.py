@@ -214,6 +214,8 @@ def plot_binary_addition(results: Sequence[BinaryAdditionResult], path: Path) ->
             label += f" (diverged at step {result.history[-1].step})"
         else:
             label += f" ({result.final.accuracy:.0%} at the end)"
+        if result.dead_units:
+            label = label[:-1] + f", {result.dead_units}/{result.config.hidden} units dead)"
         acc_ax.plot(steps, [c.accuracy for c in result.history], color=color, label=label)
         acc_ax.plot(steps, [c.bit_accuracy for c in result.history], color=color, linestyle=":", linewidth=1)
         finite = [(c.step, c.loss) for c in result.history if math.isfinite(c.loss) and c.loss > 0]

@@ -81,7 +81,7 @@ def test_tanh_learns_to_add_within_the_default_budget() -> None:
     assert result.final.accuracy == 1.0 and result.final.bit_accuracy == 1.0
     assert result.solved_step is not None and result.solved_step < result.config.steps
     assert result.history[0].accuracy < 0.1  # it really had to learn
-    assert not result.diverged
+    assert not result.diverged and result.dead_units == 0
 
 
 def test_runs_are_deterministic_and_comparison_validates_first() -> None:

@@ -30,7 +30,7 @@ def _shown_steps(results: list[BinaryAdditionResult]) -> list[int]:
 
 
 def _accuracy_table(results: list[BinaryAdditionResult]) -> Table:
-    table = Table(title="held-out accuracy over training: whole sum (per bit)")
+    table = Table(title="held-out accuracy: whole sum (per bit)")
     table.add_column("step", justify="right")
     for r in results:
         table.add_column(r.config.activation, justify="right")
@@ -49,8 +49,9 @@ def _accuracy_table(results: list[BinaryAdditionResult]) -> Table:
 
 
 def _summary_table(results: list[BinaryAdditionResult]) -> Table:
-    table = Table(title="summary (accuracy, loss: at the last step)")
-    for col in ("activation", "params", "100% from", "accuracy", "bit acc.", "loss", "time"):
+    table = Table(title="summary (acc, loss: at the last step; dead: ReLU units stuck at 0)")
+    # Short headers: the table must fit an 80-column terminal with three runs.
+    for col in ("activation", "params", "100% from", "acc", "bit acc", "loss", "dead", "time"):
         table.add_column(col, justify="left" if col == "activation" else "right", no_wrap=True)
     for r in results:
         final = r.final
@@ -61,6 +62,7 @@ def _summary_table(results: list[BinaryAdditionResult]) -> Table:
             f"{final.accuracy:.1%}",
             f"{final.bit_accuracy:.1%}",
             f"{final.loss:.4f}",
+            f"{r.dead_units}/{r.config.hidden}",
             f"{r.elapsed_s:.1f}s",
         )
     return table
@@ -95,12 +97,12 @@ def binary_addition(
         typer.Option(
             "--output",
             "-o",
-            help="PNG path [default: <workspace>/figures/binary-addition-....png].",
+            help="PNG path \\[default: <workspace>/figures/binary-addition-ACTIVATIONS-seedN.png].",
             show_default=False,
         ),
     ] = None,
     threads: Annotated[
-        int | None, typer.Option("--threads", help="CPU threads for torch [default: 1; the network is tiny].")
+        int | None, typer.Option("--threads", help="CPU threads for torch \\[default: 1; the network is tiny].")
     ] = None,
     workspace: WorkspaceOpt = None,
     json: JsonOpt = False,

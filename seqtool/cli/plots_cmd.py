@@ -17,7 +17,7 @@ def curves(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="PNG path [default: <workspace>/figures/curves-NAMES.png].", show_default=False
+            "--output", "-o", help="PNG path \\[default: <workspace>/figures/curves-NAMES.png].", show_default=False
         ),
     ] = None,
     title: Annotated[str | None, typer.Option("--title", help="Figure title.", show_default=False)] = None,

@@ -73,6 +73,9 @@ class BinaryAdditionResult:
     heldout_size: int
     elapsed_s: float
     history: list[Checkpoint] = field(default_factory=list)
+    # Hidden units that output exactly 0 at every step of every held-out addition after training:
+    # "dead" ReLUs, which get no gradient and never recover. Always 0 for sigmoid and tanh.
+    dead_units: int = 0
 
     @property
     def final(self) -> Checkpoint:
@@ -111,6 +114,7 @@ class BinaryAdditionResult:
             "elapsed_s": round(self.elapsed_s, 3),
             "solved_step": self.solved_step,
             "diverged": self.diverged,
+            "dead_units": self.dead_units,
             "final": {"accuracy": self.final.accuracy, "bit_accuracy": self.final.bit_accuracy},
             "history": [
                 {"step": c.step, "loss": clean(c.loss), "accuracy": c.accuracy, "bit_accuracy": c.bit_accuracy}
@@ -242,6 +246,9 @@ def run_binary_addition(
             if not math.isfinite(result.history[-1].loss):
                 break  # diverged: the weights are inf/nan and cannot recover
     result.elapsed_s = time.perf_counter() - start
+    with torch.no_grad():
+        states, _ = model.rnn(eval_inputs)
+        result.dead_units = int((states.abs().amax(dim=(0, 1)) == 0).sum())
     return result
 
 
