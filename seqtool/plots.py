@@ -49,3 +49,23 @@ def save_figure(fig: Any, path: str | Path) -> Path:
         fig.savefig(tmp, format="png", dpi=DPI)
     plt.close(fig)
     return path
+
+
+def attention_heatmap(
+    source: list[str], output: list[str], weights: list[list[float]], path: str | Path, title: str
+) -> Path:
+    """Source tokens (columns) x output tokens (rows) attention weights as a PNG heatmap."""
+    plt = pyplot()
+    # sentencepiece marks word starts with U+2581, which CJK fonts lack: show it as "_".
+    source, output = [t.replace("\u2581", "_") for t in source], [t.replace("\u2581", "_") for t in output]
+    width = min(16.0, 2.0 + 0.55 * len(source))
+    height = min(16.0, 1.8 + 0.45 * len(output))
+    fig, ax = plt.subplots(figsize=(width, height), dpi=DPI)
+    image = ax.imshow(weights, cmap="viridis", aspect="auto", vmin=0.0, vmax=1.0)
+    ax.set_xticks(range(len(source)), source, rotation=60, ha="right")
+    ax.set_yticks(range(len(output)), output)
+    ax.set_xlabel("source tokens")
+    ax.set_ylabel("output tokens")
+    ax.set_title(title)
+    fig.colorbar(image, ax=ax, fraction=0.04, label="attention weight")
+    return save_figure(fig, path)

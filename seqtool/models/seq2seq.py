@@ -1,0 +1,156 @@
+"""Recurrent encoder-decoder translators, with or without attention, and the translator registry.
+
+Without attention this is the course baseline: the encoder's final state is the "thought vector"
+from which the decoder starts. With attention, the decoder looks at every encoder state at each
+step; ``bahdanau`` scores them additively (v . tanh(W h + U s)) and ``luong`` multiplicatively
+(h . W s). In both cases attention is computed *after* the decoder's recurrent step, from its
+output (Luong et al. 2015's placement): the decoder RNN then does not depend on the attention
+result, so during training it runs over the whole target sentence in one fused call instead of
+a Python loop over time steps, which is several times faster on a CPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from seqtool.errors import OptionError
+from seqtool.models.base import Batch, SequenceModel, State, padding_mask
+from seqtool.models.layers import make_attention
+from seqtool.models.rnn import Hidden, hidden_to_state, make_rnn, state_to_hidden
+from seqtool.models.transformer import TransformerConfig, TransformerTranslator
+
+ARCHS = ("gru", "lstm", "transformer")
+ATTENTIONS = ("none", "bahdanau", "luong")
+
+
+@dataclass
+class RNNTranslatorConfig:
+    """Every key of a recurrent translator's config.json "model" section."""
+
+    src_vocab: int = 8000
+    tgt_vocab: int = 8000
+    cell: str = "gru"  # gru | lstm
+    emb_dim: int = 256
+    hidden: int = 256
+    layers: int = 1
+    bidirectional: bool = False  # encoder reads the source both ways
+    dropout: float = 0.2
+    attention: str = "none"  # none | bahdanau | luong
+    tie_embeddings: bool = True  # target embedding shared with the output layer
+
+
+class RNNEncoder(nn.Module):
+    def __init__(self, cfg: RNNTranslatorConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.src_vocab, cfg.emb_dim, padding_idx=0)
+        self.rnn = make_rnn(cfg.cell, cfg.emb_dim, cfg.hidden, cfg.layers, cfg.dropout, cfg.bidirectional)
+        self.dropout = nn.Dropout(cfg.dropout)
+        # A bidirectional encoder's two final states are merged into the decoder's initial state.
+        self.bridge = nn.Linear(2 * cfg.hidden, cfg.hidden) if cfg.bidirectional else None
+
+    def forward(self, src: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, Hidden]:
+        """-> outputs (B, S, H * directions) and the decoder's initial hidden state (layers, B, H)."""
+        x = self.dropout(self.embed(src))
+        # Packing makes the backward direction start at each sentence's real last word, not at padding.
+        packed = pack_padded_sequence(x, lengths.cpu().clamp(min=1), batch_first=True, enforce_sorted=False)
+        out, hidden = self.rnn(packed)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=src.shape[1])
+        return self.dropout(out), self._merge(hidden)
+
+    def _merge(self, hidden: Hidden) -> Hidden:
+        if self.bridge is None:
+            return hidden
+        if isinstance(hidden, tuple):
+            return self._merge(hidden[0]), self._merge(hidden[1])
+        layers, b, h = self.cfg.layers, hidden.shape[1], self.cfg.hidden
+        both = hidden.view(layers, 2, b, h).permute(0, 2, 1, 3).reshape(layers, b, 2 * h)
+        return torch.tanh(self.bridge(both))
+
+
+class RNNTranslator(SequenceModel):
+    def __init__(self, cfg: RNNTranslatorConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        key_dim = cfg.hidden * (2 if cfg.bidirectional else 1)
+        self.encoder = RNNEncoder(cfg)
+        self.embed = nn.Embedding(cfg.tgt_vocab, cfg.emb_dim, padding_idx=0)
+        self.rnn = make_rnn(cfg.cell, cfg.emb_dim, cfg.hidden, cfg.layers, cfg.dropout)
+        self.attention = make_attention(cfg.attention, cfg.hidden, key_dim)
+        self.combine = nn.Linear(cfg.hidden + key_dim, cfg.hidden) if self.attention is not None else None
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.proj = nn.Linear(cfg.hidden, cfg.emb_dim) if cfg.tie_embeddings and cfg.hidden != cfg.emb_dim else None
+        self.output = nn.Linear(cfg.emb_dim if cfg.tie_embeddings else cfg.hidden, cfg.tgt_vocab)
+        if cfg.tie_embeddings:
+            self.output.weight = self.embed.weight
+
+    def _attend(self, out: torch.Tensor, keys: torch.Tensor, projected: torch.Tensor, mask: torch.Tensor):
+        context, weights = self.attention(out, keys, projected, mask)
+        return torch.tanh(self.combine(torch.cat([out, context], dim=-1))), weights
+
+    def _read_out(self, out: torch.Tensor) -> torch.Tensor:
+        out = self.dropout(out)
+        return self.proj(out) if self.proj is not None else out
+
+    def features(self, batch: Batch) -> torch.Tensor:
+        keys, hidden = self.encoder(batch.src, batch.src_lengths)
+        out, _ = self.rnn(self.dropout(self.embed(batch.tgt_in)), hidden)
+        if self.attention is not None:
+            mask = padding_mask(batch.src_lengths.to(keys.device), keys.shape[1])
+            out, _ = self._attend(out, keys, self.attention.precompute(keys), mask)
+        return self._read_out(out)
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        return self.output(features)
+
+    def start(self, src: torch.Tensor | None, src_lengths: torch.Tensor | None, batch_size: int) -> State:
+        keys, hidden = self.encoder(src, src_lengths)
+        state = hidden_to_state(hidden)
+        if self.attention is not None:
+            state["keys"], state["projected"] = keys, self.attention.precompute(keys)
+            state["mask"] = padding_mask(src_lengths.to(keys.device), keys.shape[1])
+        return state
+
+    def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        out, hidden = self.rnn(self.embed(tokens[:, None]), state_to_hidden(state))
+        new = {**state, **hidden_to_state(hidden)}
+        if self.attention is not None:
+            out, weights = self._attend(out, state["keys"], state["projected"], state["mask"])
+            new["attn"] = weights[:, 0]
+        logits = self.logits(self._read_out(out[:, 0]))
+        return torch.log_softmax(logits.float(), dim=-1), new
+
+
+def translator_config(arch: str, values: dict[str, Any]) -> RNNTranslatorConfig | TransformerConfig:
+    """The typed config of ``arch`` from a dict (config.json or command-line options), validated."""
+    if arch not in ARCHS:
+        raise OptionError(f"--arch must be one of {', '.join(ARCHS)}, got {arch!r}")
+    cls = TransformerConfig if arch == "transformer" else RNNTranslatorConfig
+    known = set(cls.__dataclass_fields__)
+    cfg = cls(**{k: v for k, v in values.items() if k in known})
+    if isinstance(cfg, RNNTranslatorConfig):
+        cfg.cell = arch
+        if cfg.attention not in ATTENTIONS:
+            raise OptionError(f"--attention must be one of {', '.join(ATTENTIONS)}, got {cfg.attention!r}")
+        sizes = ("emb_dim", "hidden", "layers")
+    else:
+        sizes = ("dim", "heads", "ff_dim", "encoder_layers", "decoder_layers")
+        if cfg.dim % max(1, cfg.heads):
+            raise OptionError(f"--dim {cfg.dim} must be divisible by --heads {cfg.heads}")
+    for name in sizes:
+        if getattr(cfg, name) <= 0:
+            raise OptionError(f"--{name.replace('_', '-')} must be > 0, got {getattr(cfg, name)}")
+    if not 0 <= cfg.dropout < 1:
+        raise OptionError(f"--dropout must be in [0, 1), got {cfg.dropout}")
+    return cfg
+
+
+def build_translator(cfg: RNNTranslatorConfig | TransformerConfig) -> SequenceModel:
+    if isinstance(cfg, TransformerConfig):
+        return TransformerTranslator(cfg)
+    return RNNTranslator(cfg)
