@@ -44,7 +44,7 @@ def test_gru_attention_learns_and_translates_known_pair(tmp_path, sample):
     scores = [h.normalized for _, h in hyps]
     assert scores == sorted(scores, reverse=True)
     # Attention weights: one row per output token (+ </s>), each a distribution over the source.
-    (_, hyp), = tr.translate(["my father likes cats ."], beam=1, with_hypotheses=True)[0]
+    ((_, hyp),) = tr.translate(["my father likes cats ."], beam=1, with_hypotheses=True)[0]
     weights = torch.tensor(hyp.attention)
     assert weights.shape[0] == len(hyp.ids) + 1
     assert torch.allclose(weights.sum(-1), torch.ones(weights.shape[0]), atol=1e-4)
