@@ -191,10 +191,11 @@ def _integer_ticks() -> Any:
 
 
 def plot_binary_addition(results: Sequence[BinaryAdditionResult], path: Path) -> Path:
-    """Held-out accuracy (whole sum solid, per bit dotted) and training loss against step, one colour per run."""
+    """Held-out accuracy (whole sum solid, per bit dotted), training loss and gradient norm against step,
+    one colour per run; the gradient panel is where exploding (spikes) or vanishing (tiny) gradients show."""
     first = results[0].config
     setting = f"hidden {first.hidden}, {first.bits} bits, lr {first.lr:g}, batch {first.batch}, init {first.init}"
-    fig, (acc_ax, loss_ax) = _panels(2, f"binary addition, Elman RNN ({setting}, seed {first.seed})")
+    fig, (acc_ax, loss_ax, grad_ax) = _panels(3, f"binary addition, Elman RNN ({setting}, seed {first.seed})")
     acc_ax.set_title("held-out accuracy")
     acc_ax.set_xlabel("training step")
     acc_ax.set_ylabel("accuracy (whole sum: solid, per bit: dotted)")
@@ -203,6 +204,10 @@ def plot_binary_addition(results: Sequence[BinaryAdditionResult], path: Path) ->
     loss_ax.set_xlabel("training step")
     loss_ax.set_ylabel("binary cross-entropy per bit (log scale)")
     loss_ax.set_yscale("log")
+    grad_ax.set_title("gradient norm")
+    grad_ax.set_xlabel("training step")
+    grad_ax.set_ylabel("largest gradient norm between checkpoints (log scale)")
+    grad_ax.set_yscale("log")
     colors = pyplot().rcParams["axes.prop_cycle"].by_key()["color"]
     for i, result in enumerate(results):
         color = colors[i % len(colors)]
@@ -220,9 +225,14 @@ def plot_binary_addition(results: Sequence[BinaryAdditionResult], path: Path) ->
         acc_ax.plot(steps, [c.bit_accuracy for c in result.history], color=color, linestyle=":", linewidth=1)
         finite = [(c.step, c.loss) for c in result.history if math.isfinite(c.loss) and c.loss > 0]
         loss_ax.plot([s for s, _ in finite], [v for _, v in finite], color=color, label=result.config.activation)
+        norms = [
+            (c.step, c.max_grad_norm) for c in result.history if math.isfinite(c.max_grad_norm) and c.max_grad_norm > 0
+        ]
+        grad_ax.plot([s for s, _ in norms], [v for _, v in norms], color=color, label=result.config.activation)
         if result.diverged:
             last = result.history[-1]
             acc_ax.plot([last.step], [last.accuracy], color=color, marker="x", markersize=9)
     acc_ax.legend(fontsize="small", loc="lower right")
     loss_ax.legend(fontsize="small")
+    grad_ax.legend(fontsize="small")
     return _save(fig, path)

@@ -86,7 +86,7 @@ def test_tanh_learns_to_add_within_the_default_budget() -> None:
 
 def test_runs_are_deterministic_and_comparison_validates_first() -> None:
     config = BinaryAdditionConfig(activation="relu", steps=40, eval_every=20)
-    assert run_binary_addition(config).history == run_binary_addition(config).history
+    assert run_binary_addition(config).to_dict()["history"] == run_binary_addition(config).to_dict()["history"]
     with pytest.raises(OptionError, match="--activation must be one of"):
         run_comparison(["tanh", "gelu"], config)
     assert parse_activations(" sigmoid, relu ") == ["sigmoid", "relu"]
@@ -119,22 +119,25 @@ def test_compare_draws_one_curve_per_activation(workspace: Path) -> None:
     out = json.loads(r.stdout)
     assert [run["config"]["activation"] for run in out["runs"]] == ["sigmoid", "relu", "tanh"]
     assert all([p["step"] for p in run["history"]] == [0, 20, 40, 60] for run in out["runs"])
+    grad_norms = [p["max_grad_norm"] for p in out["runs"][0]["history"]]
+    assert grad_norms[0] is None and all(g > 0 for g in grad_norms[1:])  # no gradient before the first step
     figure = Path(out["figure"])
     assert figure.parent == workspace / "figures" and figure.name == "binary-addition-sigmoid-relu-tanh-seed0.png"
-    assert figure.stat().st_size > 10_000 and png_size(figure) == figure_pixels(2)
+    assert figure.stat().st_size > 10_000 and png_size(figure) == figure_pixels(3) == (2160, 540)
 
 
-def test_plot_has_one_accuracy_and_one_loss_line_per_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_plot_has_one_curve_per_run_in_each_panel(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import seqtool.curves as curves
 
     drawn = []
     monkeypatch.setattr(curves, "_save", lambda fig, path: drawn.append(fig) or path)
     results = run_comparison(["sigmoid", "tanh"], BinaryAdditionConfig(steps=20, eval_every=10))
     curves.plot_binary_addition(results, tmp_path / "x.png")
-    acc_ax, loss_ax = drawn[0].axes
+    acc_ax, loss_ax, grad_ax = drawn[0].axes
     assert [t.get_text().split()[0] for t in acc_ax.get_legend().get_texts()] == ["sigmoid", "tanh"]
     assert len(acc_ax.get_lines()) == 4  # whole-sum and per-bit accuracy for each run
-    assert [line.get_label() for line in loss_ax.get_lines()] == ["sigmoid", "tanh"]
+    for ax in (loss_ax, grad_ax):
+        assert [line.get_label() for line in ax.get_lines()] == ["sigmoid", "tanh"]
     assert acc_ax.get_xlabel() and acc_ax.get_ylabel() and drawn[0].get_suptitle()
 
 
@@ -146,7 +149,7 @@ def test_single_run_prints_a_table_and_writes_the_figure(workspace: Path, tmp_pa
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "held-out accuracy" in r.stdout and f"figure: {out_png}" in r.stdout
-    assert png_size(out_png) == figure_pixels(2)
+    assert png_size(out_png) == figure_pixels(3)
 
 
 @pytest.mark.parametrize(

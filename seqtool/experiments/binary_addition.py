@@ -64,6 +64,9 @@ class Checkpoint:
     loss: float  # mean BCE per bit over the training batches since the previous checkpoint (nan if diverged)
     accuracy: float  # fraction of held-out sums with every bit right
     bit_accuracy: float  # fraction of held-out sum bits right
+    # Largest gradient norm (all parameters together) over the steps since the previous checkpoint:
+    # exploding gradients show as spikes here, vanishing ones as a norm that stays tiny (nan at step 0).
+    max_grad_norm: float = float("nan")
 
 
 @dataclass
@@ -102,7 +105,7 @@ class BinaryAdditionResult:
         return any(not math.isfinite(c.loss) for c in self.history)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: non-finite losses become None (JSON has no NaN)."""
+        """JSON-ready: non-finite numbers become None (JSON has no NaN)."""
 
         def clean(value: float) -> float | None:
             return round(value, 6) if math.isfinite(value) else None
@@ -117,7 +120,13 @@ class BinaryAdditionResult:
             "dead_units": self.dead_units,
             "final": {"accuracy": self.final.accuracy, "bit_accuracy": self.final.bit_accuracy},
             "history": [
-                {"step": c.step, "loss": clean(c.loss), "accuracy": c.accuracy, "bit_accuracy": c.bit_accuracy}
+                {
+                    "step": c.step,
+                    "loss": clean(c.loss),
+                    "accuracy": c.accuracy,
+                    "bit_accuracy": c.bit_accuracy,
+                    "max_grad_norm": clean(c.max_grad_norm),
+                }
                 for c in self.history
             ],
         }
@@ -219,10 +228,11 @@ def run_binary_addition(
         elapsed_s=0.0,
     )
 
-    def checkpoint(step: int, losses: list[float]) -> None:
+    def checkpoint(step: int, losses: list[float], grad_norms: list[float]) -> None:
         accuracy, bit_accuracy = evaluate(model, eval_inputs, eval_targets)
         loss = sum(losses) / len(losses) if losses else float("nan")
-        point = Checkpoint(step=step, loss=loss, accuracy=accuracy, bit_accuracy=bit_accuracy)
+        grad_norm = max(grad_norms) if grad_norms else float("nan")
+        point = Checkpoint(step, loss, accuracy, bit_accuracy, grad_norm)
         result.history.append(point)
         if on_checkpoint is not None:
             on_checkpoint(point)
@@ -230,8 +240,10 @@ def run_binary_addition(
     start = time.perf_counter()
     # Step 0 is the untrained network; its loss is the loss of the first evaluation batch.
     with torch.no_grad():
-        checkpoint(0, [loss_fn(model(eval_inputs), eval_targets).item()])
+        checkpoint(0, [loss_fn(model(eval_inputs), eval_targets).item()], [])
+    parameters = list(model.parameters())
     losses: list[float] = []
+    grad_norms: list[float] = []
     batches = training_batches(config.bits, config.batch, config.steps, heldout, generator)
     for step, (inputs, targets) in enumerate(batches, start=1):
         loss = loss_fn(model(inputs), targets)
@@ -239,10 +251,11 @@ def run_binary_addition(
         if math.isfinite(losses[-1]):
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            grad_norms.append(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in parameters])).item())
             optimizer.step()
         if step % config.eval_every == 0 or step == config.steps:
-            checkpoint(step, losses)
-            losses = []
+            checkpoint(step, losses, grad_norms)
+            losses, grad_norms = [], []
             if not math.isfinite(result.history[-1].loss):
                 break  # diverged: the weights are inf/nan and cannot recover
     result.elapsed_s = time.perf_counter() - start
