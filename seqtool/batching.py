@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,9 @@ def encode_corpus(
     the parallel files must have equal line counts (checked by the caller with corpus.check_parallel).
     """
     prefix.parent.mkdir(parents=True, exist_ok=True)
+    # stats.json is written last and marks the cache complete: remove an old one first, so a kill
+    # while the other files are being replaced never leaves a cache that load_encoded would trust.
+    Path(f"{prefix}.stats.json").unlink(missing_ok=True)
     stats = EncodeStats()
     sides = range(len(paths))
     offsets: list[list[int]] = [[0] for _ in sides]
@@ -97,11 +101,19 @@ def encode_corpus(
 
 
 def load_encoded(prefix: Path, sides: int) -> tuple[list[EncodedCorpus], EncodeStats] | None:
-    """A previously encoded corpus (resume), or None if it is not (completely) there."""
-    if not Path(f"{prefix}.stats.json").exists():
+    """A previously encoded corpus (resume), or None if it is not (completely) there.
+
+    Anything unexpected (missing side, sizes that disagree with the offsets) means "encode again":
+    the cache is derived data, never worth an error.
+    """
+    try:
+        stats = EncodeStats(**json.loads(Path(f"{prefix}.stats.json").read_text(encoding="utf-8")))
+        corpora = [EncodedCorpus.load(Path(f"{prefix}.{s}")) for s in range(sides)]
+    except (OSError, ValueError, TypeError):
         return None
-    stats = EncodeStats(**json.loads(Path(f"{prefix}.stats.json").read_text()))
-    return [EncodedCorpus.load(Path(f"{prefix}.{s}")) for s in range(sides)], stats
+    if any(len(c) != stats.kept or len(c.ids) != c.offsets[-1] for c in corpora):
+        return None
+    return corpora, stats
 
 
 class _IdWriters:
@@ -136,6 +148,8 @@ class _IdWriter:
 
     def close(self, commit: bool) -> None:
         self.flush()
+        if commit:
+            os.fsync(self.file.fileno())  # the data is on disk before the rename makes it visible
         self.file.close()
         if commit:
             self.tmp.replace(self.path)

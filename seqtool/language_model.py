@@ -101,6 +101,7 @@ def train_lm(
     dev = dev_lines(dev_path)
     dev_device = resolve_device(device)
     with new_model_dir(ws, name, resume) as md:
+        resume = resume and md.config_path.exists()  # no config: a killed set-up, start again
         if resume:
             cfg = md.config()
             model_cfg = LMConfig(**config_section(cfg, "model", md))
@@ -128,6 +129,7 @@ def train_lm(
         (corpus,), stats = encoded
         if stats.kept == 0:
             raise DataError(f"{train_path}: no non-empty lines to train on")
+        torch.manual_seed(train_cfg.seed)  # initial weights from the seed: a restarted run is the same run
         model = build_lm(model_cfg).to(dev_device)
         cfg["parameters"] = model.num_parameters()
         cfg["data"]["train_sentences"], cfg["data"]["skipped_empty"] = stats.kept, stats.empty

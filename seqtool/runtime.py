@@ -40,29 +40,58 @@ def new_model_dir(ws: Workspace, name: str, resume: bool) -> Iterator[ModelDir]:
 
     A new folder that fails during set-up (bad data, bad options) is removed again, so the
     workspace is left as it was; once training has started, the folder holds a resumable run.
+    A folder without config.json is a set-up that was killed before anything was trained: both
+    a fresh run and ``--resume`` start it again (callers check ``md.config_path`` for that).
     """
     ws.ensure_writable()
     md = ws.model_dir(name)
+    if md.path.exists():
+        with md.lock():  # another process training this name: a clear error before any other check
+            pass
     exists = md.config_path.exists()
-    if resume and not exists:
+    killed_setup = md.path.is_dir() and not exists
+    if resume and not exists and not killed_setup:
         raise WorkspaceError(f"no model {name!r} to resume in {ws.root}; train it first (without --resume)")
-    if not resume and md.path.exists():
+    if not resume and md.path.exists() and not killed_setup:
         raise WorkspaceError(
             f"model {name!r} already exists in {ws.root}; use --resume to continue it, another --name, "
             f"or `seqtool models rm {name}`"
         )
     created = not md.path.exists()
-    try:
-        with md.lock():
+    # Only the process holding the lock may clean up: a second trainer that fails to get it
+    # must not touch the first one's folder.
+    with md.lock():
+        if killed_setup:
+            _clear_folder(md)
+        _remove_stale_temporaries(md)
+        try:
             yield md
-    except BaseException as e:
-        from seqtool.errors import SeqtoolError
-        from seqtool.train import TrainingInterrupted
+        except BaseException as e:
+            from seqtool.errors import SeqtoolError
+            from seqtool.train import TrainingInterrupted
 
-        started = md.checkpoint_path.exists()
-        if created and isinstance(e, SeqtoolError) and not isinstance(e, TrainingInterrupted) and not started:
-            shutil.rmtree(md.path, ignore_errors=True)
-        raise
+            started = md.checkpoint_path.exists()
+            if created and isinstance(e, SeqtoolError) and not isinstance(e, TrainingInterrupted) and not started:
+                shutil.rmtree(md.path, ignore_errors=True)
+            raise
+
+
+def _clear_folder(md: ModelDir) -> None:
+    """Empty a folder left by a killed set-up (tokenizer, partial cache), keeping the held lock file."""
+    for path in md.path.iterdir():
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.name != ".lock":
+            path.unlink(missing_ok=True)
+
+
+def _remove_stale_temporaries(md: ModelDir) -> None:
+    """Temporary files of atomic writes that a kill interrupted (``.NAME.XXXX.tmp``, ``*.tmp``).
+
+    Safe under the lock: no other process writes into this folder.
+    """
+    for path in md.path.rglob("*.tmp"):
+        path.unlink(missing_ok=True)
 
 
 def count_parameters(model: SequenceModel) -> int:

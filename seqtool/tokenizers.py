@@ -144,9 +144,22 @@ class WordTokenizer(Tokenizer):
         path = model_dir.file(cfg["file"])
         try:
             tokens = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        except (OSError, ValueError, RecursionError) as e:
             raise DataError(f"{path}: cannot read the vocabulary ({e})") from None
+        if isinstance(tokens, dict):
+            tokens = _tokens_from_mapping(tokens, path)
+        if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+            raise DataError(f"{path}: the vocabulary must be a JSON list of strings (or a {{token: id}} object)")
         return cls(tokens, cfg.get("normalize", "none"), cfg.get("strip_spaces", False))
+
+
+def _tokens_from_mapping(mapping: dict[str, Any], path: Any) -> list[str]:
+    """A ``{token: id}`` vocabulary (the layout of many other tools) as the token list, if its
+    ids are exactly 0..n-1; anything else is ambiguous and an error."""
+    ids = list(mapping.values())
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids) or sorted(ids) != list(range(len(ids))):
+        raise DataError(f"{path}: a {{token: id}} vocabulary needs the ids 0..{len(ids) - 1}, each once")
+    return sorted(mapping, key=mapping.__getitem__)
 
 
 class SentencePieceTokenizer(Tokenizer):

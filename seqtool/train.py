@@ -13,9 +13,13 @@ Checkpoints (``checkpoint.pt``) hold only tensors and plain Python values, so th
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -90,6 +94,37 @@ class TrainingInterrupted(SeqtoolError):
 
 
 ProgressFn = Callable[[dict[str, Any]], None]
+
+# Save a resumable checkpoint every N optimizer steps as well (0: off). Hidden knob for tests that
+# kill a run mid-epoch, and for long epochs on slow machines; the time-based one is checkpoint_minutes.
+CHECKPOINT_STEPS_ENV = "SEQTOOL_CHECKPOINT_STEPS"
+
+
+@contextlib.contextmanager
+def deferred_interrupt() -> Iterator[Callable[[], bool]]:
+    """Turn the first Ctrl-C into a request that the loop honours between steps.
+
+    A KeyboardInterrupt raised in the middle of an optimizer step or an end-of-epoch evaluation
+    would leave counters, metrics and weights half-updated, and a checkpoint saved from there
+    would not resume correctly. The loop polls the returned function at consistent points
+    instead. A second Ctrl-C interrupts at once (the last checkpoint on disk is kept).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False  # signal handlers can only be installed in the main thread
+        return
+    requested = False
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        nonlocal requested
+        if requested:
+            raise KeyboardInterrupt
+        requested = True
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield lambda: requested
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _noop(_: dict[str, Any]) -> None:
@@ -175,6 +210,7 @@ class Trainer:
         self.batch_in_epoch = 0  # batches of the current epoch already done (resume position)
         self.elapsed = 0.0
         self.tokens = 0
+        self.epoch_loss, self.epoch_tokens = 0.0, 0  # sums over the current epoch (checkpointed mid-epoch)
         self.best: dict[str, Any] = {}
         self.bad_epochs = 0
         self.recent_weights: list[dict[str, torch.Tensor]] = []
@@ -202,8 +238,13 @@ class Trainer:
             "best": self.best,
             "bad_epochs": self.bad_epochs,
             "lr_scale": self.lr_scale,
+            "epoch_loss": self.epoch_loss,
+            "epoch_tokens": self.epoch_tokens,
+            "recent_weights": self.recent_weights,  # average_last: the epochs averaged at the end
             "torch_rng": torch.get_rng_state(),
         }
+        if torch.cuda.is_available():
+            state["cuda_rng"] = torch.cuda.get_rng_state_all()
         with atomic_path(self.md.checkpoint_path) as tmp:
             torch.save(state, tmp)
 
@@ -219,77 +260,38 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         for key in ("step", "epoch", "batch_in_epoch", "elapsed", "tokens", "best", "bad_epochs", "lr_scale"):
             setattr(self, key, state[key])
+        # Keys added later: checkpoints written before them still resume.
+        self.epoch_loss, self.epoch_tokens = state.get("epoch_loss", 0.0), state.get("epoch_tokens", 0)
+        self.recent_weights = state.get("recent_weights", [])
         torch.set_rng_state(state["torch_rng"].cpu())
+        if "cuda_rng" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
 
     # ----- the loop
     def fit(self, resume: bool = False) -> TrainResult:
-        if resume:
+        # A run killed before its first checkpoint has nothing to resume: it starts afresh (the
+        # caller seeded the initial weights, so this is the run it would have been).
+        if resume and self.md.checkpoint_path.exists():
             self.load_checkpoint()
-            if self.rank == 0:
-                self.md.truncate_metrics(self.epoch)
         else:
             torch.manual_seed(self.cfg.seed)
+        if resume and self.rank == 0:
+            # Rows written after the checkpoint (a kill between metrics and checkpoint) are redone.
+            self.md.truncate_metrics(self.epoch)
         start = time.perf_counter() - self.elapsed
         budget = self.cfg.max_minutes * 60 if self.cfg.max_minutes else math.inf
         last_checkpoint = time.perf_counter()
-        stopped = "epochs"
-        try:
-            while self.epoch < self.cfg.epochs:
-                batches = self.epoch_batches(self.epoch)
-                if self.world_size > 1:  # every rank takes the same number of batches
-                    usable = len(batches) - len(batches) % self.world_size
-                    batches = batches[self.rank : usable : self.world_size]
-                self.model.train()
-                epoch_loss, epoch_tokens, t_epoch = 0.0, 0, time.perf_counter()
-                for b in range(self.batch_in_epoch, len(batches)):
-                    loss_sum, n = self.train_step(self.make_batch(batches[b]))
-                    epoch_loss, epoch_tokens = epoch_loss + loss_sum, epoch_tokens + n
-                    self.batch_in_epoch = b + 1
-                    self.elapsed = time.perf_counter() - start
-                    rate = epoch_tokens / max(1e-9, time.perf_counter() - t_epoch)
-                    self.progress(
-                        {
-                            "event": "step",
-                            "epoch": self.epoch + 1,
-                            "epochs": self.cfg.epochs,
-                            "batch": b + 1,
-                            "batches": len(batches),
-                            "loss": loss_sum / max(1, n),
-                            "tokens_per_s": rate * self.world_size,
-                            "elapsed": self.elapsed,
-                            "budget": budget,
-                            "lr": self.optimizer.param_groups[0]["lr"],
-                        }
-                    )
-                    if self.elapsed >= budget:
-                        break
-                    if time.perf_counter() - last_checkpoint > self.cfg.checkpoint_minutes * 60:
-                        self.save_checkpoint()
-                        last_checkpoint = time.perf_counter()
-                finished_epoch = self.batch_in_epoch >= len(batches)
-                if finished_epoch:
-                    self.epoch, self.batch_in_epoch = self.epoch + 1, 0
-                train_loss = epoch_loss / max(1, epoch_tokens)
-                rate = epoch_tokens / max(1e-9, time.perf_counter() - t_epoch)
-                # A budget can stop mid-epoch: such an evaluation is labelled with the fraction done.
-                label = self.epoch if finished_epoch else round(self.epoch + self.batch_in_epoch / len(batches), 3)
-                improved = self.end_of_epoch(train_loss, rate, label)
-                self.elapsed = time.perf_counter() - start
-                self.save_checkpoint()
-                last_checkpoint = time.perf_counter()
-                if self.elapsed >= budget:
-                    stopped = "time budget"
-                    break
-                if not improved and self.bad_epochs >= self.cfg.patience:
-                    stopped = f"no improvement for {self.cfg.patience} epochs"
-                    break
-        except KeyboardInterrupt:
-            self.elapsed = time.perf_counter() - start
-            self.save_checkpoint()
-            raise TrainingInterrupted(
-                f"interrupted: checkpoint saved (epoch {self.epoch + 1}, batch {self.batch_in_epoch}); "
-                f"continue with the same command and --resume --name {self.md.name}"
-            ) from None
+        every_steps = int(os.environ.get(CHECKPOINT_STEPS_ENV) or 0)
+        with deferred_interrupt() as stop_requested:
+            try:
+                stopped = self._loop(start, budget, last_checkpoint, every_steps, stop_requested)
+            except KeyboardInterrupt:
+                # A second Ctrl-C (or one outside the main thread): the state in memory may be
+                # half-updated, so the last checkpoint on disk is what a --resume continues from.
+                raise TrainingInterrupted(
+                    f"interrupted: continue from the last checkpoint with the same command and "
+                    f"--resume --name {self.md.name}"
+                ) from None
         if self.cfg.average_last > 1 and len(self.recent_weights) > 1:
             self.try_average()
         return TrainResult(
@@ -297,6 +299,78 @@ class Trainer:
             tokens_per_s=self.tokens / max(1e-9, self.elapsed), best=self.best, stopped_because=stopped,
             history=self.md.metrics() if self.rank == 0 else [],
         )  # fmt: skip
+
+    def _interrupted(self, start: float) -> TrainingInterrupted:
+        """Save at a consistent point (between steps or after an epoch) and say how to go on."""
+        self.elapsed = time.perf_counter() - start
+        self.save_checkpoint()
+        return TrainingInterrupted(
+            f"interrupted: checkpoint saved (epoch {self.epoch + 1}, batch {self.batch_in_epoch}); "
+            f"continue with the same command and --resume --name {self.md.name}"
+        )
+
+    def _loop(
+        self, start: float, budget: float, last_checkpoint: float, every_steps: int, stop_requested: Callable[[], bool]
+    ) -> str:
+        """The epochs; returns why training stopped."""
+        stopped = "epochs"
+        while self.epoch < self.cfg.epochs:
+            batches = self.epoch_batches(self.epoch)  # a pure function of (seed, epoch): resumable
+            if self.world_size > 1:  # every rank takes the same number of batches
+                usable = len(batches) - len(batches) % self.world_size
+                batches = batches[self.rank : usable : self.world_size]
+            self.model.train()
+            if self.batch_in_epoch == 0:
+                self.epoch_loss, self.epoch_tokens = 0.0, 0
+            t_epoch, tokens_before = time.perf_counter(), self.epoch_tokens
+            for b in range(self.batch_in_epoch, len(batches)):
+                loss_sum, n = self.train_step(self.make_batch(batches[b]))
+                self.epoch_loss, self.epoch_tokens = self.epoch_loss + loss_sum, self.epoch_tokens + n
+                self.batch_in_epoch = b + 1
+                self.elapsed = time.perf_counter() - start
+                rate = (self.epoch_tokens - tokens_before) / max(1e-9, time.perf_counter() - t_epoch)
+                self.progress(
+                    {
+                        "event": "step",
+                        "epoch": self.epoch + 1,
+                        "epochs": self.cfg.epochs,
+                        "batch": b + 1,
+                        "batches": len(batches),
+                        "loss": loss_sum / max(1, n),
+                        "tokens_per_s": rate * self.world_size,
+                        "elapsed": self.elapsed,
+                        "budget": budget,
+                        "lr": self.optimizer.param_groups[0]["lr"],
+                    }
+                )
+                if self.elapsed >= budget:
+                    break
+                if stop_requested():
+                    raise self._interrupted(start)
+                due = time.perf_counter() - last_checkpoint > self.cfg.checkpoint_minutes * 60
+                if due or (every_steps and self.step % every_steps == 0):
+                    self.save_checkpoint()
+                    last_checkpoint = time.perf_counter()
+            finished_epoch = self.batch_in_epoch >= len(batches)
+            if finished_epoch:
+                self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+            train_loss = self.epoch_loss / max(1, self.epoch_tokens)
+            rate = (self.epoch_tokens - tokens_before) / max(1e-9, time.perf_counter() - t_epoch)
+            # A budget can stop mid-epoch: such an evaluation is labelled with the fraction done.
+            label = self.epoch if finished_epoch else round(self.epoch + self.batch_in_epoch / len(batches), 3)
+            improved = self.end_of_epoch(train_loss, rate, label)
+            self.elapsed = time.perf_counter() - start
+            self.save_checkpoint()
+            last_checkpoint = time.perf_counter()
+            if stop_requested():
+                raise self._interrupted(start)
+            if self.elapsed >= budget:
+                stopped = "time budget"
+                break
+            if not improved and self.bad_epochs >= self.cfg.patience:
+                stopped = f"no improvement for {self.cfg.patience} epochs"
+                break
+        return stopped
 
     def train_step(self, batch: Batch) -> tuple[float, int]:
         batch = batch.to(self.device)

@@ -98,6 +98,7 @@ def train_mt(
     dev_sources, dev_refs = read_dev(dev_src, dev_tgt)
     run_device = resolve_device(device)
     with new_model_dir(ws, name, resume) as md:
+        resume = resume and md.config_path.exists()  # no config: a killed set-up, start again
         if resume:
             cfg = md.config()
             arch = cfg["model_arch"]
@@ -146,6 +147,7 @@ def train_mt(
         if stats.empty or stats.too_long:
             progress({"event": "status", "message": f"skipped {stats.empty} pairs with an empty side and "
                       f"{stats.too_long} longer than {data_cfg.max_len} tokens"})  # fmt: skip
+        torch.manual_seed(train_cfg.seed)  # initial weights from the seed: a restarted run is the same run
         model = build_translator(model_cfg).to(run_device)
         cfg["parameters"] = model.num_parameters()
         md.write_config(cfg)

@@ -55,19 +55,37 @@ def validate_name(name: str) -> str:
     return name
 
 
+def write_error(path: Path, error: OSError) -> WorkspaceError:
+    """An OSError while saving (disk full, quota, permissions, read-only, a file where a folder
+    should be) is the user's environment, not a bug: one line naming the file, exit code 2."""
+    reason = error.strerror or str(error)
+    return WorkspaceError(f"cannot write {path} ({reason}); the previous version of the file, if any, is unchanged")
+
+
+def _temporary_beside(path: Path) -> str:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise write_error(path, e) from None
+    os.close(fd)
+    return tmp
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = _temporary_beside(path)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError) and e.errno is not None:  # a file-system error, not e.g. a URLError
+            raise write_error(path, e) from None
         raise
     _fsync_dir(path.parent)
 
@@ -84,17 +102,17 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path for a library that writes files itself (torch.save, sentencepiece, gensim);
     on success it is fsynced and renamed to ``path``, on failure removed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = _temporary_beside(path)
     try:
         yield Path(tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError) and e.errno is not None:  # a file-system error, not e.g. a URLError
+            raise write_error(path, e) from None
         raise
     _fsync_dir(path.parent)
 
@@ -170,12 +188,28 @@ class ModelDir:
         return cfg
 
     def metrics(self) -> list[dict[str, Any]]:
-        if not self.metrics_path.exists():
+        """The rows of metrics.jsonl. A torn last line (no newline after it: a writer killed while
+        appending, e.g. a file from another tool) is skipped; any other bad line is an error."""
+        try:
+            data = self.metrics_path.read_bytes()
+        except FileNotFoundError:
             return []
+        except OSError as e:
+            raise WorkspaceError(f"{self.metrics_path}: cannot read ({e.strerror})") from None
+        lines = data.split(b"\n")
         rows = []
-        for line in self.metrics_path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                rows.append(json.loads(line))
+        for number, raw in enumerate(lines, start=1):
+            if not raw.strip():
+                continue
+            try:
+                row = json.loads(raw.decode("utf-8"))
+            except (ValueError, RecursionError) as e:
+                if number == len(lines):  # the last line, and no newline after it: torn
+                    break
+                raise WorkspaceError(f"{self.metrics_path}:{number}: not valid JSON ({e})") from None
+            if not isinstance(row, dict):
+                raise WorkspaceError(f"{self.metrics_path}:{number}: expected a JSON object per line")
+            rows.append(row)
         return rows
 
     def append_metrics(self, row: dict[str, Any]) -> None:

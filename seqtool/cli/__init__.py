@@ -7,6 +7,7 @@ error, exit 1, with the traceback only under ``--debug`` (or ``SEQTOOL_DEBUG=1``
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
@@ -16,6 +17,9 @@ from seqtool.cli import app as _app_module
 from seqtool.cli.common import err_console
 
 app = _app_module.app
+
+# errno values that describe the machine (disk full, quota, permissions, read-only file system).
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
 
 
 def _register_commands() -> None:
@@ -49,6 +53,12 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as e:  # noqa: BLE001 - the one place that turns surprises into a message
         if debug:
             raise
+        if isinstance(e, OSError) and e.errno in _ENVIRONMENT_ERRNOS:
+            # A write the atomic helpers did not wrap (a log line, a library's own file): still the
+            # user's disk or permissions, not a bug.
+            where = f"{e.filename}: " if e.filename else ""
+            err_console.print(f"[bold red]error:[/] {where}{e.strerror}", markup=True, soft_wrap=True)
+            sys.exit(2)
         err_console.print(
             f"[bold red]internal error:[/] {type(e).__name__}: {e} (run again with --debug for the traceback)",
             markup=True,
