@@ -1,0 +1,231 @@
+"""`seqtool models import`: bring a model folder from elsewhere into the workspace, validated.
+
+A folder from a stranger is data, never code. Before anything in it is used:
+
+- ``config.json`` must parse, name a known kind and architecture, and hold every section that
+  kind needs, with values the model classes accept;
+- every file the config names must be a plain file name inside the folder (no ``../``);
+- tokenizers load with their own parsers (JSON, sentencepiece protobuf) and their vocabulary
+  sizes match the model's;
+- ``model.safetensors`` holds exactly the tensors, with exactly the shapes, of the model the
+  config describes. The model is built on the ``meta`` device (shapes, no memory) and compared
+  with the safetensors *header*; no tensor data is read and nothing is unpickled;
+- embeddings: the vectors file exists and gensim's word2vec reader accepts it.
+
+Only the files seqtool knows are copied (``checkpoint.pt`` deliberately not: an imported model is
+for use, not for resuming someone else's training). The copy goes to a temporary folder inside the
+workspace, is validated there (what is checked is what is used), and is renamed into
+``models/<name>`` only if everything passes; on any error nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from seqtool.errors import SeqtoolError, WorkspaceError
+from seqtool.workspace import ModelDir, Workspace, now_iso, validate_name
+
+WEIGHTS = "model.safetensors"
+EMBEDDING_VECTORS = "vectors.bin"  # the default of seqtool.embeddings (config "vectors": {"file": ...})
+OPTIONAL_FILES = ("metrics.jsonl", "train.log", "counts.json")
+REQUIRED_KEYS = {"lm": ("kind", "arch", "model", "tokenizer"), "mt": ("kind", "arch", "model_arch", "model",
+                 "tokenizers"), "embeddings": ("kind", "arch")}  # fmt: skip
+
+
+@dataclass
+class ImportResult:
+    name: str
+    kind: str
+    arch: str
+    parameters: int | None
+    path: Path
+    files: list[str]
+    skipped: list[str] = field(default_factory=list)  # files in the source that were not copied
+
+
+def import_model(ws: Workspace, source: str | Path, name: str | None = None) -> ImportResult:
+    """Validate the model folder ``source`` and copy it into ``ws`` as ``name`` (default: its config name)."""
+    source = Path(source)
+    if not source.exists():
+        raise WorkspaceError(f"{source}: no such folder")
+    if not source.is_dir():
+        raise WorkspaceError(f"{source}: not a folder; give the model folder that holds config.json")
+    cfg = ModelDir(source).config()  # parse errors and unknown kinds are one-line WorkspaceErrors
+    name = validate_name(name or str(cfg.get("name") or source.name))
+    target = ws.model_dir(name)
+    if target.path.exists():
+        raise WorkspaceError(f"model {name!r} already exists in {ws.root}; pass --name NEW or remove it first")
+    files = model_files(source, cfg)  # checks the config before anything is written
+    skipped = sorted(p.name for p in source.iterdir() if p.name not in files)
+
+    root_existed, models_existed = ws.root.exists(), ws.models_dir.exists()
+    ws.ensure_writable()
+    staging_root = Path(tempfile.mkdtemp(prefix=".import-", dir=ws.root))
+    try:
+        staged = ModelDir(staging_root / "models" / name)
+        staged.path.mkdir(parents=True)
+        for file in files:
+            _copy(source / file, staged.file(file))
+        staged_cfg = {**staged.config(), "name": name, "imported": {"from": str(source.resolve()), "at": now_iso()}}
+        try:
+            parameters = validate_model_dir(staged, staged_cfg, staging_workspace=Workspace(staging_root))
+        except SeqtoolError as e:  # name the user's folder, not the temporary copy
+            raise type(e)(str(e).replace(str(staged.path), str(source))) from None
+        staged_cfg.setdefault("parameters", parameters)
+        staged.write_config(staged_cfg)
+        os.rename(staged.path, target.path)  # fails (no overwrite) if the name was taken meanwhile
+    except OSError as e:
+        raise WorkspaceError(f"cannot import into {ws.root} ({e.strerror or e})") from None
+    finally:
+        shutil.rmtree(staging_root, ignore_errors=True)
+        if not target.path.exists():  # failed: leave the workspace as it was
+            if not root_existed:
+                shutil.rmtree(ws.root, ignore_errors=True)
+            elif not models_existed:
+                shutil.rmtree(ws.models_dir, ignore_errors=True)
+    return ImportResult(name, cfg["kind"], str(cfg.get("arch")), parameters, target.path, files, skipped)
+
+
+def model_files(folder: Path, cfg: dict[str, Any]) -> list[str]:
+    """The files of a model folder that seqtool uses, after checking the config's shape."""
+    kind = cfg["kind"]
+    where = folder / "config.json"
+    missing = [key for key in REQUIRED_KEYS[kind] if key not in cfg]
+    if missing:
+        raise WorkspaceError(f"{where}: missing {', '.join(repr(k) for k in missing)} (a {kind} model needs them)")
+    for key in ("model", "tokenizer", "tokenizers", "vectors"):
+        if key in cfg and not isinstance(cfg[key], dict):
+            raise WorkspaceError(f"{where}: {key!r} must be a JSON object")
+    if kind == "lm":
+        named = [_tokenizer_file(where, cfg["tokenizer"], "tokenizer"), WEIGHTS]
+    elif kind == "mt":
+        toks = cfg["tokenizers"]
+        named = [_tokenizer_file(where, toks.get(side), f"tokenizers.{side}") for side in ("src", "tgt")] + [WEIGHTS]
+    else:
+        named = [_plain_name(where, (cfg.get("vectors") or {}).get("file", EMBEDDING_VECTORS), "vectors.file")]
+    for file in named:
+        if not (folder / file).is_file():
+            raise WorkspaceError(f"{folder}: {file} is missing (config.json names it)")
+    optional = [f for f in OPTIONAL_FILES if (folder / f).is_file()]
+    return ["config.json", *dict.fromkeys(named), *optional]
+
+
+def validate_model_dir(md: ModelDir, cfg: dict[str, Any], staging_workspace: Workspace | None = None) -> int | None:
+    """Check that ``md`` holds a usable model of ``cfg``; returns its parameter count (None: embeddings)."""
+    model_files(md.path, cfg)
+    md.metrics()  # a broken history is an error too (a torn last line is tolerated)
+    if cfg["kind"] == "embeddings":
+        _check_embeddings(md, cfg, staging_workspace)
+        return None
+    model, vocab_checks = _build_on_meta(md, cfg)
+    for label, tokenizer_cfg, expected in vocab_checks:
+        from seqtool.tokenizers import load_tokenizer
+
+        size = load_tokenizer(md, tokenizer_cfg).vocab_size
+        if size != expected:
+            raise WorkspaceError(f"{md.config_path}: the {label} has {size} entries but the model expects {expected}")
+    check_weights(md.weights_path, model)
+    return model.num_parameters()
+
+
+def _build_on_meta(md: ModelDir, cfg: dict[str, Any]) -> tuple[Any, list[tuple[str, dict[str, Any], int]]]:
+    """The model the config describes, with shapes but no memory, and the tokenizer sizes it needs."""
+    import torch
+
+    try:
+        with torch.device("meta"):
+            if cfg["kind"] == "lm":
+                from seqtool.models.lm import LMConfig, build_lm
+
+                known = set(LMConfig.__dataclass_fields__)
+                unknown = sorted(set(cfg["model"]) - known)
+                if unknown:
+                    raise WorkspaceError(f"{md.config_path}: unknown model setting(s) {', '.join(unknown[:5])}")
+                model_cfg = LMConfig(**cfg["model"])
+                model_cfg.validate()
+                checks = [("tokenizer", cfg["tokenizer"], model_cfg.vocab_size)]
+                return build_lm(model_cfg), checks
+            from seqtool.models.seq2seq import build_translator, translator_config
+
+            model_cfg = translator_config(str(cfg["model_arch"]), cfg["model"])
+            toks = cfg["tokenizers"]
+            checks = [
+                ("source tokenizer", toks["src"], model_cfg.src_vocab),
+                ("target tokenizer", toks["tgt"], model_cfg.tgt_vocab),
+            ]
+            return build_translator(model_cfg), checks
+    except SeqtoolError as e:
+        if isinstance(e, WorkspaceError):
+            raise
+        raise WorkspaceError(f"{md.config_path}: {e}") from None
+    except (TypeError, ValueError) as e:  # wrong value types, e.g. "layers": "two"
+        raise WorkspaceError(f"{md.config_path}: the model section does not describe a model ({e})") from None
+
+
+def check_weights(path: Path, model: Any) -> None:
+    """The safetensors header must list exactly the model's tensors with the model's shapes.
+
+    Tied parameters (one tensor under two names) are stored once under either name.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    from seqtool.train import one_line
+
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:  # reads the JSON header only
+            stored = {key: tuple(f.get_slice(key).get_shape()) for key in f.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError) as e:
+        raise WorkspaceError(f"{path}: not a readable safetensors file ({one_line(e)})") from None
+    groups: dict[int, list[str]] = {}
+    shapes: dict[str, tuple[int, ...]] = {}
+    for key, tensor in model.state_dict(keep_vars=True).items():
+        groups.setdefault(id(tensor), []).append(key)
+        shapes[key] = tuple(tensor.shape)
+    unexpected = sorted(set(stored) - set(shapes))
+    missing = [names[0] for names in groups.values() if not any(n in stored for n in names)]
+    if unexpected or missing:
+        problems = []
+        if missing:
+            problems.append(f"missing {', '.join(missing[:3])}" + (" ..." if len(missing) > 3 else ""))
+        if unexpected:
+            problems.append(f"unexpected {', '.join(unexpected[:3])}" + (" ..." if len(unexpected) > 3 else ""))
+        raise WorkspaceError(f"{path}: tensors do not match the model in config.json ({'; '.join(problems)})")
+    for key, shape in stored.items():
+        if shape != shapes[key]:
+            raise WorkspaceError(
+                f"{path}: tensor {key} has shape {list(shape)}, the model in config.json needs {list(shapes[key])}"
+            )
+
+
+def _check_embeddings(md: ModelDir, cfg: dict[str, Any], staging_workspace: Workspace | None) -> None:
+    """Vectors through the embeddings module's own loader (gensim's word2vec reader, no pickle)."""
+    try:
+        from seqtool.embeddings import load_embeddings
+    except ImportError:  # the embeddings module is optional here: the presence check must do
+        return
+    if staging_workspace is not None:
+        load_embeddings(staging_workspace, md.name)
+
+
+def _tokenizer_file(where: Path, tok_cfg: Any, label: str) -> str:
+    from seqtool.tokenizers import TOKENIZER_KINDS
+
+    if not isinstance(tok_cfg, dict) or tok_cfg.get("kind") not in TOKENIZER_KINDS:
+        raise WorkspaceError(f"{where}: {label} needs a 'kind' among {', '.join(TOKENIZER_KINDS)}")
+    return _plain_name(where, tok_cfg.get("file"), f"{label}.file")
+
+
+def _plain_name(where: Path, file: Any, label: str) -> str:
+    """A file name inside the model folder: no separators, no '..', not hidden."""
+    if not isinstance(file, str) or not file or Path(file).name != file or file.startswith("."):
+        raise WorkspaceError(f"{where}: {label} must be a file name inside the model folder, got {file!r}")
+    return file
+
+
+def _copy(src: Path, dst: Path) -> None:
+    shutil.copyfile(src, dst)  # contents only: no permissions, owners or links come along
