@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -160,15 +161,61 @@ def load_weights(model: SequenceModel, path: Any) -> None:
     from safetensors import SafetensorError
     from safetensors.torch import load_model
 
+    from seqtool.model_import import check_weights
+
+    check_weights(path, model)  # names and shapes from the header first: a clear one-line mismatch
     try:
         missing, unexpected = load_model(model, str(path), strict=False)
     except (SafetensorError, OSError, RuntimeError) as e:
-        raise WorkspaceError(f"{path}: cannot load weights ({e})") from None
+        raise WorkspaceError(f"{path}: cannot load weights ({one_line(e)})") from None
     if missing or unexpected:
         raise WorkspaceError(
             f"{path}: weights do not match the model config (missing {sorted(missing)[:3]}, "
             f"unexpected {sorted(unexpected)[:3]})"
         )
+
+
+def one_line(error: BaseException, limit: int = 200) -> str:
+    """The first informative line of a (possibly multi-line) library error, for a one-line message."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    text = lines[0] if lines else type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# What every checkpoint holds (later additions are read with defaults; see Trainer.load_checkpoint).
+CHECKPOINT_KEYS = (
+    "model", "optimizer", "step", "epoch", "batch_in_epoch", "elapsed", "tokens", "best", "bad_epochs", "lr_scale",
+    "torch_rng",
+)  # fmt: skip
+
+
+def safe_load_checkpoint(path: Path, device: torch.device) -> dict[str, Any]:
+    """Load a training checkpoint without running code from it.
+
+    ``weights_only=True`` restricts unpickling to tensors and plain containers, so a file
+    crafted to run code (a ``__reduce__`` payload) is refused before anything executes.
+    """
+    import pickle
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns about pickle protocols: noise here
+            state = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as e:
+        # torch's message is a paragraph; the line naming the refused object is the useful part.
+        lines = [line.strip() for line in str(e).splitlines()]
+        detail = next((line for line in lines if "unsupported" in line.lower()), one_line(e))
+        raise WorkspaceError(
+            f"{path}: refusing to load: not a plain-tensor checkpoint, it asks to run or build other objects "
+            f"({one_line(detail, 120)}); seqtool never writes such files. Delete it to restart the run"
+        ) from None
+    except Exception as e:  # noqa: BLE001 - torch raises many kinds; all mean "not a usable checkpoint"
+        raise WorkspaceError(f"{path}: not a readable checkpoint ({type(e).__name__}: {one_line(e)})") from None
+    missing = [k for k in CHECKPOINT_KEYS if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise WorkspaceError(f"{path}: not a seqtool checkpoint (missing {', '.join(missing[:3])})")
+    return state
 
 
 class Trainer:
@@ -252,12 +299,12 @@ class Trainer:
         path = self.md.checkpoint_path
         if not path.exists():
             raise WorkspaceError(f"{path}: no checkpoint to resume from; train without --resume")
+        state = safe_load_checkpoint(path, self.device)
         try:
-            state = torch.load(path, map_location=self.device, weights_only=True)
-        except Exception as e:  # noqa: BLE001 - torch raises many kinds; all mean "not a safe checkpoint"
-            raise WorkspaceError(f"{path}: refusing to load the checkpoint ({type(e).__name__}: {e})") from None
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as e:
+            raise WorkspaceError(f"{path}: does not match the model in config.json ({one_line(e)})") from None
         for key in ("step", "epoch", "batch_in_epoch", "elapsed", "tokens", "best", "bad_epochs", "lr_scale"):
             setattr(self, key, state[key])
         # Keys added later: checkpoints written before them still resume.
