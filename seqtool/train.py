@@ -56,9 +56,10 @@ class TrainConfig:
     average_last: int = 0  # MT: average the weights of the last N epochs at the end, keep it if better
 
     def validate(self) -> None:
-        for name in ("epochs", "batch_tokens", "lr"):
+        # batch_tokens is --batch-size on the command line: name the option the user typed.
+        for name, option in (("epochs", "--epochs"), ("batch_tokens", "--batch-size"), ("lr", "--lr")):
             if getattr(self, name) <= 0:
-                raise OptionError(f"--{name.replace('_', '-')} must be > 0, got {getattr(self, name)}")
+                raise OptionError(f"{option} must be > 0, got {getattr(self, name)}")
         if self.max_minutes is not None and self.max_minutes <= 0:
             raise OptionError(f"--max-minutes must be > 0, got {self.max_minutes}")
         if self.optimizer not in ("adam", "sgd"):
