@@ -166,6 +166,8 @@ def test_invalid_option_values(capsys, ws, argv, message):
         (["evaluate", "lm", "-m", "mt"], "needs a lm model"),
         (["models", "show", "nope"], "no model named 'nope'"),
         (["models", "rm", "nope"], "no model named 'nope'"),
+        (["train-lm", "--resume", "--name", "nope", *QUICK], "no model 'nope' to resume in"),
+        (["train-lm", "--resume", *QUICK], "--resume needs --name NAME"),
     ],
 )
 def test_unknown_model_name_and_wrong_kind(capsys, ws, argv, message):
