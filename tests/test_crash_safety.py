@@ -160,3 +160,51 @@ def test_second_trainer_is_refused_and_ctrl_c_saves_a_checkpoint_that_resumes(tm
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads((model / "config.json").read_text())["status"] == "done"
     assert [r["epoch"] for r in metrics_rows(model)] == list(range(1, epoch + 1))
+
+
+def test_a_killed_encoding_never_leaves_a_cache_that_resume_trusts(tmp_path, monkeypatch):
+    from seqtool.batching import encode_corpus, load_encoded
+    from seqtool.tokenizers import WordTokenizer
+
+    text = tmp_path / "train.txt"
+    text.write_text("".join(f"line {i} has some words\n" for i in range(50)))
+    tokenizer = WordTokenizer.train(text.read_text().splitlines())
+    prefix = tmp_path / "cache" / "train"
+    (corpus,), stats = encode_corpus([text], [tokenizer], prefix)
+    assert load_encoded(prefix, 1) is not None and stats.kept == len(corpus) == 50
+
+    # Killed half-way through encoding again over a complete cache: the completion marker went first.
+    calls = 0
+
+    def dies_on_second_chunk(lines):
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise KeyboardInterrupt  # stands in for the kill
+        return [tokenizer.encode(line) for line in lines]
+
+    monkeypatch.setattr("seqtool.batching.ENCODE_CHUNK", 10)
+    monkeypatch.setattr(tokenizer, "encode_batch", dies_on_second_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        encode_corpus([text], [tokenizer], prefix)
+    assert load_encoded(prefix, 1) is None
+
+    # Killed between renaming the new ids into place and writing the new offsets.
+    monkeypatch.undo()
+    encode_corpus([text], [tokenizer], prefix)
+    other = WordTokenizer.train(["completely different words"])  # new ids: all <unk>, other lengths
+    with monkeypatch.context() as m:
+        m.setattr("seqtool.batching.np.save", killed)
+        with pytest.raises(KeyboardInterrupt):
+            encode_corpus([text], [other], prefix)
+    assert load_encoded(prefix, 1) is None
+
+    # A cache whose files disagree (ids cut short) is rebuilt, not trusted.
+    encode_corpus([text], [tokenizer], prefix)
+    ids = Path(f"{prefix}.0.ids")
+    ids.write_bytes(ids.read_bytes()[:-8])
+    assert load_encoded(prefix, 1) is None
+
+
+def killed(*_args, **_kwargs) -> None:
+    raise KeyboardInterrupt  # stands in for SIGKILL at this point of a save
