@@ -97,6 +97,8 @@ def test_out_of_vocabulary_names_the_word_and_suggests_spellings(emb: Embeddings
         neighbours(emb, "祖父母")
     with pytest.raises(OutOfVocabularyError, match="'王'"):
         analogy(emb, "王 - 男 + 女")
+    with pytest.raises(OutOfVocabularyError, match="'王'.*'女王': nearest spellings: 女"):  # every missing word
+        analogy(emb, "王 - 男 + 女王")
     with pytest.raises(ExpressionError, match="dangling"):
         analogy(emb, "父 - ")
 

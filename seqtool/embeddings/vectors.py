@@ -55,12 +55,21 @@ class Embeddings:
 
     def index(self, word: str) -> int:
         """The row of ``word``; an OutOfVocabularyError naming it and the closest spellings otherwise."""
-        i = self.kv.key_to_index.get(word)
-        if i is None:
+        return self.indices([word])[0]
+
+    def indices(self, words: list[str]) -> list[int]:
+        """Rows of ``words``; one OutOfVocabularyError naming every missing word, with suggestions."""
+        found = [self.kv.key_to_index.get(w) for w in words]
+        missing = list(dict.fromkeys(w for w, i in zip(words, found, strict=True) if i is None))
+        if len(missing) == 1:
+            word = missing[0]
             raise OutOfVocabularyError(
                 f"{word!r} is not in the vocabulary of model {self.name!r}; {suggest(self, word)}"
             )
-        return i
+        if missing:
+            details = "; ".join(f"{w!r}: {suggest(self, w)}" for w in missing)
+            raise OutOfVocabularyError(f"not in the vocabulary of model {self.name!r}: {details}")
+        return [int(i) for i in found if i is not None]
 
     def counts(self) -> dict[str, int]:
         path = self.model_dir.file(COUNTS_FILE)
@@ -107,7 +116,8 @@ def _ranked(
     emb: Embeddings, positive: list[str], negative: list[str], method: str, restrict: int | None, top: int
 ) -> list[Neighbour]:
     check_positive("--top", top)
-    pos, neg = [emb.index(w) for w in positive], [emb.index(w) for w in negative]
+    rows = emb.indices(positive + negative)
+    pos, neg = rows[: len(positive)], rows[len(positive) :]
     scores = score_candidates(emb.kv.get_normed_vectors(), pos, neg, method=method, restrict=restrict)
     return [Neighbour(emb.kv.index_to_key[i], float(scores[i])) for i in top_indices(scores, top)]
 
