@@ -62,11 +62,30 @@ def write_error(path: Path, error: OSError) -> WorkspaceError:
     return WorkspaceError(f"cannot write {path} ({reason}); the previous version of the file, if any, is unchanged")
 
 
+def _current_umask() -> int:
+    """The process umask. Linux shows it in /proc; elsewhere it can only be read by setting it
+    (and restoring it at once)."""
+    with contextlib.suppress(OSError, ValueError, StopIteration), open("/proc/self/status", encoding="ascii") as f:
+        return int(next(line for line in f if line.startswith("Umask:")).split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _temporary_beside(path: Path) -> str:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as e:
+        raise write_error(path, e) from None
+    try:
+        # mkstemp creates the file 0600; once renamed it is an ordinary file (a config, weights, a
+        # figure) and gets the mode open() would give it, 0666 minus the umask.
+        os.fchmod(fd, 0o666 & ~_current_umask())
+    except OSError as e:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
         raise write_error(path, e) from None
     os.close(fd)
     return tmp

@@ -1,7 +1,10 @@
+import os
+import stat
+
 import pytest
 
 from seqtool.errors import ModelNotFoundError, WorkspaceError
-from seqtool.workspace import Workspace, atomic_write_text
+from seqtool.workspace import Workspace, atomic_path, atomic_write_text
 
 
 def make_model(ws: Workspace, name: str, kind: str, created: str) -> None:
@@ -52,3 +55,17 @@ def test_remove_clears_default(tmp_path):
     ws.set_default("lm", "m")
     ws.remove("m")
     assert ws.list_models() == [] and ws.defaults() == {}
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_atomic_writes_get_the_usual_file_mode(tmp_path, umask):
+    """Not mkstemp's 0600: a saved config or figure is as readable as any file the user creates."""
+    previous = os.umask(umask)
+    try:
+        atomic_write_text(tmp_path / "config.json", "{}")
+        with atomic_path(tmp_path / "weights.bin") as tmp:
+            tmp.write_bytes(b"x")
+    finally:
+        os.umask(previous)
+    for name in ("config.json", "weights.bin"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask, name
