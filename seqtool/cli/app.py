@@ -44,7 +44,7 @@ def _global_options(
         typer.Option(
             "--workspace",
             "-w",
-            help="Workspace directory for every command [default: ./workspace].",
+            help="Workspace directory for every command \\[default: ./workspace].",
             show_default=False,
         ),
     ] = None,

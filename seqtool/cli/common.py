@@ -24,16 +24,16 @@ WorkspaceOpt = Annotated[
         "--workspace",
         "-w",
         envvar="SEQTOOL_WORKSPACE",
-        help="Workspace directory holding models and figures [default: ./workspace].",
+        help="Workspace directory holding models and figures \\[default: ./workspace].",
         show_default=False,
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
 ModelOpt = Annotated[
-    str | None, typer.Option("--model", "-m", help="Model name [default: the workspace default of this kind].")
+    str | None, typer.Option("--model", "-m", help="Model name \\[default: the workspace default of this kind].")
 ]
 ThreadsOpt = Annotated[
-    int | None, typer.Option("--threads", help="CPU threads for torch [default: all cores].", show_default=False)
+    int | None, typer.Option("--threads", help="CPU threads for torch \\[default: all cores].", show_default=False)
 ]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu or cuda (auto picks a GPU when present).")]
 

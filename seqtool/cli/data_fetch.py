@@ -76,7 +76,9 @@ def fetch_corpus(
     corpus: Annotated[str, typer.Argument(help="Corpus name; `seqtool data list` shows the known ones.")],
     directory: Annotated[
         Path | None,
-        typer.Option("--dir", help="Directory for the files [default: <workspace>/data/<corpus>].", show_default=False),
+        typer.Option(
+            "--dir", help="Directory for the files \\[default: <workspace>/data/<corpus>].", show_default=False
+        ),
     ] = None,
     mirror: Annotated[
         str | None,

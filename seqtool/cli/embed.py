@@ -33,7 +33,7 @@ def sample_corpus() -> Path:
 @app.command("embed")
 def embed(
     corpus: Annotated[
-        Path | None, typer.Argument(help="Segmented text, one sentence per line [default: the sample data].")
+        Path | None, typer.Argument(help="Segmented text, one sentence per line \\[default: the sample data].")
     ] = None,
     method: Annotated[str, typer.Option("--method", help="cbow or skipgram.")] = DEFAULT_METHOD,
     dim: Annotated[int, typer.Option("--dim", help="Vector dimensions.")] = DEFAULT_DIM,
@@ -45,7 +45,7 @@ def embed(
     alpha: Annotated[float, typer.Option("--alpha", help="Initial learning rate.")] = DEFAULT_ALPHA,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 1,
     threads: Annotated[
-        int | None, typer.Option("--threads", help="Worker threads [default: all cores].", show_default=False)
+        int | None, typer.Option("--threads", help="Worker threads \\[default: all cores].", show_default=False)
     ] = None,
     name: Annotated[str, typer.Option("--name", help="Model name in the workspace.")] = "w2v",
     export: Annotated[
@@ -176,7 +176,7 @@ def analogy(
 def evaluate_analogy(
     questions: Annotated[
         Path | None,
-        typer.Option("--questions", help="questions-words.txt format [default: gensim's, English models only]."),
+        typer.Option("--questions", help="questions-words.txt format \\[default: gensim's, English models only]."),
     ] = None,
     method: Annotated[str, typer.Option("--method", help="add (3CosAdd) or mul (3CosMul).")] = "add",
     restrict: RestrictOpt = 0,
@@ -218,7 +218,9 @@ def evaluate_analogy(
 def evaluate_similarity(
     pairs: Annotated[
         Path | None,
-        typer.Option("--pairs", help="Lines 'word1 word2 score' [default: gensim's wordsim353, English models only]."),
+        typer.Option(
+            "--pairs", help="Lines 'word1 word2 score' \\[default: gensim's wordsim353, English models only]."
+        ),
     ] = None,
     model: ModelOpt = None,
     workspace: WorkspaceOpt = None,
@@ -251,7 +253,7 @@ def plot_embeddings(
     words: Annotated[list[str], typer.Argument(help="Words to place in the picture.")],
     neighbours: Annotated[int, typer.Option("--neighbours", help="Also draw N neighbours of each word.", min=0)] = 0,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="PNG path [default: figures/embeddings-MODEL.png].")
+        Path | None, typer.Option("--output", "-o", help="PNG path \\[default: figures/embeddings-MODEL.png].")
     ] = None,
     model: ModelOpt = None,
     workspace: WorkspaceOpt = None,

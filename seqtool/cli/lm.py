@@ -28,10 +28,12 @@ CELL_HELP = "rnn, lstm, gru or transformer."
 def train_lm_cmd(
     cell: Annotated[str, typer.Option(help=CELL_HELP)] = "lstm",
     train: Annotated[
-        Path | None, typer.Option(help="Training text, one sentence per line [default: sample data].")
+        Path | None, typer.Option(help="Training text, one sentence per line \\[default: sample data].")
     ] = None,
-    dev: Annotated[Path | None, typer.Option(help="Dev text for per-epoch perplexity [default: sample data].")] = None,
-    name: Annotated[str | None, typer.Option(help="Model name [default: <cell>-lm, numbered if taken].")] = None,
+    dev: Annotated[
+        Path | None, typer.Option(help="Dev text for per-epoch perplexity \\[default: sample data].")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Model name \\[default: <cell>-lm, numbered if taken].")] = None,
     activation: Annotated[str, typer.Option(help="Plain RNN activation: tanh or relu.")] = "tanh",
     layers: Annotated[int, typer.Option(help="Recurrent or Transformer layers.")] = 2,
     emb_dim: Annotated[int, typer.Option(help="Embedding size (the Transformer's width).")] = 256,
@@ -167,7 +169,7 @@ def generate_cmd(
 @evaluate_app.command("lm")
 def evaluate_lm_cmd(
     model: ModelOpt = None,
-    data: Annotated[Path | None, typer.Option(help="Text to evaluate on [default: the model's dev set].")] = None,
+    data: Annotated[Path | None, typer.Option(help="Text to evaluate on \\[default: the model's dev set].")] = None,
     device: DeviceOpt = "auto",
     threads: ThreadsOpt = None,
     workspace: WorkspaceOpt = None,

@@ -27,7 +27,7 @@ PathOpt = Annotated[Path | None, typer.Option(show_default=False)]
 
 @app.command("train-mt")
 def train_mt_cmd(
-    src: Annotated[Path | None, typer.Option(help="Training source text [default: sample data].")] = None,
+    src: Annotated[Path | None, typer.Option(help="Training source text \\[default: sample data].")] = None,
     tgt: Annotated[Path | None, typer.Option(help="Training target text, line-aligned with --src.")] = None,
     dev_src: Annotated[Path | None, typer.Option(help="Dev source for per-epoch BLEU.")] = None,
     dev_tgt: Annotated[Path | None, typer.Option(help="Dev references.")] = None,
@@ -56,7 +56,7 @@ def train_mt_cmd(
     average_last: Annotated[int | None, typer.Option(help="Average the last N epochs' weights at the end.")] = None,
     precision: Annotated[str | None, typer.Option(help="fp32 or bf16 autocast.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
-    name: Annotated[str | None, typer.Option(help="Model name [default: <src>-<tgt>-<arch>].")] = None,
+    name: Annotated[str | None, typer.Option(help="Model name \\[default: <src>-<tgt>-<arch>].")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the interrupted run of --name.")] = False,
     device: DeviceOpt = "auto",
     threads: ThreadsOpt = None,
@@ -120,7 +120,7 @@ def train_mt_cmd(
 @app.command("translate")
 def translate_cmd(
     text: Annotated[
-        str | None, typer.Argument(help="Text to translate [default: lines from stdin or --input].")
+        str | None, typer.Argument(help="Text to translate \\[default: lines from stdin or --input].")
     ] = None,
     input: Annotated[Path | None, typer.Option("--input", "-i", help="Translate each line of this file.")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write translations here.")] = None,
@@ -196,8 +196,8 @@ def _save_attention(tr, ws, texts, found) -> None:  # noqa: ANN001 - CLI helper
 
 @evaluate_app.command("mt")
 def evaluate_mt_cmd(
-    src: Annotated[Path | None, typer.Option(help="Source sentences [default: the model's dev source].")] = None,
-    ref: Annotated[Path | None, typer.Option(help="References [default: the model's dev references].")] = None,
+    src: Annotated[Path | None, typer.Option(help="Source sentences \\[default: the model's dev source].")] = None,
+    ref: Annotated[Path | None, typer.Option(help="References \\[default: the model's dev references].")] = None,
     beam: Annotated[int, typer.Option(help="Beam size.")] = 5,
     length_penalty: Annotated[float, typer.Option(help="GNMT length penalty alpha.")] = 1.0,
     tokenize: Annotated[str, typer.Option(help="sacrebleu tokenizer; 'none' for pre-segmented references.")] = "none",
