@@ -20,9 +20,13 @@ from seqtool.workspace import Workspace
 
 if TYPE_CHECKING:
     from seqtool.experiments.binary_addition import BinaryAdditionResult
+    from seqtool.experiments.next_word import NextWordResult
 
 PANEL_SIZE = (6.0, 4.5)  # inches per panel; at plots.DPI (120) a two-panel figure is 1440x540 pixels
-METRIC_LABELS = {"ppl": "perplexity", "bleu": "BLEU", "chrf": "chrF", "ter": "TER", "acc": "accuracy"}
+METRIC_LABELS = {
+    "ppl": "perplexity", "bleu": "BLEU", "chrf": "chrF", "ter": "TER", "acc": "accuracy",
+    "top1": "top-1 accuracy", "top5": "top-5 accuracy",
+}  # fmt: skip
 MAX_FILENAME_NAMES = 60  # characters of joined model names in a default figure file name
 
 
@@ -137,8 +141,15 @@ def load_histories(ws: Workspace, names: Sequence[str]) -> list[RunHistory]:
     return histories
 
 
-def plot_learning_curves(histories: Sequence[RunHistory], path: Path, title: str | None = None) -> Path:
+def plot_learning_curves(
+    histories: Sequence[RunHistory],
+    path: Path,
+    title: str | None = None,
+    reference: tuple[str, float] | None = None,
+) -> Path:
     """Loss per epoch (train solid, dev dashed) in the first panel, then one panel per dev metric.
+
+    ``reference`` (label, value) is drawn as a grey horizontal line on the dev-metric panels (a baseline).
 
     Models usually share one dev metric (two panels); comparing an LM (dev_ppl) with a translator
     (dev_bleu) gives each metric its own panel rather than mixing scales on one axis.
@@ -170,6 +181,8 @@ def plot_learning_curves(histories: Sequence[RunHistory], path: Path, title: str
                 xs, ys = history.series(metric)
                 values += ys
                 ax.plot(xs, ys, color=colors[i % len(colors)], marker="o", markersize=3, label=history.name)
+        if reference is not None:
+            ax.axhline(reference[1], color="grey", linestyle=":", label=reference[0])
         positive = [v for v in values if v > 0]
         if short == "ppl" and positive and max(positive) > 10 * min(positive):
             ax.set_yscale("log")  # early-epoch perplexities in the thousands would flatten the rest
@@ -178,6 +191,21 @@ def plot_learning_curves(histories: Sequence[RunHistory], path: Path, title: str
     for ax in axes:
         ax.xaxis.set_major_locator(_integer_ticks())
     return _save(fig, path)
+
+
+def plot_next_word(result: NextWordResult, path: Path) -> Path:
+    """The next-word comparison: train/dev loss and dev top-1 accuracy per epoch, one colour per cell.
+
+    The unigram baseline's accuracy is drawn as a grey line: a cell below it has learned nothing
+    that word frequencies alone would not give."""
+    histories = [RunHistory(name=c.cell, kind="lm", rows=c.history, dev_metric="top1") for c in result.cells]
+    cfg = result.config
+    title = (
+        f"next word from the {cfg.context} previous words: {', '.join(cfg.cells)} "
+        f"(emb {cfg.emb_dim}, hidden {cfg.hidden}, {Path(result.train_path).name}, same budget)"
+    )
+    baseline = (f"unigram baseline ({result.baseline.word!r})", result.baseline.dev_top1)
+    return plot_learning_curves(histories, path, title, reference=baseline)
 
 
 def _integer_ticks() -> Any:

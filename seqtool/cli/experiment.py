@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -9,10 +10,11 @@ import typer
 from rich.table import Table
 
 from seqtool.cli.app import experiment_app
-from seqtool.cli.common import JsonOpt, WorkspaceOpt, console, err_console, print_json
+from seqtool.cli.common import DeviceOpt, JsonOpt, ThreadsOpt, WorkspaceOpt, console, err_console, print_json
 
 if TYPE_CHECKING:
     from seqtool.experiments.binary_addition import BinaryAdditionResult
+    from seqtool.experiments.next_word import NextWordResult
 
 TABLE_ROWS = 12  # checkpoints shown in the accuracy-over-time table (the figure has them all)
 
@@ -153,3 +155,156 @@ def binary_addition(
     console.print(_summary_table(results))
     width, height = png_size(figure)
     console.print(f"figure: {figure} ({width}x{height} pixels)")
+
+
+def _next_word_table(result: NextWordResult) -> Table:
+    from seqtool.cli.compare import _duration
+
+    sample = f"{result.train_sample:,} of {result.train_lines:,}" if result.train_sample < result.train_lines else "all"
+    table = Table(
+        title=f"next word from {result.config.context} previous words (eval mode, best weights; "
+        f"train: {sample} lines, dev: {result.dev_lines:,} lines)",
+        caption="gap = dev loss - train loss (loss: mean cross-entropy per token); time includes per-epoch evaluation",
+    )
+    headers = ("model", "params", "epochs", "time", "top-1 train", "top-1 dev", "loss train", "loss dev", "gap")
+    for col in (*headers, "ppl dev"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    best_dev = max(c.dev.top1 for c in result.cells)
+    for c in result.cells:
+        dev_top1 = f"{c.dev.top1:.1%}"
+        table.add_row(
+            c.name,
+            f"{c.parameters:,}",
+            f"{c.epochs} ({c.stopped})" if c.stopped != "epochs" else str(c.epochs),
+            _duration(c.elapsed_s),
+            f"{c.train.top1:.1%}",
+            f"[bold green]{dev_top1}[/]" if c.dev.top1 == best_dev else dev_top1,
+            f"{c.train.loss:.3f}",
+            f"{c.dev.loss:.3f}",
+            f"{c.gap:+.3f}",
+            f"{c.dev.ppl:.1f}",
+        )
+    baseline = result.baseline
+    table.add_row(
+        f"[dim]unigram ({baseline.word!r})[/]", "", "", "", "", f"[dim]{baseline.dev_top1:.1%}[/]", *[""] * 3,
+        f"[dim]{baseline.dev_ppl:.1f}[/]",
+    )  # fmt: skip
+    return table
+
+
+def _predictions_table(result: NextWordResult) -> Table:
+    table = Table(title=f'next word after "{result.config.prompt}"')
+    table.add_column("#", justify="right")
+    for c in result.cells:
+        table.add_column(c.name)
+    for rank in range(result.config.top):
+        cells = [
+            f"{c.predictions[rank][0]} ({c.predictions[rank][1]:.3f})" if rank < len(c.predictions) else ""
+            for c in result.cells
+        ]
+        table.add_row(str(rank + 1), *cells)
+    return table
+
+
+@experiment_app.command("next-word")
+def next_word(
+    cells: Annotated[
+        str,
+        typer.Option("--cells", help="Comma-separated cells: rnn, lstm, gru, or bi+cell (bigru: bidirectional GRU)."),
+    ] = "lstm,gru,bigru",
+    context: Annotated[int, typer.Option("--context", help="Previous words each model reads.")] = 5,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data", help="Training text, one sentence per line \\[default: sample data].", show_default=False
+        ),
+    ] = None,
+    dev: Annotated[
+        Path | None,
+        typer.Option("--dev", help="Dev text \\[default: the sample dev set].", show_default=False),
+    ] = None,
+    epochs: Annotated[int, typer.Option("--epochs", help="Maximum epochs per cell.")] = 10,
+    max_minutes: Annotated[
+        float | None,
+        typer.Option("--max-minutes", help="Wall-clock budget per cell \\[default: none].", show_default=False),
+    ] = None,
+    emb_dim: Annotated[int, typer.Option("--emb-dim", help="Word embedding size.")] = 128,
+    hidden: Annotated[int, typer.Option("--hidden", help="Recurrent state size (per direction).")] = 128,
+    layers: Annotated[int, typer.Option("--layers", help="Recurrent layers.")] = 1,
+    dropout: Annotated[float, typer.Option("--dropout", help="Dropout probability.")] = 0.3,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Tokens per batch (padding included).")] = 4096,
+    lr: Annotated[float, typer.Option("--lr", help="Learning rate (Adam).")] = 2e-3,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (weights, batches, training sample).")] = 1,
+    prompt: Annotated[str, typer.Option("--prompt", help="Text whose next word each model predicts.")] = (
+        "some of them looks like"
+    ),
+    top: Annotated[int, typer.Option("--top", help="Predictions shown per model.")] = 5,
+    train_sample: Annotated[
+        int, typer.Option("--train-sample", help="Training lines scored for train accuracy and loss.")
+    ] = 2000,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="PNG path \\[default: <workspace>/figures/next-word-CELLS-contextN.png].",
+            show_default=False,
+        ),
+    ] = None,
+    device: DeviceOpt = "auto",
+    threads: ThreadsOpt = None,
+    workspace: WorkspaceOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Window models (LSTM, GRU, bidirectional GRU...) predict the next word from the previous N, side by side.
+
+    Each cell is trained with the same data, seed, sizes and budget into the workspace as a normal
+    model (nextword-CELL), then scored on training and dev lines. Prints a table (parameters, time,
+    train/dev top-1 accuracy and loss, overfitting gap), writes loss and accuracy curves of all
+    cells on one chart, and shows each model's top predictions for --prompt.
+    """
+    from seqtool.cli.common import sample_data_dir, setup_torch
+    from seqtool.cli.progress import TrainingProgress
+    from seqtool.curves import default_figure_name, plot_next_word, png_size
+    from seqtool.experiments.next_word import NextWordConfig, parse_cells, run_next_word
+    from seqtool.workspace import Workspace
+
+    cfg = NextWordConfig(
+        cells=parse_cells(cells), context=context, emb_dim=emb_dim, hidden=hidden, layers=layers, dropout=dropout,
+        epochs=epochs, max_minutes=max_minutes, batch_tokens=batch_size, lr=lr, seed=seed, prompt=prompt, top=top,
+        train_sample=train_sample,
+    )  # fmt: skip
+    cfg.validate()
+    setup_torch(threads)
+    ws = Workspace(workspace)
+    sample = sample_data_dir() / "enja"
+    figure = (
+        output
+        if output is not None
+        else ws.figures_dir / default_figure_name("next-word", [*cfg.cells, f"context{context}"])
+    )
+    bar = None if json else TrainingProgress(("dev_ppl", "top1"))  # with --json, stdout carries only the JSON
+    started: list[str] = []
+
+    def progress(cell: str, event: dict[str, Any]) -> None:
+        if bar is None:
+            return
+        if not started or started[-1] != cell:
+            started.append(cell)
+            console.rule(f"{cell} ({len(started)}/{len(cfg.cells)})")
+        bar(event)
+
+    with bar or contextlib.nullcontext():
+        result = run_next_word(
+            ws, data or sample / "train.en", dev or sample / "dev.en", cfg, device=device, threads=threads or 1,
+            progress=progress,
+        )  # fmt: skip
+    plot_next_word(result, figure)
+    if json:
+        print_json({"figure": str(figure), **result.to_dict()})
+        return
+    console.print(_next_word_table(result))
+    console.print(_predictions_table(result))
+    width, height = png_size(figure)
+    load = f"load average {result.load_before} before, {result.load_after} after"
+    console.print(f"figure: {figure} ({width}x{height} pixels); {load}")

@@ -1,0 +1,258 @@
+"""Next-word prediction from a window of N words: LSTM vs GRU vs bidirectional GRU, same budget.
+
+The course's exercise: read the previous N words (``--context``) and predict the next one. Each
+cell is a window language model (:class:`seqtool.models.lm.WindowLM`) trained with the project's
+one training path, :func:`seqtool.language_model.train_lm`, into the workspace as an ordinary
+model, so `predict-next`, `evaluate lm`, `plot curves` and `models compare` work on it afterwards.
+Every cell gets the same data, seed, sizes and budget (epochs and minutes); only the cell differs.
+
+After training, each model's best weights are scored in evaluation mode (no dropout) on a sample
+of the training lines and on the dev lines: top-1 accuracy and mean loss per token on both, so
+the overfitting gap (dev loss - train loss) compares like with like. The loss logged during
+training is not used for the gap: it is averaged over an epoch whose weights kept changing, with
+dropout on. A unigram model (always guess the most frequent training word; add-one perplexity)
+is the floor every cell must clear.
+
+Library code: it never prints; progress goes through a callback, errors are typed.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import random
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from seqtool.errors import OptionError, check_positive, check_range
+from seqtool.models.lm import LMConfig
+from seqtool.models.rnn import CELLS
+from seqtool.train import TrainConfig
+from seqtool.workspace import Workspace
+
+# "bi" + a recurrent cell reads the window both ways (bigru = GRU with bidirectional=True).
+CELL_CHOICES = (*CELLS, *(f"bi{cell}" for cell in CELLS))
+MODEL_PREFIX = "nextword"  # models are named nextword-<cell>, numbered if taken
+
+CellProgress = Callable[[str, dict[str, Any]], None]  # (cell, train_lm progress event)
+
+
+def parse_cells(text: str) -> list[str]:
+    """``"lstm,gru,bigru"`` (the --cells option) -> a checked list of cell names."""
+    cells = [name.strip().lower() for name in text.split(",") if name.strip()]
+    if not cells:
+        raise OptionError(
+            f"--cells needs at least one cell, e.g. lstm,gru,bigru; choose from {', '.join(CELL_CHOICES)}"
+        )
+    for cell in cells:
+        if cell not in CELL_CHOICES:
+            raise OptionError(f"--cells: unknown cell {cell!r}; choose from {', '.join(CELL_CHOICES)}")
+    if len(set(cells)) != len(cells):
+        raise OptionError(f"--cells lists a cell twice: {text}")
+    return cells
+
+
+@dataclass
+class NextWordConfig:
+    """The settings shared by every cell of one comparison."""
+
+    cells: list[str] = field(default_factory=lambda: ["lstm", "gru", "bigru"])
+    context: int = 5  # words read before the one to predict
+    emb_dim: int = 128
+    hidden: int = 128  # per direction: a bidirectional cell has twice the state
+    layers: int = 1
+    dropout: float = 0.3
+    epochs: int = 10  # per cell
+    max_minutes: float | None = None  # per cell, evaluation included
+    batch_tokens: int = 4096
+    lr: float = 2e-3
+    patience: int = 3
+    seed: int = 1
+    train_sample: int = 2000  # training lines scored after training (train accuracy and loss)
+    prompt: str = "some of them looks like"
+    top: int = 5
+
+    def model_config(self, cell: str) -> LMConfig:
+        return LMConfig(
+            cell=cell.removeprefix("bi"), bidirectional=cell.startswith("bi"), context=self.context,
+            layers=self.layers, emb_dim=self.emb_dim, hidden=self.hidden, dropout=self.dropout,
+        )  # fmt: skip
+
+    def train_config(self) -> TrainConfig:
+        from seqtool.language_model import lm_train_config
+
+        return lm_train_config(
+            epochs=self.epochs, max_minutes=self.max_minutes, batch_tokens=self.batch_tokens, lr=self.lr,
+            patience=self.patience, seed=self.seed,
+        )  # fmt: skip
+
+    def validate(self) -> None:
+        """Every option, for every cell, before anything is trained or written."""
+        parse_cells(",".join(self.cells))
+        check_range("--context", self.context, 1, 100)
+        check_positive("--train-sample", self.train_sample)
+        check_positive("--top", self.top)
+        for cell in self.cells:
+            self.model_config(cell).validate()
+        self.train_config().validate()
+
+
+@dataclass
+class Scores:
+    """One model on one set of lines, evaluation mode: mean loss per token, top-1/top-5, per-word perplexity."""
+
+    loss: float
+    top1: float
+    top5: float
+    ppl: float
+
+    @classmethod
+    def from_score_lines(cls, scores: dict[str, float]) -> Scores:
+        return cls(loss=scores["dev_loss"], top1=scores["top1"], top5=scores["top5"], ppl=scores["dev_ppl"])
+
+
+@dataclass
+class CellResult:
+    cell: str
+    name: str  # the workspace model
+    arch: str
+    parameters: int
+    elapsed_s: float  # training time, per-epoch evaluation included
+    epochs: int  # completed epochs
+    steps: int
+    stopped: str  # why training stopped: epochs, time budget, no improvement
+    best_epoch: float  # the epoch whose weights were kept (fractional if a time budget cut an epoch)
+    tokens_per_s: float
+    train: Scores
+    dev: Scores
+    predictions: list[tuple[str, float]]  # the prompt's most probable next words
+    history: list[dict[str, Any]]  # metrics.jsonl rows: train_loss, dev_loss, dev_ppl, top1... per epoch
+
+    @property
+    def gap(self) -> float:
+        """Overfitting gap: dev loss - train loss (both in evaluation mode, same weights)."""
+        return self.dev.loss - self.train.loss
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["gap"] = round(self.gap, 5)
+        data["predictions"] = [{"word": w, "probability": round(p, 5)} for w, p in self.predictions]
+        for key in ("train", "dev"):
+            data[key] = {k: round(v, 5) for k, v in data[key].items()}
+        data["elapsed_s"] = round(self.elapsed_s, 1)
+        data["tokens_per_s"] = round(self.tokens_per_s, 1)
+        return data
+
+
+@dataclass
+class UnigramBaseline:
+    """Always guess the most frequent training word; add-one unigram perplexity."""
+
+    word: str
+    dev_top1: float
+    dev_ppl: float
+
+
+@dataclass
+class NextWordResult:
+    config: NextWordConfig
+    train_path: str
+    dev_path: str
+    train_lines: int
+    train_sample: int  # of them, scored for train accuracy/loss
+    dev_lines: int
+    baseline: UnigramBaseline
+    cells: list[CellResult]
+    # 1-minute load average before and after the runs: on a shared machine, times mean little without it.
+    load_before: float | None
+    load_after: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "config": asdict(self.config), "train_path": self.train_path, "dev_path": self.dev_path,
+            "train_lines": self.train_lines, "train_sample": self.train_sample, "dev_lines": self.dev_lines,
+            "baseline": asdict(self.baseline), "cells": [c.to_dict() for c in self.cells],
+            "load_average": {"before": self.load_before, "after": self.load_after},
+        }  # fmt: skip
+
+
+def _load_average() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:  # not available on this platform
+        return None
+
+
+def unigram_baseline(train: list[str], dev: list[str]) -> UnigramBaseline:
+    """The floor for next-word prediction, on lines already in the corpus convention (space-separated words)."""
+    from seqtool.metrics import unigram_perplexity
+
+    counts: collections.Counter[str] = collections.Counter()
+    for line in train:
+        counts.update([*line.split(), "</s>"])
+    word = counts.most_common(1)[0][0]
+    dev_tokens = [w for line in dev for w in [*line.split(), "</s>"]]
+    top1 = sum(w == word for w in dev_tokens) / max(1, len(dev_tokens))
+    return UnigramBaseline(word=word, dev_top1=top1, dev_ppl=unigram_perplexity(train, dev))
+
+
+def run_next_word(
+    ws: Workspace,
+    train_path: Path,
+    dev_path: Path,
+    cfg: NextWordConfig,
+    *,
+    device: str = "auto",
+    threads: int = 1,
+    progress: CellProgress = lambda cell, event: None,
+) -> NextWordResult:
+    """Train one window model per cell into ``ws`` with the same budget, then score and query each."""
+    from seqtool.corpus import check_file
+    from seqtool.language_model import TokenizerConfig, dev_lines, load_lm, predict_next, score_lines, train_lm
+    from seqtool.runtime import resolve_device, unique_name
+
+    cfg.validate()
+    resolve_device(device)
+    check_file(train_path)
+    check_file(dev_path)
+    train = dev_lines(train_path)  # non-empty lines in memory; also what the unigram baseline counts
+    dev = dev_lines(dev_path)
+    sample = random.Random(cfg.seed).sample(train, cfg.train_sample) if len(train) > cfg.train_sample else train
+    names = {cell: unique_name(ws, f"{MODEL_PREFIX}-{cell}") for cell in cfg.cells}
+    load_before = _load_average()
+    results: list[CellResult] = []
+    baseline: UnigramBaseline | None = None
+    for cell in cfg.cells:
+        name = names[cell]
+
+        def report(event: dict[str, Any], cell: str = cell) -> None:
+            progress(cell, event)
+
+        trained = train_lm(
+            ws, name, train_path, dev_path, cfg.model_config(cell), cfg.train_config(), TokenizerConfig(),
+            device=device, threads=threads, progress=report,
+        )  # fmt: skip
+        report({"event": "status", "message": f"scoring {name} on {len(sample)} training and {len(dev)} dev lines"})
+        lm = load_lm(ws, name, device)
+        if baseline is None:  # every cell has the same word tokenizer; it defines the words counted
+            baseline = unigram_baseline(
+                [lm.tokenizer.prepare(x) for x in train], [lm.tokenizer.prepare(x) for x in dev]
+            )
+        results.append(
+            CellResult(
+                cell=cell, name=name, arch=lm.config["arch"], parameters=lm.config["parameters"],
+                elapsed_s=trained.elapsed_s, epochs=trained.epochs, steps=trained.steps,
+                stopped=trained.stopped_because, best_epoch=trained.best["epoch"], tokens_per_s=trained.tokens_per_s,
+                train=Scores.from_score_lines(score_lines(lm.model, lm.tokenizer, sample, lm.device)),
+                dev=Scores.from_score_lines(score_lines(lm.model, lm.tokenizer, dev, lm.device)),
+                predictions=predict_next(lm, cfg.prompt, cfg.top), history=trained.history,
+            )
+        )  # fmt: skip
+    assert baseline is not None  # at least one cell (validated)
+    return NextWordResult(
+        config=cfg, train_path=str(train_path), dev_path=str(dev_path), train_lines=len(train),
+        train_sample=len(sample), dev_lines=len(dev), baseline=baseline, cells=results, load_before=load_before,
+        load_after=_load_average(),
+    )  # fmt: skip
