@@ -5,8 +5,9 @@ analogy accuracy of seqtool's default settings against plain gensim defaults.
     python benchmarks/embeddings_bench.py --corpus FILE --repeats 5 --seeds 5
 
 Timing: both sides get identical ``gensim.models.Word2Vec`` arguments and threads (all cores unless
---threads), the corpus is read with ``corpus_file`` in both, and runs alternate (seqtool, gensim,
-seqtool, ...) so that a busy machine slows both alike; the medians are compared. seqtool's time is
+--threads), the corpus is read with ``corpus_file`` in both, and the runs of each round alternate in
+order so that a busy machine slows both alike; the ratios of each round are compared (median), for
+wall-clock and for CPU time (all threads of the process). seqtool's time is
 the whole library call: corpus check, vocabulary, training, writing the model folder.
 
 Accuracy: top-1 and top-5 on benchmarks/analogy_ja.txt (3CosAdd over the whole vocabulary), averaged
@@ -52,10 +53,15 @@ def time_training(corpus: Path, repeats: int, threads: int) -> dict[str, list[tu
     times: dict[str, list[tuple[float, float]]] = {"seqtool": [], "gensim": [], "gensim_no_loss": []}
     with tempfile.TemporaryDirectory() as tmp:
         ws = Path(tmp) / "ws"
+        runs = {
+            "seqtool": lambda i: train_embeddings(corpus, ws, f"bench{i}", settings),
+            "gensim": lambda i: Word2Vec(corpus_file=str(corpus), **kwargs),
+            "gensim_no_loss": lambda i: Word2Vec(corpus_file=str(corpus), **no_loss),
+        }
         for i in range(repeats):
-            times["seqtool"].append(_timed(lambda name=f"bench{i}": train_embeddings(corpus, ws, name, settings)))
-            times["gensim"].append(_timed(lambda: Word2Vec(corpus_file=str(corpus), **kwargs)))
-            times["gensim_no_loss"].append(_timed(lambda: Word2Vec(corpus_file=str(corpus), **no_loss)))
+            # Alternate the order (ABC, CBA, ...) so that neither side always runs first or last.
+            for name in list(runs) if i % 2 == 0 else list(reversed(runs)):
+                times[name].append(_timed(lambda name=name, i=i: runs[name](i)))
         cli = [sys.executable, "-m", "seqtool", "embed", str(corpus), "-w", str(Path(tmp) / "cli"), "--json"]
         run = [*cli, "--threads", str(threads)]
         start = time.perf_counter()
@@ -132,8 +138,10 @@ def main() -> None:
         row = f"| {k} | {summary[k][0]:.2f} | {summary[k][1]:.2f} | {summary[k][2]:.2f} |"
         print(row + f" {', '.join(f'{w:.2f}' for w in walls)} |")
     for other in ("gensim", "gensim_no_loss"):
-        ratios = [summary["seqtool"][j] / summary[other][j] for j in range(3)]
-        print(f"\nseqtool / {other}: wall min {ratios[0]:.3f}, wall median {ratios[1]:.3f}, CPU {ratios[2]:.3f}")
+        pairs = list(zip(times["seqtool"], times[other], strict=True))
+        wall = statistics.median(a[0] / b[0] for a, b in pairs)
+        cpu = statistics.median(a[1] / b[1] for a, b in pairs)
+        print(f"\nseqtool / {other}, median of per-round ratios: wall {wall:.3f}, CPU {cpu:.3f}")
     print()
     if args.skip_accuracy:
         return

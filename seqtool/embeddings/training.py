@@ -172,12 +172,12 @@ def train_embeddings(
     model = Word2Vec(**settings.word2vec_kwargs(workers))
     source: dict[str, Any] = {"corpus_file": str(path)} if direct else {"corpus_iterable": _Sentences(path)}
     model.build_vocab(**source, keep_raw_vocab=True)
-    word_types = len(model.raw_vocab)
-    model.raw_vocab = {}  # gensim keeps it only when asked; we needed just its size
     if len(model.wv) == 0:
         raise DataError(f"{path}: no word occurs at least {settings.min_count} times; lower --min-count")
     words = list(model.wv.index_to_key)
-    counts = [int(model.wv.get_vecattr(w, "count")) for w in words]
+    # The raw counts are the kept words' counts; gensim keeps them only when asked, and we free them now.
+    word_types, counts = len(model.raw_vocab), [int(model.raw_vocab[w]) for w in words]
+    model.raw_vocab = {}
     corpus_stats = {
         "sentences": int(model.corpus_count),
         "words": int(model.corpus_total_words),
