@@ -114,8 +114,8 @@ def embed(
     console.print("try: seqtool similar 家族   |   seqtool analogy 父 - 男 + 女")
 
 
-def _results_table(title: str, results: list[Any]) -> Table:
-    table = Table(title=title)
+def _results_table(title: str, caption: str, results: list[Any]) -> Table:
+    table = Table(title=title, caption=caption)
     table.add_column("#", justify="right")
     table.add_column("word")
     table.add_column("score", justify="right")
@@ -124,11 +124,11 @@ def _results_table(title: str, results: list[Any]) -> Table:
     return table
 
 
-def _print_results(query: str, results: list[Any], title: str, json: bool) -> None:
+def _print_results(query: str, results: list[Any], title: str, caption: str, json: bool) -> None:
     if json:
         print_json({"query": query, "results": [{"word": r.word, "score": round(r.score, 6)} for r in results]})
     else:
-        console.print(_results_table(title, results))
+        console.print(_results_table(title, caption, results))
 
 
 @app.command("similar")
@@ -145,7 +145,7 @@ def similar(
 
     emb = load_embeddings(workspace, model)
     results = neighbours(emb, word.strip(), top=top, restrict=restrict)
-    _print_results(word.strip(), results, f"nearest to {word.strip()} ({emb.name})", json)
+    _print_results(word.strip(), results, f"nearest to {word.strip()}", f"model {emb.name}", json)
 
 
 @app.command("analogy", context_settings={"ignore_unknown_options": True})
@@ -169,7 +169,7 @@ def analogy(
     check_method(method)
     emb = load_embeddings(workspace, model)
     _, results = solve(emb, expr, top=top, method=method, restrict=restrict)
-    _print_results(str(expr), results, f"{expr} ({emb.name}, 3Cos{method.capitalize()})", json)
+    _print_results(str(expr), results, str(expr), f"model {emb.name}, 3Cos{method.capitalize()}", json)
 
 
 @evaluate_app.command("analogy")
