@@ -22,7 +22,7 @@ from seqtool.embeddings import (
     train_embeddings,
 )
 from seqtool.embeddings.evaluation import evaluate_analogies, evaluate_similarity
-from seqtool.errors import DataError, ModelNotFoundError, OptionError
+from seqtool.errors import DataError, ModelNotFoundError, OptionError, WorkspaceError
 from seqtool.workspace import Workspace
 from tests.conftest import SAMPLE, assert_clean_error, run_cli
 
@@ -220,7 +220,7 @@ def test_cli_bad_input_is_one_clean_line(trained: tuple[Path, Path], tmp_path: P
     questions.write_text(": s\n男 女 父 母\n男 女 父\n", encoding="utf-8")
     assert_clean_error(run_cli("evaluate", "analogy", "--questions", str(questions), "-w", ws), f"{questions}:3:")
     lm = Path(ws) / "models" / "an-lm"
-    lm.mkdir()
+    lm.mkdir(exist_ok=True)
     (lm / "config.json").write_text(json.dumps({"name": "an-lm", "kind": "lm", "status": "done"}))
     assert_clean_error(run_cli("similar", "家族", "--model", "an-lm", "-w", ws), "is a lm model")
 
@@ -228,3 +228,9 @@ def test_cli_bad_input_is_one_clean_line(trained: tuple[Path, Path], tmp_path: P
 def test_wrong_kind_model_in_library(trained: tuple[Path, Path]) -> None:
     with pytest.raises(ModelNotFoundError):
         load_embeddings(trained[0], "no-such-model")
+    lm = Path(trained[0]) / "models" / "an-lm"
+    lm.mkdir(exist_ok=True)
+    (lm / "config.json").write_text(json.dumps({"name": "an-lm", "kind": "lm", "status": "done"}))
+    with pytest.raises(WorkspaceError, match="'an-lm' is a lm model"):  # never overwritten by embeddings
+        train_embeddings(trained[1], trained[0], "an-lm", FAST)
+    assert json.loads((lm / "config.json").read_text())["kind"] == "lm"

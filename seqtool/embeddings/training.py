@@ -14,8 +14,8 @@ from gensim.models.callbacks import CallbackAny2Vec  # library code may import g
 
 from seqtool.corpus import check_file, read_lines
 from seqtool.embeddings.vectors import COUNTS_FILE, KIND, VECTORS_FILE, save_vectors
-from seqtool.errors import DataError, OptionError, check_positive, check_range
-from seqtool.workspace import ModelDir, Workspace, atomic_write_json, now_iso, validate_name
+from seqtool.errors import DataError, OptionError, WorkspaceError, check_positive, check_range
+from seqtool.workspace import ModelDir, Workspace, atomic_write_json, now_iso
 
 DEFAULT_NAME = "w2v"
 METHODS = ("skipgram", "cbow")
@@ -166,7 +166,7 @@ def train_embeddings(
     settings = settings or EmbeddingSettings()
     settings.validate()
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
-    validate_name(name)
+    _check_replaceable(ws.model_dir(name))
     path, direct = check_corpus(corpus)
     workers = settings.workers or all_cores()
     model = Word2Vec(**settings.word2vec_kwargs(workers))
@@ -215,6 +215,14 @@ def train_embeddings(
         md.log(f"done in {seconds:.1f}s, {len(words):,} words x {settings.dim} dimensions")
     ws.set_default(KIND, md.name)
     return TrainResult(md.name, md.path, len(words), settings.dim, seconds, corpus_stats)
+
+
+def _check_replaceable(md: ModelDir) -> None:
+    """Retraining replaces an embeddings model of the same name, never a model of another kind."""
+    if md.config_path.exists():
+        kind = md.config().get("kind")
+        if kind != KIND:
+            raise WorkspaceError(f"model {md.name!r} is a {kind} model; choose another --name for the embeddings")
 
 
 def _initial_config(
