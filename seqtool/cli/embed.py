@@ -111,7 +111,16 @@ def embed(
     )
     if exported:
         console.print(f"exported {export[0] if export else ''} vectors to {exported}")
-    console.print("try: seqtool similar 家族   |   seqtool analogy 父 - 男 + 女")
+    if result.language == "ja":
+        console.print("try: seqtool similar 家族   |   seqtool analogy 父 - 男 + 女")
+    else:
+        console.print(f"try: seqtool similar WORD (e.g. {', '.join(_content_words(result.frequent_words))})")
+
+
+def _content_words(frequent: list[str], n: int = 3) -> list[str]:
+    """A few frequent words of two letters or more, skipping the very top (particles, articles)."""
+    long_words = [w for w in frequent[20:] if len(w) > 1 and any(ch.isalpha() for ch in w)]
+    return long_words[:n] or frequent[:n]
 
 
 def _results_table(title: str, caption: str, results: list[Any]) -> Table:

@@ -88,6 +88,8 @@ class TrainResult:
     dim: int
     seconds: float
     corpus: dict[str, Any] = field(default_factory=dict)
+    frequent_words: list[str] = field(default_factory=list)  # the most frequent words, for hints
+    language: str = "other"
 
 
 def all_cores() -> int:
@@ -214,7 +216,9 @@ def train_embeddings(
         md.write_config(config)
         md.log(f"done in {seconds:.1f}s, {len(words):,} words x {settings.dim} dimensions")
     ws.set_default(KIND, md.name)
-    return TrainResult(md.name, md.path, len(words), settings.dim, seconds, corpus_stats)
+    return TrainResult(
+        md.name, md.path, len(words), settings.dim, seconds, corpus_stats, words[:200], config["language"]
+    )
 
 
 def _check_replaceable(md: ModelDir) -> None:
