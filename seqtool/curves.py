@@ -194,11 +194,12 @@ def plot_learning_curves(
 
 
 def plot_next_word(result: NextWordResult, path: Path) -> Path:
-    """The next-word comparison: train/dev loss and dev top-1 accuracy per epoch, one colour per cell.
+    """The next-word comparison: train/dev loss and dev top-1 accuracy per epoch, one colour per cell;
+    epoch 0 is the initial weights.
 
     The unigram baseline's accuracy is drawn as a grey line: a cell below it has learned nothing
     that word frequencies alone would not give."""
-    histories = [RunHistory(name=c.cell, kind="lm", rows=c.history, dev_metric="top1") for c in result.cells]
+    histories = [RunHistory(name=c.cell, kind="lm", rows=c.curve_rows(), dev_metric="top1") for c in result.cells]
     cfg = result.config
     title = (
         f"next word from the {cfg.context} previous words: {', '.join(cfg.cells)} "

@@ -8,6 +8,7 @@ baseline, ordinary workspace models, and clean errors for bad options.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,7 @@ def test_one_row_per_cell_and_ordinary_models(comparison: tuple[Workspace, NextW
         assert len(md.metrics()) == len(c.history) == TINY.epochs  # the same budget, all of it used
         assert c.gap == pytest.approx(c.dev.loss - c.train.loss)
         assert 0 < c.train.top1 < 1 and 0 < c.dev.top1 < 1
+        assert c.initial_dev is not None and c.initial_dev.top1 < c.dev.top1  # epoch 0 of the curves
         assert len(c.predictions) == TINY.top and all(0 < p < 1 for _, p in c.predictions)
     # The bidirectional cell reads the window twice: more parameters than the one-way GRU.
     params = {c.cell: c.parameters for c in result.cells}
@@ -70,6 +72,19 @@ def test_every_cell_beats_the_unigram_baseline(comparison: tuple[Workspace, Next
         assert c.dev.top1 > baseline.dev_top1 or c.dev.ppl < baseline.dev_ppl, (c.cell, c.dev, baseline)
         history = c.history
         assert history[-1]["top1"] > history[0]["top1"] and history[-1]["dev_loss"] < history[0]["dev_loss"]
+
+
+def test_epoch_zero_is_the_weights_training_started_from(tmp_path: Path) -> None:
+    """With a vanishing learning rate, training leaves the weights where they started, so the
+    trained model must score exactly what the experiment reports for epoch 0."""
+    torch.set_num_threads(1)
+    cfg = replace(TINY, cells=["bigru"], emb_dim=16, hidden=16, epochs=1, lr=1e-12, train_sample=100)
+    result = run_next_word(Workspace(tmp_path), SAMPLE / "enja/train.en", SAMPLE / "enja/dev.en", cfg, device="cpu")
+    (cell,) = result.cells
+    assert cell.initial_dev is not None and cell.initial_train is not None
+    assert cell.initial_dev.loss == pytest.approx(cell.dev.loss, rel=1e-5)
+    assert cell.initial_train.top1 == pytest.approx(cell.train.top1, abs=1e-9)
+    assert [row["epoch"] for row in cell.curve_rows()] == [0, 1]
 
 
 def test_one_curve_per_cell_on_one_chart(

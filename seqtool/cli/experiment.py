@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from seqtool.experiments.binary_addition import BinaryAdditionResult
     from seqtool.experiments.next_word import NextWordResult
 
+STOP_NOTES = {"time budget": " (time)", "no improvement": " (early stop)"}  # why a cell stopped before --epochs
 TABLE_ROWS = 12  # checkpoints shown in the accuracy-over-time table (the figure has them all)
 
 
@@ -164,7 +165,8 @@ def _next_word_table(result: NextWordResult) -> Table:
     table = Table(
         title=f"next word from {result.config.context} previous words (eval mode, best weights; "
         f"train: {sample} lines, dev: {result.dev_lines:,} lines)",
-        caption="gap = dev loss - train loss (loss: mean cross-entropy per token); time includes per-epoch evaluation",
+        caption="epochs: passes over the training data ((time): cut by --max-minutes); time includes evaluation;\n"
+        "loss: mean cross-entropy per token; gap = dev loss - train loss",
     )
     headers = ("model", "params", "epochs", "time", "top-1 train", "top-1 dev", "loss train", "loss dev", "gap")
     for col in (*headers, "ppl dev"):
@@ -175,7 +177,7 @@ def _next_word_table(result: NextWordResult) -> Table:
         table.add_row(
             c.name,
             f"{c.parameters:,}",
-            f"{c.epochs} ({c.stopped})" if c.stopped != "epochs" else str(c.epochs),
+            f"{c.epochs_trained:g}" + STOP_NOTES.get(c.stopped.split(" for ")[0], ""),
             _duration(c.elapsed_s),
             f"{c.train.top1:.1%}",
             f"[bold green]{dev_top1}[/]" if c.dev.top1 == best_dev else dev_top1,

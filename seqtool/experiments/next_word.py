@@ -24,13 +24,18 @@ import random
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import torch
 
 from seqtool.errors import OptionError, check_positive, check_range
 from seqtool.models.lm import LMConfig
 from seqtool.models.rnn import CELLS
 from seqtool.train import TrainConfig
 from seqtool.workspace import Workspace
+
+if TYPE_CHECKING:
+    from seqtool.language_model import LoadedLM
 
 # "bi" + a recurrent cell reads the window both ways (bigru = GRU with bidirectional=True).
 CELL_CHOICES = (*CELLS, *(f"bi{cell}" for cell in CELLS))
@@ -129,6 +134,23 @@ class CellResult:
     dev: Scores
     predictions: list[tuple[str, float]]  # the prompt's most probable next words
     history: list[dict[str, Any]]  # metrics.jsonl rows: train_loss, dev_loss, dev_ppl, top1... per epoch
+    # The weights training started from, scored the same way: epoch 0 of the curves, so that a budget
+    # shorter than an epoch still draws a line (from the start to the one evaluation) rather than a dot.
+    initial_train: Scores | None = None
+    initial_dev: Scores | None = None
+
+    @property
+    def epochs_trained(self) -> float:
+        """Passes over the training data, fractional when a time budget stopped an epoch (e.g. 0.87)."""
+        return float(self.history[-1]["epoch"]) if self.history else float(self.epochs)
+
+    def curve_rows(self) -> list[dict[str, Any]]:
+        """The history with an epoch-0 row for the initial weights in front (when they were scored)."""
+        if self.initial_train is None or self.initial_dev is None:
+            return list(self.history)
+        start = {"epoch": 0, "train_loss": self.initial_train.loss, "dev_loss": self.initial_dev.loss,
+                 "dev_ppl": self.initial_dev.ppl, "top1": self.initial_dev.top1, "top5": self.initial_dev.top5}  # fmt: skip
+        return [start, *self.history]
 
     @property
     def gap(self) -> float:
@@ -138,9 +160,11 @@ class CellResult:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["gap"] = round(self.gap, 5)
+        data["epochs_trained"] = self.epochs_trained
         data["predictions"] = [{"word": w, "probability": round(p, 5)} for w, p in self.predictions]
-        for key in ("train", "dev"):
-            data[key] = {k: round(v, 5) for k, v in data[key].items()}
+        for key in ("train", "dev", "initial_train", "initial_dev"):
+            if data[key] is not None:
+                data[key] = {k: round(v, 5) for k, v in data[key].items()}
         data["elapsed_s"] = round(self.elapsed_s, 1)
         data["tokens_per_s"] = round(self.tokens_per_s, 1)
         return data
@@ -198,6 +222,20 @@ def unigram_baseline(train: list[str], dev: list[str]) -> UnigramBaseline:
     return UnigramBaseline(word=word, dev_top1=top1, dev_ppl=unigram_perplexity(train, dev))
 
 
+def _initial_scores(lm: LoadedLM, train: list[str], dev: list[str], seed: int) -> tuple[Scores, Scores]:
+    """Scores of the weights training started from. train_lm seeds torch with the training seed just
+    before it builds the model, so seeding and building again gives the same initial weights."""
+    from seqtool.language_model import score_lines
+    from seqtool.models.lm import build_lm
+
+    torch.manual_seed(seed)
+    model = build_lm(LMConfig(**lm.config["model"])).to(lm.device)
+    return (
+        Scores.from_score_lines(score_lines(model, lm.tokenizer, train, lm.device)),
+        Scores.from_score_lines(score_lines(model, lm.tokenizer, dev, lm.device)),
+    )
+
+
 def run_next_word(
     ws: Workspace,
     train_path: Path,
@@ -240,6 +278,7 @@ def run_next_word(
             baseline = unigram_baseline(
                 [lm.tokenizer.prepare(x) for x in train], [lm.tokenizer.prepare(x) for x in dev]
             )
+        initial_train, initial_dev = _initial_scores(lm, sample, dev, cfg.seed)
         results.append(
             CellResult(
                 cell=cell, name=name, arch=lm.config["arch"], parameters=lm.config["parameters"],
@@ -248,9 +287,11 @@ def run_next_word(
                 train=Scores.from_score_lines(score_lines(lm.model, lm.tokenizer, sample, lm.device)),
                 dev=Scores.from_score_lines(score_lines(lm.model, lm.tokenizer, dev, lm.device)),
                 predictions=predict_next(lm, cfg.prompt, cfg.top), history=trained.history,
+                initial_train=initial_train, initial_dev=initial_dev,
             )
         )  # fmt: skip
-    assert baseline is not None  # at least one cell (validated)
+    if baseline is None:  # unreachable: validate() requires at least one cell
+        raise OptionError("--cells needs at least one cell")
     return NextWordResult(
         config=cfg, train_path=str(train_path), dev_path=str(dev_path), train_lines=len(train),
         train_sample=len(sample), dev_lines=len(dev), baseline=baseline, cells=results, load_before=load_before,
