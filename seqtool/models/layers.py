@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+def _cpu_math_kernel() -> contextlib.AbstractContextManager:
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    return sdpa_kernel(SDPBackend.MATH)
 
 
 class SinusoidalPositions(nn.Module):
@@ -131,8 +138,12 @@ class MultiHeadAttention(nn.Module):
             new_cache = (k, v)
         # With a cache, the new query may see every cached position: no causal mask is needed.
         is_causal = causal and cache is None and mask is None and q.shape[2] > 1
-        out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0, is_causal=is_causal
-        )
+        # Sentences are short (tens of tokens): on a CPU the plain "math" kernel (two batched matrix
+        # products and a softmax) is faster than the flash kernel, whose backward pass is tuned for long
+        # sequences (measured in docs/benchmarks.md). GPUs keep the default choice.
+        with _cpu_math_kernel() if q.device.type == "cpu" else contextlib.nullcontext():
+            out = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0, is_causal=is_causal
+            )
         b, h, t, dh = out.shape
         return self.out_proj(out.transpose(1, 2).reshape(b, t, h * dh)), new_cache
