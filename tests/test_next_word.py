@@ -155,6 +155,7 @@ def test_cli_json_figure_and_numbered_names(tmp_path: Path) -> None:
         (["--cells", "lstm,transformer"], "--cells: unknown cell 'transformer'; choose from rnn, lstm, gru"),
         (["--cells", "gru,gru"], "--cells lists a cell twice"),
         (["--context", "0"], "--context must be between 1 and 100"),
+        (["--data", "no-such-file.en"], "no-such-file.en: no such file"),
     ],
 )
 def test_bad_options_are_one_line_errors_before_anything_is_written(
