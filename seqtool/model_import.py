@@ -129,7 +129,13 @@ def validate_model_dir(md: ModelDir, cfg: dict[str, Any], staging_workspace: Wor
         size = load_tokenizer(md, tokenizer_cfg).vocab_size
         if size != expected:
             raise WorkspaceError(f"{md.config_path}: the {label} has {size} entries but the model expects {expected}")
-    check_weights(md.weights_path, model)
+    from seqtool.compress import check_compressed, compression_of
+
+    compression = compression_of(cfg, md)  # `seqtool compress`ed: int8/bf16 tensors in the recorded layout
+    if compression is not None:
+        check_compressed(md.weights_path, model, compression)
+    else:
+        check_weights(md.weights_path, model)
     return model.num_parameters()
 
 

@@ -106,7 +106,14 @@ def load_model_weights(md: ModelDir, model: SequenceModel, device: torch.device)
             f"model {md.name!r} has no weights yet ({md.weights_path} missing): training has not finished an "
             "evaluation; resume it with --resume"
         )
-    load_weights(model, md.weights_path)
+    # A `seqtool compress`ed folder stores int8/bf16 weights and runs reduced-precision kernels.
+    from seqtool.compress import compression_of, load_compressed
+
+    compression = compression_of(md.config(), md)
+    if compression is not None:
+        load_compressed(model, md.weights_path, compression)
+    else:
+        load_weights(model, md.weights_path)
     return model.to(device).eval()
 
 

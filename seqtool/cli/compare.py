@@ -11,7 +11,15 @@ from seqtool.cli.app import models_app
 from seqtool.cli.common import JsonOpt, WorkspaceOpt, console, print_json
 
 
-def comparison_row(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
+def weights_size(ws: Any, name: str) -> int | None:
+    """Size on disk of a model's weights file (None: no weights yet, or embeddings)."""
+    try:
+        return ws.model_dir(name).weights_path.stat().st_size
+    except OSError:
+        return None
+
+
+def comparison_row(name: str, cfg: dict[str, Any], ws: Any = None) -> dict[str, Any]:
     """The documented JSON shape of one model in `seqtool models compare --json`."""
     best = cfg.get("best") or {}
     train = cfg.get("train") or {}
@@ -29,11 +37,20 @@ def comparison_row(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
         "best_value": best.get("value"),
         "best_epoch": best.get("epoch"),
         "status": cfg.get("status"),
+        "compression": cfg.get("compression"),  # `seqtool compress`: {"quantize", "prune", "from"}
+        "weights_bytes": weights_size(ws, name) if ws is not None else None,
     }
 
 
 def _number(value: Any, fmt: str) -> str:
     return format(value, fmt) if isinstance(value, int | float) and not isinstance(value, bool) else "-"
+
+
+def _compression(section: Any) -> str:
+    if not isinstance(section, dict):
+        return "-"
+    prune = f" pruned {section.get('prune', 0):.0%}" if section.get("prune") else ""
+    return f"{section.get('quantize')}{prune} of {section.get('from')}"
 
 
 def _duration(seconds: Any) -> str:
@@ -56,7 +73,7 @@ def compare(
 
     ws = Workspace(workspace)
     check_unique(names)
-    rows = [comparison_row(name, load_model_config(ws, name)) for name in names]
+    rows = [comparison_row(name, load_model_config(ws, name), ws) for name in names]
     if json:
         print_json({"workspace": str(ws.root), "models": rows})
         return
@@ -75,6 +92,11 @@ def compare(
         ("kind", [r["kind"] or "-" for r in rows]),
         ("architecture", [r["arch"] or "-" for r in rows]),
         ("parameters", [_number(r["parameters"], ",") for r in rows]),
+        (
+            "weights on disk",
+            [_number(r["weights_bytes"] / 1e6, ".2f") + " MB" if r["weights_bytes"] else "-" for r in rows],
+        ),
+        ("compression", [_compression(r["compression"]) for r in rows]),
         ("train data", [str(r["train_data"] or "-") for r in rows]),
         ("dev data", [str(r["dev_data"] or "-") for r in rows]),
         ("training time", [_duration(r["elapsed_s"]) for r in rows]),

@@ -1,0 +1,146 @@
+"""`seqtool compress`: write a compressed copy of a model into the workspace, and measure it.
+
+The new folder is built like ``models import`` builds one: in a temporary folder inside the
+workspace, validated by loading it back, then renamed into ``models/<out>``; on any error
+nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from seqtool.compress import Compression, compression_of, prune_, require_int8, save_compressed, weights_bytes
+from seqtool.errors import OptionError, WorkspaceError
+from seqtool.workspace import ModelDir, Workspace, now_iso, validate_name
+
+
+@dataclass
+class CompressResult:
+    name: str
+    source: str
+    kind: str
+    compression: dict[str, Any]
+    zeroed: int
+    parameters: int
+
+
+def _source(ws: Workspace, name: str) -> tuple[ModelDir, dict[str, Any]]:
+    from seqtool.curves import load_model_config
+
+    cfg = load_model_config(ws, name)
+    md = ws.model_dir(name)
+    if cfg["kind"] not in ("lm", "mt"):
+        raise OptionError(f"model {name!r} is a {cfg['kind']} model; compress works on lm and mt models")
+    if compression_of(cfg, md) is not None:
+        raise OptionError(f"model {name!r} is already compressed; compress its original ({cfg['compression']['from']})")
+    return md, cfg
+
+
+def load_any(ws: Workspace, name: str, device: str = "cpu") -> Any:
+    """The loaded translator or language model ``name`` (whichever kind it is)."""
+    from seqtool.curves import load_model_config
+
+    if load_model_config(ws, name)["kind"] == "mt":
+        from seqtool.translation import load_translator
+
+        return load_translator(ws, name, device)
+    from seqtool.language_model import load_lm
+
+    return load_lm(ws, name, device)
+
+
+def compress_model(ws: Workspace, name: str, out: str, quantize: str, prune: float) -> CompressResult:
+    """Write ``out``: ``name``'s weights pruned by magnitude and stored in ``quantize`` precision."""
+    from seqtool.model_import import model_files
+
+    comp = Compression(quantize, prune)
+    comp.validate()
+    if quantize == "none" and prune == 0:
+        raise OptionError("nothing to do: give --quantize int8|bf16 and/or --prune FRACTION")
+    if quantize == "int8":
+        require_int8()
+    md, cfg = _source(ws, name)
+    target = ws.model_dir(validate_name(out))
+    if target.path.exists():
+        raise WorkspaceError(f"model {out!r} already exists in {ws.root}; choose another --out or remove it first")
+    loaded = load_any(ws, name, "cpu")
+    model = loaded.model.float()
+    zeroed = prune_(model, prune)
+    files = [f for f in model_files(md.path, cfg) if f not in ("config.json", "model.safetensors")]
+    keep = [f for f in files if f not in ("metrics.jsonl", "train.log")]  # the original's training history
+    ws.ensure_writable()
+    staging_root = Path(tempfile.mkdtemp(prefix=".compress-", dir=ws.root))
+    try:
+        staged = ModelDir(staging_root / "models" / out)
+        staged.path.mkdir(parents=True)
+        for file in keep:
+            shutil.copyfile(md.file(file), staged.file(file))
+        save_compressed(model, staged.weights_path, quantize)
+        section = {"quantize": quantize, "prune": prune, "from": name, "zeroed_weights": zeroed}
+        new_cfg = {**cfg, "name": out, "created": now_iso(), "status": "done", "compression": section}
+        staged.write_config(new_cfg)
+        load_any(Workspace(staging_root), out, "cpu")  # what was written loads back
+        try:
+            target.path.parent.mkdir(parents=True, exist_ok=True)
+            staged.path.rename(target.path)  # fails (no overwrite) if the name was taken meanwhile
+        except OSError as e:
+            raise WorkspaceError(f"cannot write {target.path} ({e.strerror or e})") from None
+    finally:
+        shutil.rmtree(staging_root, ignore_errors=True)
+    return CompressResult(out, name, cfg["kind"], section, zeroed, int(cfg.get("parameters") or 0))
+
+
+def measure(
+    ws: Workspace, name: str, src: Path | None = None, ref: Path | None = None, *, beam: int = 5, limit: int = 0
+) -> dict[str, Any]:
+    """Size on disk, parameters, speed and quality of one model on its dev set (or ``src``/``ref``).
+
+    Translators: beam-search translation of the sources (sentences/s) and BLEU; language models:
+    scoring the dev text (tokens/s) and perplexity. ``limit`` keeps the first N sentences.
+    """
+    loaded = load_any(ws, name, "cpu")
+    cfg = loaded.config
+    nonzero = stored_nonzero(loaded.md.weights_path)
+    row: dict[str, Any] = {
+        "name": name, "kind": cfg["kind"], "compression": cfg.get("compression"), "weights_bytes": weights_bytes(loaded.md),
+        "parameters": cfg.get("parameters"), "nonzero_parameters": nonzero,
+    }  # fmt: skip
+    if cfg["kind"] == "mt":
+        from seqtool.metrics import bleu_only
+        from seqtool.translation import read_dev
+
+        src = src or Path(cfg["data"]["dev_src"])
+        ref = ref or Path(cfg["data"]["dev_tgt"])
+        sources, refs = read_dev(src, ref)
+        if limit:
+            sources, refs = sources[:limit], refs[:limit]
+        t0 = time.perf_counter()
+        hyps = [h[0] for h in loaded.translate(sources, tokenized=True, beam=beam)]
+        seconds = time.perf_counter() - t0
+        row.update(data=str(src), sentences=len(sources), seconds=round(seconds, 2),
+                   sentences_per_s=round(len(sources) / seconds, 2), bleu=round(bleu_only(hyps, refs), 2))  # fmt: skip
+    else:
+        from seqtool.language_model import dev_lines, score_lines
+
+        data = src or Path(cfg["data"]["dev"])
+        lines = dev_lines(data)[: limit or None]
+        t0 = time.perf_counter()
+        scores = score_lines(loaded.model, loaded.tokenizer, lines, loaded.device)
+        seconds = time.perf_counter() - t0
+        row.update(data=str(data), sentences=len(lines), seconds=round(seconds, 2),
+                   sentences_per_s=round(len(lines) / seconds, 2), perplexity=round(scores["dev_ppl"], 2))  # fmt: skip
+    return row
+
+
+def stored_nonzero(path: Path) -> int:
+    """Non-zero entries of the stored weights (tied tensors are stored once; int8 scales not counted)."""
+    from safetensors.torch import load_file
+
+    from seqtool.compress import SCALE_SUFFIX
+
+    return sum(int((t != 0).sum()) for k, t in load_file(str(path)).items() if not k.endswith(SCALE_SUFFIX))
