@@ -14,6 +14,7 @@ Checkpoints (``checkpoint.pt``) hold only tensors and plain Python values, so th
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import signal
@@ -51,7 +52,7 @@ class TrainConfig:
     clip_norm: float = 1.0  # 0 disables gradient clipping
     patience: int = 5  # early stopping: epochs without improvement of the dev metric
     seed: int = 1
-    precision: str = "fp32"  # fp32 | bf16 (autocast for matrix products)
+    precision: str = "auto"  # auto | fp32 | bf16 (autocast for matrix products); auto: bf16 where it is fast
     checkpoint_minutes: float = 5.0  # also save a resumable checkpoint this often within an epoch
     average_last: int = 0  # MT: average the weights of the last N epochs at the end, keep it if better
 
@@ -66,8 +67,8 @@ class TrainConfig:
             raise OptionError(f"optimizer must be adam or sgd, got {self.optimizer!r}")
         if self.schedule not in ("inverse_sqrt", "plateau", "constant"):
             raise OptionError(f"schedule must be inverse_sqrt, plateau or constant, got {self.schedule!r}")
-        if self.precision not in ("fp32", "bf16"):
-            raise OptionError(f"--precision must be fp32 or bf16, got {self.precision!r}")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise OptionError(f"--precision must be auto, fp32 or bf16, got {self.precision!r}")
         if self.patience < 1:
             raise OptionError(f"--patience must be >= 1, got {self.patience}")
 
@@ -145,8 +146,28 @@ def masked_loss(model: SequenceModel, batch: Batch, label_smoothing: float = 0.0
     return loss, int(mask.sum())
 
 
+@functools.lru_cache(maxsize=8)
+def has_fast_bf16(device: torch.device) -> bool:
+    """Whether bf16 matrix products are fast here: GPUs that support bf16, and CPUs with AVX-512 BF16
+    or AMX instructions (there bf16 matmuls run ~4x faster than fp32; elsewhere autocast only adds casts)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = next((line for line in f if line.startswith("flags")), "")
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def resolve_precision(device: torch.device, precision: str) -> str:
+    if precision == "auto":
+        return "bf16" if has_fast_bf16(device) else "fp32"
+    return precision
+
+
 def autocast(device: torch.device, precision: str) -> Any:
-    enabled = precision == "bf16"
+    enabled = resolve_precision(device, precision) == "bf16"
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
 
 

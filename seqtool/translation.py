@@ -46,7 +46,7 @@ def mt_train_config(arch: str, **overrides: Any) -> TrainConfig:
     """The default recipe per architecture (the best found on small_parallel_enja dev; docs/benchmarks.md)."""
     if arch == "transformer":
         base = dict(lr=1e-3, schedule="inverse_sqrt", warmup=400, label_smoothing=0.1, batch_tokens=4096,
-                    patience=8, average_last=5, precision="fp32", epochs=100)  # fmt: skip
+                    patience=8, average_last=5, epochs=100)  # fmt: skip
     else:
         base = dict(lr=1e-3, schedule="plateau", plateau_factor=0.5, label_smoothing=0.1, batch_tokens=4096,
                     patience=4, epochs=30)  # fmt: skip

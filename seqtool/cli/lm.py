@@ -52,7 +52,9 @@ def train_lm_cmd(
     batch_size: Annotated[int, typer.Option(help="Tokens per batch (padding included).")] = 4096,
     lr: Annotated[float, typer.Option(help="Learning rate (Adam).")] = 2e-3,
     patience: Annotated[int, typer.Option(help="Early stopping: epochs without dev improvement.")] = 3,
-    precision: Annotated[str, typer.Option(help="fp32 or bf16 (autocast).")] = "fp32",
+    precision: Annotated[
+        str, typer.Option(help="auto, fp32 or bf16 (autocast; auto: bf16 on CPUs/GPUs with fast bf16).")
+    ] = "auto",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
     resume: Annotated[bool, typer.Option(help="Continue the interrupted run of --name from its checkpoint.")] = False,
     device: DeviceOpt = "auto",

@@ -54,7 +54,10 @@ def train_mt_cmd(
     label_smoothing: Annotated[float | None, typer.Option(help="Label smoothing.")] = None,
     patience: Annotated[int | None, typer.Option(help="Early stopping: epochs without dev BLEU gain.")] = None,
     average_last: Annotated[int | None, typer.Option(help="Average the last N epochs' weights at the end.")] = None,
-    precision: Annotated[str | None, typer.Option(help="fp32 or bf16 autocast.")] = None,
+    precision: Annotated[
+        str | None,
+        typer.Option(help="auto, fp32 or bf16 autocast \\[default: auto: bf16 where the CPU/GPU has fast bf16]."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
     name: Annotated[str | None, typer.Option(help="Model name \\[default: <src>-<tgt>-<arch>].")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the interrupted run of --name.")] = False,
