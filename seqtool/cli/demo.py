@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from seqtool.cli.app import app
-from seqtool.cli.common import ThreadsOpt, WorkspaceOpt, console, sample_data_dir, setup_torch
+from seqtool.cli.common import ThreadsOpt, WorkspaceOpt, console, default_threads, sample_data_dir, setup_torch
 
 DEMO_LM, DEMO_MT, DEMO_EMB = "demo-lm", "demo-mt", "demo-embeddings"
 
@@ -82,6 +82,24 @@ def demo_cmd(
         console.print("  " + tr.translate([text])[0][0])
     ws.set_default("mt", DEMO_MT)
     console.print(f'\n{DEMO_MT} is now the workspace\'s default translator: `seqtool translate "..."` uses it.')
+
+    console.print(Rule("3. word embeddings (word2vec CBOW with gensim) on the Japanese sample text"))
+    from seqtool.embeddings import EmbeddingSettings, analogy, load_embeddings, neighbours, train_embeddings
+
+    corpus = sample_data_dir() / "ja" / "text.txt"
+    _fresh(ws, DEMO_EMB)
+    console.print(f"$ seqtool embed {corpus} --name {DEMO_EMB}")
+    emb_result = train_embeddings(
+        corpus, ws, DEMO_EMB, EmbeddingSettings(epochs=5 if quick else 20, workers=threads or default_threads())
+    )
+    console.print(f"trained {DEMO_EMB} in {emb_result.seconds:.1f}s")
+    emb = load_embeddings(ws, DEMO_EMB)
+    console.print("\n$ seqtool analogy 父 - 男 + 女 --top 3")
+    _, answers = analogy(emb, "父 - 男 + 女", top=3)
+    for a in answers:
+        console.print(f"  {a.word}  {a.score:.3f}")
+    console.print("\n$ seqtool similar 家族 --top 5")
+    console.print("  " + "  ".join(f"{n.word} ({n.score:.2f})" for n in neighbours(emb, "家族", top=5)))
 
     console.print(Rule("done"))
     console.print(
