@@ -18,11 +18,12 @@ import torch
 from seqtool.batching import batches_from_texts, collate, encode_corpus, load_encoded
 from seqtool.corpus import check_file, read_lines
 from seqtool.decoding import feed_prompt, sample
-from seqtool.errors import DataError, OptionError
+from seqtool.distributed import process_group, quiet, shared_model_dir
+from seqtool.errors import DataError, OptionError, WorkspaceError
 from seqtool.metrics import perplexity, word_count
 from seqtool.models.base import SequenceModel
 from seqtool.models.lm import LMConfig, build_lm
-from seqtool.runtime import config_section, load_model_weights, new_model_dir, resolve_device
+from seqtool.runtime import config_section, load_model_weights, resolve_device
 from seqtool.tokenizers import EOS, Tokenizer, load_tokenizer, train_tokenizer
 from seqtool.train import Objective, TrainConfig, Trainer, TrainResult, describe
 from seqtool.workspace import ModelDir, Workspace, now_iso
@@ -100,9 +101,13 @@ def train_lm(
     train_cfg.validate()
     dev = dev_lines(dev_path)
     dev_device = resolve_device(device)
-    with new_model_dir(ws, name, resume) as md:
-        resume = resume and md.config_path.exists()  # no config: a killed set-up, start again
-        if resume:
+    # Under torchrun, rank 0 sets the folder up; the other ranks read it (see seqtool.distributed).
+    with process_group(dev_device) as dist, shared_model_dir(ws, name, resume, dist) as md:
+        dev_device, progress = dist.device(dev_device), progress if dist.is_main else quiet
+        resume = dist.share(resume and md.config_path.exists())  # no config: a killed set-up, start again
+        if not dist.is_main:
+            dist.share(None)  # wait until rank 0 has written the config, tokenizer and encoded corpus
+        if resume or not dist.is_main:
             cfg = md.config()
             model_cfg = LMConfig(**config_section(cfg, "model", md))
             train_cfg = TrainConfig(**{**config_section(cfg, "train_config", md), **_budget(train_cfg)})
@@ -122,7 +127,9 @@ def train_lm(
                 "train_config": describe(train_cfg), "best": None,
             }  # fmt: skip
         cache = md.file("cache") / "train"
-        encoded = load_encoded(cache, 1) if resume else None
+        encoded = load_encoded(cache, 1) if resume or not dist.is_main else None
+        if encoded is None and not dist.is_main:
+            raise WorkspaceError(f"rank {dist.rank}: rank 0's encoded corpus in {cache} is missing or stale")
         if encoded is None:
             progress({"event": "status", "message": f"encoding {train_path}"})
             encoded = encode_corpus([train_path], [tokenizer], cache)
@@ -133,7 +140,9 @@ def train_lm(
         model = build_lm(model_cfg).to(dev_device)
         cfg["parameters"] = model.num_parameters()
         cfg["data"]["train_sentences"], cfg["data"]["skipped_empty"] = stats.kept, stats.empty
-        md.write_config(cfg)
+        if dist.is_main:
+            md.write_config(cfg)
+            dist.share(None)  # the other ranks may read the folder now
         lengths = corpus.lengths() + 1
 
         def epoch_batches(epoch: int) -> list[np.ndarray]:
@@ -142,9 +151,11 @@ def train_lm(
         trainer = Trainer(
             model, train_cfg, md, epoch_batches=epoch_batches, make_batch=lambda idx: collate(idx, corpus),
             evaluate=lambda m: score_lines(m, tokenizer, dev, dev_device), objective=Objective("dev_ppl", False),
-            device=dev_device, progress=progress,
+            device=dev_device, progress=progress, rank=dist.rank, world_size=dist.world_size,
         )  # fmt: skip
         result = trainer.fit(resume=resume)
+        if not dist.is_main:
+            return result
         cfg = md.config()
         cfg.update(
             status="done", best=result.best,

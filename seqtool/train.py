@@ -29,6 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from seqtool.distributed import all_ranks_sum, any_rank, broadcast_from_main
 from seqtool.errors import OptionError, SeqtoolError, WorkspaceError
 from seqtool.models.base import Batch, SequenceModel
 from seqtool.workspace import ModelDir, atomic_path
@@ -166,6 +167,18 @@ def resolve_precision(device: torch.device, precision: str) -> str:
     return precision
 
 
+class TokenLoss(torch.nn.Module):
+    """``masked_loss`` as a module's forward: DistributedDataParallel synchronises gradients only
+    for work done inside the forward of the module it wraps."""
+
+    def __init__(self, model: SequenceModel, label_smoothing: float) -> None:
+        super().__init__()
+        self.model, self.label_smoothing = model, label_smoothing
+
+    def forward(self, batch: Batch) -> tuple[torch.Tensor, int]:
+        return masked_loss(self.model, batch, self.label_smoothing)
+
+
 def autocast(device: torch.device, precision: str) -> Any:
     enabled = resolve_precision(device, precision) == "bf16"
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
@@ -263,11 +276,11 @@ class Trainer:
         self.epoch_batches, self.make_batch, self.evaluate = epoch_batches, make_batch, evaluate
         self.objective, self.device, self.progress = objective, device, progress
         self.rank, self.world_size = rank, world_size
-        self.train_model: torch.nn.Module = model
-        if world_size > 1:
+        self.train_model: torch.nn.Module = TokenLoss(model, cfg.label_smoothing)
+        if world_size > 1:  # under torchrun (see seqtool.distributed)
             from torch.nn.parallel import DistributedDataParallel
 
-            self.train_model = DistributedDataParallel(model)
+            self.train_model = DistributedDataParallel(self.train_model)
         params = [p for p in model.parameters() if p.requires_grad]
         if cfg.optimizer == "adam":
             self.optimizer = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
@@ -343,7 +356,7 @@ class Trainer:
         if resume and self.md.checkpoint_path.exists():
             self.load_checkpoint()
         else:
-            torch.manual_seed(self.cfg.seed)
+            torch.manual_seed(self.cfg.seed + self.rank)  # under torchrun: independent dropout per rank
         if resume and self.rank == 0:
             # Rows written after the checkpoint (a kill between metrics and checkpoint) are redone.
             self.md.truncate_metrics(self.epoch)
@@ -389,6 +402,7 @@ class Trainer:
                 usable = len(batches) - len(batches) % self.world_size
                 batches = batches[self.rank : usable : self.world_size]
             self.model.train()
+            ws = self.world_size
             if self.batch_in_epoch == 0:
                 self.epoch_loss, self.epoch_tokens = 0.0, 0
             t_epoch, tokens_before = time.perf_counter(), self.epoch_tokens
@@ -412,9 +426,11 @@ class Trainer:
                         "lr": self.optimizer.param_groups[0]["lr"],
                     }
                 )
-                if self.elapsed >= budget:
+                # Under torchrun, every rank must take the same decision (or the others wait forever).
+                out_of_time, stop = any_rank(self.elapsed >= budget, ws), any_rank(stop_requested(), ws)
+                if out_of_time:
                     break
-                if stop_requested():
+                if stop:
                     raise self._interrupted(start)
                 due = time.perf_counter() - last_checkpoint > self.cfg.checkpoint_minutes * 60
                 if due or (every_steps and self.step % every_steps == 0):
@@ -431,9 +447,9 @@ class Trainer:
             self.elapsed = time.perf_counter() - start
             self.save_checkpoint()
             last_checkpoint = time.perf_counter()
-            if stop_requested():
+            if any_rank(stop_requested(), ws):
                 raise self._interrupted(start)
-            if self.elapsed >= budget:
+            if any_rank(self.elapsed >= budget, ws):
                 stopped = "time budget"
                 break
             if not improved and self.bad_epochs >= self.cfg.patience:
@@ -446,21 +462,23 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr_at(self.step + 1)
         with autocast(self.device, self.cfg.precision):
-            loss_sum, n = masked_loss(self.train_model, batch, self.cfg.label_smoothing)
+            loss_sum, n = self.train_model(batch)  # TokenLoss, DDP-wrapped under torchrun
+        n_all = all_ranks_sum(n, self.world_size)  # tokens of the global batch (n with one process)
         self.optimizer.zero_grad(set_to_none=True)
-        (loss_sum / max(1, n)).backward()
+        # DDP averages gradients over ranks: scaling by world_size / n_all turns that average into the
+        # gradient of the mean loss over every token of the global batch, exactly what one process
+        # holding all of it would compute (per-rank means would weight short batches too much).
+        (loss_sum * (self.world_size / max(1, n_all))).backward()
         if self.cfg.clip_norm > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_norm)
         self.optimizer.step()
         self.step += 1
-        self.tokens += n * self.world_size
+        self.tokens += n_all
         return loss_sum.item(), n
 
     def end_of_epoch(self, train_loss: float, tokens_per_s: float, epoch_label: float) -> bool:
         """Evaluate, log, keep the best weights; returns whether the dev metric improved."""
-        self.model.eval()
-        with torch.no_grad(), autocast(self.device, self.cfg.precision):
-            metrics = self.evaluate(self.model)
+        metrics = self._shared_evaluation()
         value = metrics[self.objective.metric]
         better = self._is_better(value)
         if better:
@@ -486,6 +504,16 @@ class Trainer:
         self.progress({"event": "epoch", **row, "best": self.best, "improved": better})
         return better
 
+    def _shared_evaluation(self) -> dict[str, float]:
+        """Rank 0 evaluates; under torchrun the others receive its metrics, so that every rank takes
+        the same best-weights and early-stopping decisions (weights are identical on all ranks)."""
+        self.model.eval()
+        metrics = None
+        if self.rank == 0:
+            with torch.no_grad(), autocast(self.device, self.cfg.precision):
+                metrics = self.evaluate(self.model)
+        return broadcast_from_main(metrics, self.world_size)
+
     def _is_better(self, value: float) -> bool:
         if not self.best:
             return True
@@ -498,9 +526,7 @@ class Trainer:
         current = {k: v.clone() for k, v in self.model.state_dict().items()}
         averaged = {k: sum(w[k].float() for w in self.recent_weights) / len(self.recent_weights) for k in current}
         self.model.load_state_dict({k: v.to(current[k].dtype) for k, v in averaged.items()})
-        self.model.eval()
-        with torch.no_grad(), autocast(self.device, self.cfg.precision):
-            metrics = self.evaluate(self.model)
+        metrics = self._shared_evaluation()
         value = metrics[self.objective.metric]
         if self._is_better(value):
             n = len(self.recent_weights)

@@ -19,11 +19,12 @@ import torch
 from seqtool.batching import collate, encode_corpus, load_encoded, token_batches
 from seqtool.corpus import check_file, check_parallel, read_lines, read_parallel
 from seqtool.decoding import Hypothesis, beam_search
-from seqtool.errors import DataError, OptionError
+from seqtool.distributed import process_group, quiet, shared_model_dir
+from seqtool.errors import DataError, OptionError, WorkspaceError
 from seqtool.metrics import bleu_only
 from seqtool.models.base import SequenceModel
 from seqtool.models.seq2seq import build_translator, translator_config
-from seqtool.runtime import config_section, load_model_weights, new_model_dir, resolve_device
+from seqtool.runtime import config_section, load_model_weights, resolve_device
 from seqtool.text import is_cjk_language, join_japanese
 from seqtool.tokenizers import Tokenizer, load_tokenizer, train_tokenizer
 from seqtool.train import Objective, TrainConfig, Trainer, TrainResult, describe
@@ -97,9 +98,13 @@ def train_mt(
         raise OptionError(f"--max-len must be > 0, got {data_cfg.max_len}")
     dev_sources, dev_refs = read_dev(dev_src, dev_tgt)
     run_device = resolve_device(device)
-    with new_model_dir(ws, name, resume) as md:
-        resume = resume and md.config_path.exists()  # no config: a killed set-up, start again
-        if resume:
+    # Under torchrun, rank 0 sets the folder up; the other ranks read it (see seqtool.distributed).
+    with process_group(run_device) as dist, shared_model_dir(ws, name, resume, dist) as md:
+        run_device, progress = dist.device(run_device), progress if dist.is_main else quiet
+        resume = dist.share(resume and md.config_path.exists())  # no config: a killed set-up, start again
+        if not dist.is_main:
+            dist.share(None)  # wait until rank 0 has written the config, tokenizers and encoded corpus
+        if resume or not dist.is_main:
             cfg = md.config()
             arch = cfg["model_arch"]
             model_cfg = translator_config(arch, config_section(cfg, "model", md))
@@ -136,7 +141,9 @@ def train_mt(
                 "best": None,
             }  # fmt: skip
         cache = md.file("cache") / "train"
-        encoded = load_encoded(cache, 2) if resume else None
+        encoded = load_encoded(cache, 2) if resume or not dist.is_main else None
+        if encoded is None and not dist.is_main:
+            raise WorkspaceError(f"rank {dist.rank}: rank 0's encoded corpus in {cache} is missing or stale")
         if encoded is None:
             progress({"event": "status", "message": f"encoding {n_pairs:,} sentence pairs"})
             encoded = encode_corpus([src, tgt], [src_tok, tgt_tok], cache, max_len=data_cfg.max_len)
@@ -150,7 +157,9 @@ def train_mt(
         torch.manual_seed(train_cfg.seed)  # initial weights from the seed: a restarted run is the same run
         model = build_translator(model_cfg).to(run_device)
         cfg["parameters"] = model.num_parameters()
-        md.write_config(cfg)
+        if dist.is_main:
+            md.write_config(cfg)
+            dist.share(None)  # the other ranks may read the folder now
         lengths = np.maximum(src_ids.lengths(), tgt_ids.lengths() + 1)
         tgt_is_cjk = is_cjk_language(data_cfg.tgt_lang)
 
@@ -162,8 +171,11 @@ def train_mt(
             model, train_cfg, md, epoch_batches=lambda e: token_batches(lengths, train_cfg.batch_tokens, train_cfg.seed, e),
             make_batch=lambda idx: collate(idx, tgt_ids, src_ids), evaluate=evaluate,
             objective=Objective("dev_bleu", True), device=run_device, progress=progress,
+            rank=dist.rank, world_size=dist.world_size,
         )  # fmt: skip
         result = trainer.fit(resume=resume)
+        if not dist.is_main:
+            return result
         cfg = md.config()
         cfg.update(
             status="done", best=result.best, display_join=tgt_is_cjk,

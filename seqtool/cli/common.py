@@ -48,6 +48,14 @@ def default_threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+def local_processes() -> int:
+    """Processes sharing this machine's cores: torchrun's LOCAL_WORLD_SIZE (1 without torchrun)."""
+    try:
+        return max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    except ValueError:
+        return 1
+
+
 def setup_torch(threads: int | None) -> None:
     """Import torch and set its thread count (all cores unless told otherwise)."""
     import torch
@@ -56,7 +64,7 @@ def setup_torch(threads: int | None) -> None:
 
     if threads is not None:
         check_positive("--threads", threads)
-    torch.set_num_threads(threads or default_threads())
+    torch.set_num_threads(threads or max(1, default_threads() // local_processes()))
 
 
 def sample_data_dir() -> Path:

@@ -93,6 +93,10 @@ def train_lm_cmd(
             ws, name, train or sample / "train.en", dev or sample / "dev.en", model_cfg, train_cfg, tok_cfg,
             device=device, resume=resume, threads=threads or 1, progress=progress,
         )  # fmt: skip
+    from seqtool.distributed import is_main_process
+
+    if not is_main_process():  # under torchrun only rank 0 reports
+        return
     summary = {
         "name": name, "best": result.best, "epochs": result.epochs, "steps": result.steps,
         "elapsed_s": round(result.elapsed_s, 1), "tokens_per_s": round(result.tokens_per_s, 1),

@@ -105,6 +105,10 @@ def train_mt_cmd(
             ws, name, src, tgt, dev_src, dev_tgt, arch, model_values, train_cfg, data_cfg,
             device=device, resume=resume, threads=threads or 1, progress=progress,
         )  # fmt: skip
+    from seqtool.distributed import is_main_process
+
+    if not is_main_process():  # under torchrun only rank 0 reports
+        return
     summary = {
         "name": name, "best": result.best, "epochs": result.epochs, "steps": result.steps,
         "elapsed_s": round(result.elapsed_s, 1), "tokens_per_s": round(result.tokens_per_s, 1),
