@@ -119,6 +119,8 @@ def test_models_compare_table_and_json(models: Workspace) -> None:
         "best_value": 150.0,
         "best_epoch": 3,
         "status": "done",
+        "compression": None,  # added by `seqtool compress`; these fake models have no weights file
+        "weights_bytes": None,
     }
 
 
