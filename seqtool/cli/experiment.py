@@ -237,6 +237,9 @@ def next_word(
     batch_size: Annotated[int, typer.Option("--batch-size", help="Tokens per batch (padding included).")] = 4096,
     lr: Annotated[float, typer.Option("--lr", help="Learning rate (Adam).")] = 2e-3,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (weights, batches, training sample).")] = 1,
+    precision: Annotated[
+        str, typer.Option("--precision", help="Training arithmetic: auto (bf16 where it is fast), fp32 or bf16.")
+    ] = "auto",
     prompt: Annotated[str, typer.Option("--prompt", help="Text whose next word each model predicts.")] = (
         "some of them looks like"
     ),
@@ -273,8 +276,8 @@ def next_word(
 
     cfg = NextWordConfig(
         cells=parse_cells(cells), context=context, emb_dim=emb_dim, hidden=hidden, layers=layers, dropout=dropout,
-        epochs=epochs, max_minutes=max_minutes, batch_tokens=batch_size, lr=lr, seed=seed, prompt=prompt, top=top,
-        train_sample=train_sample,
+        epochs=epochs, max_minutes=max_minutes, batch_tokens=batch_size, lr=lr, seed=seed, precision=precision,
+        prompt=prompt, top=top, train_sample=train_sample,
     )  # fmt: skip
     cfg.validate()
     setup_torch(threads)

@@ -75,6 +75,7 @@ class NextWordConfig:
     lr: float = 2e-3
     patience: int = 3
     seed: int = 1
+    precision: str = "auto"  # auto | fp32 | bf16, as in train-lm
     train_sample: int = 2000  # training lines scored after training (train accuracy and loss)
     prompt: str = "some of them looks like"
     top: int = 5
@@ -90,7 +91,7 @@ class NextWordConfig:
 
         return lm_train_config(
             epochs=self.epochs, max_minutes=self.max_minutes, batch_tokens=self.batch_tokens, lr=self.lr,
-            patience=self.patience, seed=self.seed,
+            patience=self.patience, seed=self.seed, precision=self.precision,
         )  # fmt: skip
 
     def validate(self) -> None:
