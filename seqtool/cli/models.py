@@ -27,6 +27,13 @@ def model_summary(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _file_names(paths: str | None) -> str:
+    """'dir/train.en dir/train.ja' -> 'train.en train.ja': the table has no room for full paths."""
+    from pathlib import Path
+
+    return " ".join(Path(p).name for p in paths.split()) if paths else "-"
+
+
 @models_app.callback(invoke_without_command=True)
 def list_models(ctx: typer.Context, workspace: WorkspaceOpt = None, json: JsonOpt = False) -> None:
     """List the models in the workspace (name, kind, architecture, parameters, data, best dev metric)."""
@@ -55,7 +62,7 @@ def list_models(ctx: typer.Context, workspace: WorkspaceOpt = None, json: JsonOp
             r["kind"] or "-",
             r["arch"] or "-",
             params,
-            str(r["train_data"] or "-"),
+            _file_names(r["train_data"]),
             best,
             r["status"] or "-",
             (r["created"] or "-")[:19],

@@ -158,6 +158,9 @@ class WindowLM(SequenceModel):
         self.dropout = nn.Dropout(cfg.dropout)
         read_dim = cfg.hidden * (2 if cfg.bidirectional else 1)
         self.output = _TiedOutput(read_dim, self.embed, cfg.tie_weights)
+        # Small initial embeddings (as in RecurrentLM): with tied weights, torch's N(0, 1) default
+        # would start the output layer far from uniform (initial loss above log(vocabulary)).
+        nn.init.uniform_(self.embed.weight, -0.1, 0.1)
 
     def _read(self, windows: torch.Tensor) -> torch.Tensor:
         """(N, context) token windows -> (N, D) features."""
