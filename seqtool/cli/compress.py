@@ -27,7 +27,7 @@ def compress_cmd(
     out: Annotated[str, typer.Option("--out", help="Name of the new, compressed model.", show_default=False)],
     quantize: Annotated[
         str, typer.Option(help="bf16 (recommended: fastest on CPUs with AVX-512 BF16), int8 or none.")
-    ] = "bf16",
+    ] = "bf16",  # the faster of bf16 and int8 in docs/benchmarks.md
     prune: Annotated[float, typer.Option(help="Zero this fraction of each weight matrix (smallest magnitudes).")] = 0.0,
     measure: Annotated[bool, typer.Option(help="Measure size, speed and BLEU/perplexity of both models.")] = True,
     src: Annotated[Path | None, typer.Option(help="Sources to measure on \\[default: the model's dev set].")] = None,
