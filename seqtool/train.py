@@ -510,7 +510,9 @@ class Trainer:
         self.model.eval()
         metrics = None
         if self.rank == 0:
-            with torch.no_grad(), autocast(self.device, self.cfg.precision):
+            # Evaluated in full precision (no autocast), like `seqtool evaluate`: the recorded best
+            # dev metric is then exactly what evaluating the saved weights reports.
+            with torch.no_grad():
                 metrics = self.evaluate(self.model)
         return broadcast_from_main(metrics, self.world_size)
 

@@ -12,6 +12,7 @@ import os
 import sys
 
 import typer
+from rich.markup import escape
 
 from seqtool.cli import app as _app_module
 from seqtool.cli.common import err_console
@@ -46,7 +47,9 @@ def main(argv: list[str] | None = None) -> None:
     except SeqtoolError as e:
         if debug:
             raise
-        err_console.print(f"[bold red]error:[/] {e}", markup=True, soft_wrap=True)
+        # An interruption (exit 130) is not an error: its message says how to resume.
+        prefix = "" if e.exit_code == 130 else "[bold red]error:[/] "
+        err_console.print(f"{prefix}{escape(str(e))}", markup=True, soft_wrap=True)
         sys.exit(e.exit_code)
     except BrokenPipeError:
         sys.exit(0)
