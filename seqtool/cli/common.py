@@ -70,3 +70,12 @@ def setup_torch(threads: int | None) -> None:
 def sample_data_dir() -> Path:
     """The project's own sample data (``sample_data/`` beside the package in a source checkout)."""
     return Path(__file__).resolve().parents[2] / "sample_data"
+
+
+def training_summary(name: str, result: Any) -> dict[str, Any]:
+    """The documented `--json` shape of `train-lm` and `train-mt` (result: seqtool.train.TrainResult)."""
+    return {
+        "name": name, "best": result.best, "epochs": result.epochs, "steps": result.steps,
+        "elapsed_s": round(result.elapsed_s, 1), "tokens_per_s": round(result.tokens_per_s, 1),
+        "stopped": result.stopped_because,
+    }  # fmt: skip

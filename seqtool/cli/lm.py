@@ -19,6 +19,7 @@ from seqtool.cli.common import (
     print_json,
     sample_data_dir,
     setup_torch,
+    training_summary,
 )
 
 CELL_HELP = "rnn, lstm, gru or transformer."
@@ -97,13 +98,8 @@ def train_lm_cmd(
 
     if not is_main_process():  # under torchrun only rank 0 reports
         return
-    summary = {
-        "name": name, "best": result.best, "epochs": result.epochs, "steps": result.steps,
-        "elapsed_s": round(result.elapsed_s, 1), "tokens_per_s": round(result.tokens_per_s, 1),
-        "stopped": result.stopped_because,
-    }  # fmt: skip
     if json:
-        print_json(summary)
+        print_json(training_summary(name, result))
     else:
         best = result.best
         console.print(
