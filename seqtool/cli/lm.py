@@ -50,8 +50,8 @@ def train_lm_cmd(
     lang: Annotated[str, typer.Option(help="Language of the text (en: raw English is normalized).")] = "en",
     epochs: Annotated[int, typer.Option(help="Maximum passes over the training data.")] = 20,
     max_minutes: Annotated[float | None, typer.Option(help="Wall-clock budget in minutes.")] = None,
-    batch_size: Annotated[int, typer.Option(help="Tokens per batch (padding included).")] = 4096,
-    lr: Annotated[float, typer.Option(help="Learning rate (Adam).")] = 2e-3,
+    batch_size: Annotated[int, typer.Option(help="Tokens per batch (padding included).")] = 1024,
+    lr: Annotated[float, typer.Option(help="Learning rate (Adam).")] = 3e-3,
     patience: Annotated[int, typer.Option(help="Early stopping: epochs without dev improvement.")] = 3,
     precision: Annotated[
         str, typer.Option(help="auto, fp32 or bf16 (autocast; auto: bf16 on CPUs/GPUs with fast bf16).")
