@@ -6,7 +6,6 @@ This module wires the parts together (corpus -> tokenizer -> encoded batches -> 
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from seqtool.errors import DataError, OptionError, WorkspaceError
 from seqtool.metrics import perplexity, word_count
 from seqtool.models.base import SequenceModel
 from seqtool.models.lm import LMConfig, build_lm
-from seqtool.runtime import config_section, load_model_weights, resolve_device
+from seqtool.runtime import config_section, finish_run, load_model_weights, resolve_device
 from seqtool.tokenizers import EOS, Tokenizer, load_tokenizer, train_tokenizer
 from seqtool.train import Objective, TrainConfig, Trainer, TrainResult, describe
 from seqtool.workspace import ModelDir, Workspace, now_iso
@@ -113,7 +112,7 @@ def train_lm(
         if resume or not dist.is_main:
             cfg = md.config()
             model_cfg = LMConfig(**config_section(cfg, "model", md))
-            train_cfg = TrainConfig(**{**config_section(cfg, "train_config", md), **_budget(train_cfg)})
+            train_cfg = train_cfg.with_stored(config_section(cfg, "train_config", md))
             tokenizer = load_tokenizer(md, config_section(cfg, "tokenizer", md))
         else:
             progress({"event": "status", "message": f"training a {tok_cfg.kind} tokenizer on {train_path}"})
@@ -159,14 +158,7 @@ def train_lm(
         result = trainer.fit(resume=resume)
         if not dist.is_main:
             return result
-        cfg = md.config()
-        cfg.update(
-            status="done", best=result.best,
-            train={"elapsed_s": round(result.elapsed_s, 1), "tokens_per_s": round(result.tokens_per_s, 1),
-                   "epochs": result.epochs, "steps": result.steps, "stopped": result.stopped_because},
-        )  # fmt: skip
-        md.write_config(cfg)
-        shutil.rmtree(md.file("cache"), ignore_errors=True)
+        finish_run(md, result)
     ws.set_default("lm", name)
     return result
 
@@ -175,11 +167,6 @@ def _token_batches(lengths: np.ndarray, cfg: TrainConfig, epoch: int) -> list[np
     from seqtool.batching import token_batches
 
     return token_batches(lengths, cfg.batch_tokens, cfg.seed, epoch)
-
-
-def _budget(cfg: TrainConfig) -> dict[str, Any]:
-    """On --resume, the budgets given on the command line replace the stored ones."""
-    return {"epochs": cfg.epochs, "max_minutes": cfg.max_minutes}
 
 
 def _arch(cfg: LMConfig) -> str:

@@ -122,3 +122,18 @@ def config_section(cfg: dict[str, Any], key: str, md: ModelDir) -> dict[str, Any
     if not isinstance(section, dict):
         raise WorkspaceError(f"{md.config_path}: missing the {key!r} section")
     return section
+
+
+def finish_run(md: ModelDir, result: Any, **extra: Any) -> None:
+    """Mark a finished training run as done in its config (best metric, training summary, ``extra``
+    keys) and drop the encoded-corpus cache, which only a resumed run needs."""
+    import shutil
+
+    cfg = md.config()
+    cfg.update(
+        status="done", best=result.best, **extra,
+        train={"elapsed_s": round(result.elapsed_s, 1), "tokens_per_s": round(result.tokens_per_s, 1),
+               "epochs": result.epochs, "steps": result.steps, "stopped": result.stopped_because},
+    )  # fmt: skip
+    md.write_config(cfg)
+    shutil.rmtree(md.file("cache"), ignore_errors=True)

@@ -57,6 +57,10 @@ class TrainConfig:
     checkpoint_minutes: float = 5.0  # also save a resumable checkpoint this often within an epoch
     average_last: int = 0  # MT: average the weights of the last N epochs at the end, keep it if better
 
+    def with_stored(self, stored: dict[str, Any]) -> TrainConfig:
+        """On --resume: the stored settings, with the budgets given on the command line (this config's)."""
+        return TrainConfig(**{**stored, "epochs": self.epochs, "max_minutes": self.max_minutes})
+
     def validate(self) -> None:
         # batch_tokens is --batch-size on the command line: name the option the user typed.
         for name, option in (("epochs", "--epochs"), ("batch_tokens", "--batch-size"), ("lr", "--lr")):

@@ -7,7 +7,6 @@ the shared :class:`~seqtool.train.Trainer` and :mod:`seqtool.decoding`.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ from seqtool.errors import DataError, OptionError, WorkspaceError
 from seqtool.metrics import bleu_only
 from seqtool.models.base import SequenceModel
 from seqtool.models.seq2seq import build_translator, translator_config
-from seqtool.runtime import config_section, load_model_weights, resolve_device
+from seqtool.runtime import config_section, finish_run, load_model_weights, resolve_device
 from seqtool.text import is_cjk_language, join_japanese
 from seqtool.tokenizers import Tokenizer, load_tokenizer, train_tokenizer
 from seqtool.train import Objective, TrainConfig, Trainer, TrainResult, describe
@@ -108,7 +107,7 @@ def train_mt(
             cfg = md.config()
             arch = cfg["model_arch"]
             model_cfg = translator_config(arch, config_section(cfg, "model", md))
-            train_cfg = TrainConfig(**{**config_section(cfg, "train_config", md), **_budget(train_cfg)})
+            train_cfg = train_cfg.with_stored(config_section(cfg, "train_config", md))
             src_tok, tgt_tok = (load_tokenizer(md, cfg["tokenizers"][s]) for s in ("src", "tgt"))
         else:
             progress({"event": "status", "message": f"training {data_cfg.tokenizer} tokenizers on {src} and {tgt}"})
@@ -176,20 +175,9 @@ def train_mt(
         result = trainer.fit(resume=resume)
         if not dist.is_main:
             return result
-        cfg = md.config()
-        cfg.update(
-            status="done", best=result.best, display_join=tgt_is_cjk,
-            train={"elapsed_s": round(result.elapsed_s, 1), "tokens_per_s": round(result.tokens_per_s, 1),
-                   "epochs": result.epochs, "steps": result.steps, "stopped": result.stopped_because},
-        )  # fmt: skip
-        md.write_config(cfg)
-        shutil.rmtree(md.file("cache"), ignore_errors=True)
+        finish_run(md, result, display_join=tgt_is_cjk)
     ws.set_default("mt", name)
     return result
-
-
-def _budget(cfg: TrainConfig) -> dict[str, Any]:
-    return {"epochs": cfg.epochs, "max_minutes": cfg.max_minutes}
 
 
 def describe_arch(arch: str, cfg: Any) -> str:
