@@ -53,10 +53,10 @@ def greedy(
     attention: list[torch.Tensor] = []
     done = torch.zeros(batch, dtype=torch.bool, device=src.device)
     for _ in range(max_len):
-        logp, state = model.step(tokens, state)
-        best, tokens = logp.max(dim=-1)
+        logits, state = model.step_logits(tokens, state)
+        best, tokens = logits.max(dim=-1)
         tokens = tokens.masked_fill(done, PAD)
-        scores += best.masked_fill(done, 0.0)
+        scores += (best.float() - torch.logsumexp(logits.float(), dim=-1)).masked_fill(done, 0.0)
         outputs.append(tokens)
         if "attn" in state:
             attention.append(state["attn"])
@@ -89,6 +89,13 @@ def _hypothesis(
     if attn is not None and src_lengths is not None:
         weights = attn[: len(clean) + 1, : int(src_lengths[b])].float().tolist()
     return Hypothesis(clean, score, weights)
+
+
+def pad_continuation(k: int, device: torch.device) -> torch.Tensor:
+    """Scores of the k continuations of a finished hypothesis: PAD at no cost, nothing else."""
+    row = torch.full((k,), float("-inf"), device=device)
+    row[0] = 0.0
+    return row
 
 
 def length_penalty(length: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -126,16 +133,24 @@ def beam_search(
     attn_history: torch.Tensor | None = None
     finished = torch.zeros(batch * beam, dtype=torch.bool, device=device)
     lengths = torch.zeros(batch * beam, dtype=torch.long, device=device)
+    offsets = torch.arange(batch, device=device)[:, None] * beam
     for _ in range(max_len):
-        logp, state = model.step(tokens, state)
-        vocab = logp.shape[-1]
+        logits, state = model.step_logits(tokens, state)
+        # Only the `beam` best tokens of a hypothesis can enter the next beam, so each row keeps
+        # those before anything else: the masking, normalizing and batch-wide top-k below touch
+        # (N, k) numbers instead of (N, V), passes that cost as much as the output layer itself.
+        k = min(beam, logits.shape[-1])
+        log_z = torch.logsumexp(logits.float(), dim=-1, keepdim=True)
+        logits[:, PAD] = float("-inf")  # padding is never a real next token
+        top, top_ids = logits.topk(k, dim=-1)
+        logp = top.float() - log_z
         # A finished hypothesis may only continue with PAD, at no cost.
-        logp = logp.masked_fill(finished[:, None], float("-inf"))
-        logp[:, PAD] = torch.where(finished, 0.0, float("-inf"))
-        total = (scores.view(-1, 1) + logp).view(batch, beam * vocab)
+        logp = torch.where(finished[:, None], pad_continuation(k, device), logp)
+        top_ids = top_ids.masked_fill(finished[:, None], PAD)
+        total = (scores.view(-1, 1) + logp).view(batch, beam * k)
         scores, flat = total.topk(beam, dim=-1)
-        origin = (flat // vocab) + torch.arange(batch, device=device)[:, None] * beam
-        origin, tokens = origin.view(-1), (flat % vocab).view(-1)
+        origin = (flat // k + offsets).view(-1)
+        tokens = top_ids.view(batch, beam * k).gather(1, flat).view(-1)
         state = reorder_state(state, origin)
         history = torch.cat([history.index_select(0, origin), tokens[:, None]], dim=1)
         if "attn" in state:

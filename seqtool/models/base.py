@@ -65,9 +65,14 @@ class SequenceModel(nn.Module):
         """Decoder state before the first target token (after encoding ``src`` for translators)."""
         raise NotImplementedError
 
-    def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """Feed one token per row (N,) -> (log-probabilities (N, V), new state)."""
+    def step_logits(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """Feed one token per row (N,) -> (unnormalized next-token scores (N, V), new state)."""
         raise NotImplementedError
+
+    def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """Feed one token per row (N,) -> (fp32 log-probabilities (N, V), new state)."""
+        logits, state = self.step_logits(tokens, state)
+        return torch.log_softmax(logits.float(), dim=-1), state
 
     def num_parameters(self) -> int:
         # Tied weights are shared Parameter objects, so parameters() counts them once.

@@ -103,10 +103,10 @@ class RecurrentLM(SequenceModel):
         zeros = torch.zeros(self.cfg.layers, batch_size, self.cfg.hidden, device=device)
         return hidden_to_state((zeros, zeros.clone()) if self.cfg.cell == "lstm" else zeros)
 
-    def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+    def step_logits(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         out, hidden = self.rnn(self.embed(tokens[:, None]), state_to_hidden(state))
         logits = self.logits(self.output.project(out[:, 0]))
-        return torch.log_softmax(logits.float(), dim=-1), hidden_to_state(hidden)
+        return logits, hidden_to_state(hidden)
 
 
 class TransformerLM(SequenceModel):
@@ -134,7 +134,7 @@ class TransformerLM(SequenceModel):
     def start(self, src: torch.Tensor | None, src_lengths: torch.Tensor | None, batch_size: int) -> State:
         return {"pos": torch.zeros(batch_size, dtype=torch.long, device=self.output.weight.device)}
 
-    def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+    def step_logits(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         offset = int(state["pos"][0])
         x = self.stack.embed_tokens(tokens[:, None], offset)
         new: State = {"pos": state["pos"] + 1}
@@ -142,7 +142,7 @@ class TransformerLM(SequenceModel):
             cache = (state[f"k{i}"], state[f"v{i}"]) if offset > 0 else None
             x, (new[f"k{i}"], new[f"v{i}"]) = block(x, cache=cache)
         logits = self.logits(self.stack.norm(x[:, 0]))
-        return torch.log_softmax(logits.float(), dim=-1), new
+        return logits, new
 
 
 class WindowLM(SequenceModel):
@@ -188,10 +188,10 @@ class WindowLM(SequenceModel):
         device = self.embed.weight.device
         return {"window": torch.full((batch_size, self.cfg.context), BOS, dtype=torch.long, device=device)}
 
-    def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+    def step_logits(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         window = torch.cat([state["window"][:, 1:], tokens[:, None]], dim=1)
         logits = self.logits(self._read(window))
-        return torch.log_softmax(logits.float(), dim=-1), {"window": window}
+        return logits, {"window": window}
 
 
 def build_lm(cfg: LMConfig) -> SequenceModel:

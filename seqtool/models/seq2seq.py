@@ -116,14 +116,14 @@ class RNNTranslator(SequenceModel):
             state["mask"] = padding_mask(src_lengths.to(keys.device), keys.shape[1])
         return state
 
-    def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+    def step_logits(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         out, hidden = self.rnn(self.embed(tokens[:, None]), state_to_hidden(state))
         new = {**state, **hidden_to_state(hidden)}
         if self.attention is not None:
             out, weights = self._attend(out, state["keys"], state["projected"], state["mask"])
             new["attn"] = weights[:, 0]
         logits = self.logits(self._read_out(out[:, 0]))
-        return torch.log_softmax(logits.float(), dim=-1), new
+        return logits, new
 
 
 def translator_config(arch: str, values: dict[str, Any]) -> RNNTranslatorConfig | TransformerConfig:

@@ -128,7 +128,7 @@ class TransformerTranslator(SequenceModel):
             state[f"mk{i}"], state[f"mv{i}"] = block.cross_attn.project_memory(memory)
         return state
 
-    def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+    def step_logits(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         offset = int(state["pos"][0])
         x = self.decoder.embed_tokens(tokens[:, None], offset)
         new: State = {"mask": state["mask"], "pos": state["pos"] + 1}
@@ -137,4 +137,4 @@ class TransformerTranslator(SequenceModel):
             x, (k, v) = block(x, memory_kv=(state[f"mk{i}"], state[f"mv{i}"]), memory_mask=state["mask"], cache=cache)
             new[f"k{i}"], new[f"v{i}"], new[f"mk{i}"], new[f"mv{i}"] = k, v, state[f"mk{i}"], state[f"mv{i}"]
         logits = self.logits(self.decoder.norm(x[:, 0]))
-        return torch.log_softmax(logits.float(), dim=-1), new
+        return logits, new
