@@ -6,7 +6,8 @@
    the first 500 dev sentences of small_parallel_enja, 2 threads, measured in one run (the ratios
    are what counts on a shared CPU). Without --model, a small Transformer is trained on the real
    corpus for --train-minutes first (say so when reporting).
-2. optionally (--distill-limit N) a distilled student vs its teacher: speed and BLEU.
+2. optionally (--also STUDENT) other models timed in the same rounds, e.g. a student distilled from
+   --model with `seqtool distill`: speed and BLEU next to its teacher.
 3. training throughput: `torchrun --nproc_per_node 2` x 1 thread vs 1 process x 2 threads.
 """
 
@@ -36,9 +37,9 @@ def train_args(ws: str, name: str, minutes: float) -> list[str]:  # the quick te
             "--dev-src", str(DATA / "dev.en"), "--dev-tgt", str(DATA / "dev.ja"), "--max-minutes", str(minutes)]  # fmt: skip
 
 
-def compression(ws_root: str, model: str, limit: int, rounds: int) -> list[dict]:
-    """fp32 vs bf16 vs int8 in one process, alternating the order every round (the CPU is shared:
-    only ratios measured side by side mean something). Returns one row per precision."""
+def compression(ws_root: str, model: str, limit: int, rounds: int, also: list[str]) -> list[dict]:
+    """fp32 vs bf16 vs int8 (and the ``also`` models) in one process, rotating the order every round
+    (the CPU is shared: only ratios measured side by side mean something). Returns one row per model."""
     import statistics
 
     import torch
@@ -54,6 +55,7 @@ def compression(ws_root: str, model: str, limit: int, rounds: int) -> list[dict]
     for quantize in ("bf16", "int8"):
         names[quantize] = f"{model}-{quantize}-{int(time.time())}"
         compress_model(ws, model, names[quantize], quantize, 0.0)
+    names.update({n: n for n in also})
     loaded = {p: load_translator(ws, n, "cpu") for p, n in names.items()}
     sources, refs = read_dev(DATA / "dev.en", DATA / "dev.ja")
     sources, refs = sources[:limit], refs[:limit]
@@ -64,7 +66,7 @@ def compression(ws_root: str, model: str, limit: int, rounds: int) -> list[dict]
     bleu = {}
     order = list(names)
     for r in range(rounds):
-        for p in order[r % 3 :] + order[: r % 3]:
+        for p in order[r % len(order) :] + order[: r % len(order)]:
             t0, c0 = time.perf_counter(), time.process_time()
             hyps = [h[0] for h in loaded[p].translate(sources, tokenized=True, beam=5)]
             times[p].append(time.perf_counter() - t0)
@@ -124,6 +126,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--throughput-minutes", type=float, default=1.0)
+    parser.add_argument("--also", action="append", default=[], help="another model to time (e.g. a student)")
     parser.add_argument("--skip-ddp", action="store_true")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()}", flush=True)
@@ -132,7 +135,7 @@ def main() -> None:
         model = f"quick-{int(time.time())}"
         trained = seqtool(*train_args(args.workspace, model, args.train_minutes), "--threads", "2")
         print(json.dumps({"trained": trained}), flush=True)
-    for row in compression(args.workspace, model, args.limit, args.rounds):
+    for row in compression(args.workspace, model, args.limit, args.rounds, args.also):
         print(json.dumps(row), flush=True)
     if not args.skip_ddp:
         print(json.dumps(throughput(args.workspace, args.throughput_minutes)), flush=True)

@@ -175,3 +175,19 @@ def test_training_data_with_empty_and_long_lines_is_filtered(tmp_path, sample):
              mt_train_config("gru", epochs=1, batch_tokens=2000), MTDataConfig(src_vocab=200, tgt_vocab=200, max_len=50))  # fmt: skip
     data = ws.model_dir("f").config()["data"]
     assert (data["skipped_empty"], data["skipped_too_long"], data["pairs"]) == (2, 1, 197)
+
+
+def test_transformer_with_a_shallower_decoder(tmp_path, sample):
+    """--decoder-layers (the fast-decoding student shape: deep encoder, shallow decoder) is stored and used."""
+    w, d = str(tmp_path), sample / "enja"
+    common = ["--src", str(d / "train.en"), "--tgt", str(d / "train.ja"), "--epochs", "1", "--threads", "1",
+              "--src-vocab", "300", "--tgt-vocab", "300", "-w", w]  # fmt: skip
+    out = run_cli("train-mt", *common, "--layers", "2", "--decoder-layers", "1", "--emb-dim", "32", "--ff-dim", "64",
+                  "--heads", "2", "--name", "shallow")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    tr = load_translator(Workspace(tmp_path), "shallow", "cpu")
+    assert (len(tr.model.encoder.blocks), len(tr.model.decoder.blocks)) == (2, 1)
+    assert run_cli("translate", "-m", "shallow", "-w", w, "i can't swim").returncode == 0
+    err = run_cli("train-mt", *common, "--arch", "gru", "--decoder-layers", "1", "--name", "g")
+    assert_clean_error(err, "--decoder-layers is a Transformer option")
+    assert not (tmp_path / "models" / "g").exists()

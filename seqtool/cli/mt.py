@@ -38,6 +38,9 @@ def train_mt_cmd(
     attention: Annotated[str, typer.Option(help="Recurrent models: none, bahdanau or luong.")] = "none",
     bidirectional: Annotated[bool, typer.Option(help="Recurrent models: bidirectional encoder.")] = False,
     layers: Annotated[int | None, typer.Option(help="Layers (Transformer: encoder and decoder each).")] = None,
+    decoder_layers: Annotated[
+        int | None, typer.Option(help="Transformer decoder layers \\[default: --layers]; fewer decode faster.")
+    ] = None,
     emb_dim: Annotated[int | None, typer.Option(help="Embedding size (Transformer: model width).")] = None,
     hidden: Annotated[int | None, typer.Option(help="Recurrent state size.")] = None,
     heads: Annotated[int | None, typer.Option(help="Transformer attention heads.")] = None,
@@ -80,8 +83,10 @@ def train_mt_cmd(
              "bidirectional": bidirectional}  # fmt: skip
     if arch == "transformer":
         given = {"dim": emb_dim, "heads": heads, "ff_dim": ff_dim, "dropout": dropout,
-                 "encoder_layers": layers, "decoder_layers": layers}  # fmt: skip
+                 "encoder_layers": layers, "decoder_layers": decoder_layers or layers}  # fmt: skip
     else:
+        if decoder_layers is not None:
+            raise OptionError("--decoder-layers is a Transformer option; recurrent models take --layers")
         given["layers"] = layers
     model_values = {k: v for k, v in given.items() if v is not None}
     train_cfg = mt_train_config(
