@@ -151,7 +151,7 @@ def beam_search(
         scores, flat = total.topk(beam, dim=-1)
         origin = (flat // k + offsets).view(-1)
         tokens = top_ids.view(batch, beam * k).gather(1, flat).view(-1)
-        state = reorder_state(state, origin)
+        state = reorder_state(state, origin, keep=model.source_state)
         history = torch.cat([history.index_select(0, origin), tokens[:, None]], dim=1)
         if "attn" in state:
             step_attn = state["attn"][:, None]

@@ -13,6 +13,7 @@ is a flat ``dict`` of batch-first tensors, so beam search can reorder any model'
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass, fields
 
 import torch
@@ -65,6 +66,11 @@ class SequenceModel(nn.Module):
         """Decoder state before the first target token (after encoding ``src`` for translators)."""
         raise NotImplementedError
 
+    # State entries that depend on the source sentence only (encoder memory, its projections, the
+    # source mask): every hypothesis of a sentence has the same rows, so beam search, which only
+    # re-orders hypotheses within a sentence, never needs to copy them.
+    source_state: frozenset[str] = frozenset()
+
     def step_logits(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """Feed one token per row (N,) -> (unnormalized next-token scores (N, V), new state)."""
         raise NotImplementedError
@@ -79,9 +85,10 @@ class SequenceModel(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
-def reorder_state(state: State, index: torch.Tensor) -> State:
-    """Select rows of every state tensor (beam search: keep the surviving hypotheses)."""
-    return {k: v.index_select(0, index) for k, v in state.items()}
+def reorder_state(state: State, index: torch.Tensor, keep: Container[str] = ()) -> State:
+    """Select rows of every state tensor (beam search: keep the surviving hypotheses); the
+    entries named in ``keep`` are passed through unchanged."""
+    return {k: v if k in keep else v.index_select(0, index) for k, v in state.items()}
 
 
 def padding_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:

@@ -82,6 +82,7 @@ class RNNTranslator(SequenceModel):
         self.embed = nn.Embedding(cfg.tgt_vocab, cfg.emb_dim, padding_idx=0)
         self.rnn = make_rnn(cfg.cell, cfg.emb_dim, cfg.hidden, cfg.layers, cfg.dropout)
         self.attention = make_attention(cfg.attention, cfg.hidden, key_dim)
+        self.source_state = frozenset({"keys", "projected", "mask"})
         self.combine = nn.Linear(cfg.hidden + key_dim, cfg.hidden) if self.attention is not None else None
         self.dropout = nn.Dropout(cfg.dropout)
         self.proj = nn.Linear(cfg.hidden, cfg.emb_dim) if cfg.tie_embeddings and cfg.hidden != cfg.emb_dim else None

@@ -101,6 +101,8 @@ class TransformerTranslator(SequenceModel):
         self.output = nn.Linear(cfg.dim, cfg.tgt_vocab, bias=False)
         if cfg.tie_embeddings:
             self.output.weight = self.decoder.embed.weight
+        layers = range(cfg.decoder_layers)
+        self.source_state = frozenset({"mask", *(f"mk{i}" for i in layers), *(f"mv{i}" for i in layers)})
 
     def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """-> memory (B, S, D) and the "may attend" mask (B, 1, 1, S) over real source tokens."""
