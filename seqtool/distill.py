@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,9 +42,10 @@ def staging_dir(ws: Workspace, student: str) -> Path:
 
 def prepare(
     ws: Workspace, teacher: str, student: str, *, src: Path | None = None, beam: int = 5, batch_sentences: int = 64,
-    limit: int = 0, resume: bool = False, device: str = "auto",
+    limit: int = 0, resume: bool = False, device: str = "auto", progress: Callable[[int, int], None] = lambda d, t: None,
 ) -> DistillPlan:  # fmt: skip
-    """Translate the training source with the teacher (or reuse that output on --resume)."""
+    """Translate the training source with the teacher (or reuse that output on --resume);
+    ``progress(done, total)`` reports the sentences translated so far."""
     from seqtool.translation import load_translator, read_texts
 
     validate_name(student)
@@ -69,7 +71,8 @@ def prepare(
     seconds = 0.0
     if not (resume and target.is_file()):
         t0 = time.perf_counter()
-        hyps = tr.translate(sources, tokenized=True, beam=beam, batch_sentences=batch_sentences)
+        hyps = tr.translate(sources, tokenized=True, beam=beam, batch_sentences=batch_sentences,
+                            progress=lambda done: progress(done, len(sources)))  # fmt: skip
         seconds = time.perf_counter() - t0
         atomic_write_text(target, "".join(h[0] + "\n" for h in hyps))
     info = {"teacher": teacher, "teacher_arch": tr.config.get("arch"), "beam": beam, "sentences": len(sources),

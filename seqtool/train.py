@@ -533,15 +533,17 @@ class Trainer:
         averaged = {k: sum(w[k].float() for w in self.recent_weights) / len(self.recent_weights) for k in current}
         self.model.load_state_dict({k: v.to(current[k].dtype) for k, v in averaged.items()})
         metrics = self._shared_evaluation()
-        value = metrics[self.objective.metric]
+        value, n = metrics[self.objective.metric], len(self.recent_weights)
         if self._is_better(value):
-            n = len(self.recent_weights)
             self.best = {"metric": self.objective.metric, "value": value, "epoch": self.epoch, "averaged": n}
             if self.rank == 0:
                 save_weights(self.model, self.md.weights_path)
                 self.md.log(f"averaged last {n} epochs: {self.objective.metric}={value:.4f} (kept)")
         else:
             self.model.load_state_dict(current)
+            if self.rank == 0:
+                self.md.log(f"averaged last {n} epochs: {self.objective.metric}={value:.4f} (not kept: "
+                            f"best {self.best['value']:.4f} at epoch {self.best['epoch']})")  # fmt: skip
 
 
 def describe(cfg: Any) -> dict[str, Any]:

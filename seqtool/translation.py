@@ -202,10 +202,12 @@ def translate_texts(
     display: bool = True,
     join: bool = False,
     with_hypotheses: bool = False,
+    progress: Callable[[int], None] = lambda done: None,
 ) -> list[list[Any]]:
     """Translate ``texts`` (in input order); each entry is the ``nbest`` output strings
     (or ``(string, Hypothesis)`` pairs with ``with_hypotheses``). ``join`` removes the word
-    spaces of a language written without them (display); otherwise output keeps the segmentation."""
+    spaces of a language written without them (display); otherwise output keeps the segmentation.
+    ``progress`` is called after every batch with the number of sentences translated so far."""
     if beam <= 0 or nbest <= 0 or nbest > beam:
         raise OptionError(f"need 1 <= --nbest <= --beam, got beam {beam}, nbest {nbest}")
     model.eval()
@@ -232,6 +234,7 @@ def translate_texts(
                 text = join_japanese(text) if join else text
                 outs.append((text, h) if with_hypotheses else text)
             results[i] = outs
+        progress(min(start + batch_sentences, len(order)))
     return results
 
 

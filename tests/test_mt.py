@@ -187,6 +187,11 @@ def test_transformer_with_a_shallower_decoder(tmp_path, sample):
     assert out.returncode == 0, out.stderr
     tr = load_translator(Workspace(tmp_path), "shallow", "cpu")
     assert (len(tr.model.encoder.blocks), len(tr.model.decoder.blocks)) == (2, 1)
+    seen: list[int] = []  # progress is reported after every batch
+    out3 = tr.translate(
+        ["i can't swim .", "my father likes cats .", "hello ."], batch_sentences=2, progress=seen.append
+    )
+    assert seen == [2, 3] and len(out3) == 3
     assert run_cli("translate", "-m", "shallow", "-w", w, "i can't swim").returncode == 0
     err = run_cli("train-mt", *common, "--arch", "gru", "--decoder-layers", "1", "--name", "g")
     assert_clean_error(err, "--decoder-layers is a Transformer option")

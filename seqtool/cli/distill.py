@@ -6,13 +6,16 @@ copied), translates the training source with the teacher, then runs `train-mt` o
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from seqtool.cli.app import app
+from seqtool.cli.common import err_console
 from seqtool.cli.mt import train_mt_cmd
 
 # train-mt's options minus the ones the teacher decides (languages, target text).
@@ -36,15 +39,30 @@ def distill_cmd(
         raise OptionError("give the student a --name")
     ws = Workspace(train_options.get("workspace"))
     src = train_options.pop("src")  # None: the teacher's own training source
-    plan = prepare(
-        ws, teacher, train_options["name"], src=src, beam=teacher_beam, batch_sentences=teacher_batch, limit=limit,
-        resume=train_options["resume"], device=train_options["device"],
-    )  # fmt: skip
+    with teacher_progress(enabled=err_console.is_terminal and not train_options["json"]) as progress:
+        plan = prepare(
+            ws, teacher, train_options["name"], src=src, beam=teacher_beam, batch_sentences=teacher_batch,
+            limit=limit, resume=train_options["resume"], device=train_options["device"], progress=progress,
+        )  # fmt: skip
     dev_src = train_options.pop("dev_src") or plan.dev_src
     dev_tgt = train_options.pop("dev_tgt") or plan.dev_tgt
     train_mt_cmd(src=plan.src, tgt=plan.tgt, dev_src=Path(dev_src), dev_tgt=Path(dev_tgt), src_lang=plan.src_lang,
                  tgt_lang=plan.tgt_lang, **train_options)  # fmt: skip
     finish(ws, train_options["name"], plan)
+
+
+@contextlib.contextmanager
+def teacher_progress(enabled: bool) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar (stderr) for the teacher's translation of the training source."""
+    if not enabled:
+        yield lambda done, total: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("teacher translating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task("teacher", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 def _signature() -> inspect.Signature:
