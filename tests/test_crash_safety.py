@@ -29,7 +29,7 @@ TINY = ["--cell", "gru", "--layers", "1", "--emb-dim", "32", "--hidden", "32", "
 RUN = ["--batch-size", "300", "--patience", "10", "--seed", "7", "--threads", "1", "--device", "cpu"]
 # Checkpoint every 5 steps (about 6 per epoch here), so kills land between mid-epoch checkpoints.
 ENV = {CHECKPOINT_STEPS_ENV: "5", "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
-EPOCHS = 3
+EPOCHS = 8  # long enough that every planned kill lands mid-run on a fast idle CPU too
 
 
 def train_args(ws: Path, name: str, epochs: int = EPOCHS, resume: bool = False) -> list[str]:
