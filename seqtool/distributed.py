@@ -23,13 +23,14 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
 
-from seqtool.errors import OptionError
+from seqtool.errors import OptionError, WorkspaceError
 from seqtool.workspace import ModelDir, Workspace
 
 T = TypeVar("T")
@@ -122,6 +123,51 @@ def shared_model_dir(ws: Workspace, name: str, resume: bool, dist: DistContext) 
 
 def quiet(_: dict[str, Any]) -> None:
     """The progress callback of ranks other than 0: only rank 0 reports."""
+
+
+@dataclass
+class SharedRun:
+    """One training run's folder as this rank sees it (see the module docstring for the roles)."""
+
+    dist: DistContext
+    md: ModelDir
+    device: torch.device
+    progress: Callable[[dict[str, Any]], None]  # rank 0's callback; a no-op on the other ranks
+    resume: bool  # continue the folder's run (false also when a killed set-up left no config)
+
+    @property
+    def reads_folder(self) -> bool:
+        """Config, tokenizers and encoded corpus come from the folder (a resume, or a rank other than 0)."""
+        return self.resume or not self.dist.is_main
+
+    def load_encoded(self, cache: Path, sides: int) -> Any:
+        """The encoded corpus rank 0 left in ``cache`` (None: rank 0 must encode it now)."""
+        from seqtool.batching import load_encoded
+
+        encoded = load_encoded(cache, sides) if self.reads_folder else None
+        if encoded is None and not self.dist.is_main:
+            raise WorkspaceError(f"rank {self.dist.rank}: rank 0's encoded corpus in {cache} is missing or stale")
+        return encoded
+
+    def publish(self, cfg: dict[str, Any]) -> None:
+        """Rank 0 writes the config, then lets the other ranks read the folder."""
+        if self.dist.is_main:
+            self.md.write_config(cfg)
+            self.dist.share(None)
+
+
+@contextlib.contextmanager
+def shared_run(
+    ws: Workspace, name: str, resume: bool, device: torch.device, progress: Callable[[dict[str, Any]], None]
+) -> Iterator[SharedRun]:
+    """Set up a training run under torchrun or alone: rank 0 sets the folder up, the other ranks
+    wait (until :meth:`SharedRun.publish`) and then read it."""
+    with process_group(device) as dist, shared_model_dir(ws, name, resume, dist) as md:
+        run = SharedRun(dist, md, dist.device(device), progress if dist.is_main else quiet, False)
+        run.resume = dist.share(resume and md.config_path.exists())  # no config: a killed set-up, start again
+        if not dist.is_main:
+            dist.share(None)  # wait until rank 0 has written the config, tokenizers and encoded corpus
+        yield run
 
 
 def all_ranks_sum(value: int, world_size: int) -> int:

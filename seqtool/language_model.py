@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from seqtool.batching import batches_from_texts, collate, encode_corpus, load_encoded
+from seqtool.batching import batches_from_texts, collate, encode_corpus
 from seqtool.corpus import check_file, read_lines
 from seqtool.decoding import feed_prompt, sample
-from seqtool.distributed import process_group, quiet, shared_model_dir
-from seqtool.errors import DataError, OptionError, WorkspaceError
+from seqtool.distributed import shared_run
+from seqtool.errors import DataError, OptionError
 from seqtool.metrics import perplexity, word_count
 from seqtool.models.base import SequenceModel
 from seqtool.models.lm import LMConfig, build_lm
@@ -102,14 +102,10 @@ def train_lm(
     model_cfg.validate()
     train_cfg.validate()
     dev = dev_lines(dev_path)
-    dev_device = resolve_device(device)
     # Under torchrun, rank 0 sets the folder up; the other ranks read it (see seqtool.distributed).
-    with process_group(dev_device) as dist, shared_model_dir(ws, name, resume, dist) as md:
-        dev_device, progress = dist.device(dev_device), progress if dist.is_main else quiet
-        resume = dist.share(resume and md.config_path.exists())  # no config: a killed set-up, start again
-        if not dist.is_main:
-            dist.share(None)  # wait until rank 0 has written the config, tokenizer and encoded corpus
-        if resume or not dist.is_main:
+    with shared_run(ws, name, resume, resolve_device(device), progress) as run:
+        md, dist, dev_device, progress, resume = run.md, run.dist, run.device, run.progress, run.resume
+        if run.reads_folder:
             cfg = md.config()
             model_cfg = LMConfig(**config_section(cfg, "model", md))
             train_cfg = train_cfg.with_stored(config_section(cfg, "train_config", md))
@@ -129,9 +125,7 @@ def train_lm(
                 "train_config": describe(train_cfg), "best": None,
             }  # fmt: skip
         cache = md.file("cache") / "train"
-        encoded = load_encoded(cache, 1) if resume or not dist.is_main else None
-        if encoded is None and not dist.is_main:
-            raise WorkspaceError(f"rank {dist.rank}: rank 0's encoded corpus in {cache} is missing or stale")
+        encoded = run.load_encoded(cache, 1)
         if encoded is None:
             progress({"event": "status", "message": f"encoding {train_path}"})
             encoded = encode_corpus([train_path], [tokenizer], cache)
@@ -142,9 +136,7 @@ def train_lm(
         model = build_lm(model_cfg).to(dev_device)
         cfg["parameters"] = model.num_parameters()
         cfg["data"]["train_sentences"], cfg["data"]["skipped_empty"] = stats.kept, stats.empty
-        if dist.is_main:
-            md.write_config(cfg)
-            dist.share(None)  # the other ranks may read the folder now
+        run.publish(cfg)
         lengths = corpus.lengths() + 1
 
         def epoch_batches(epoch: int) -> list[np.ndarray]:

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from seqtool.batching import collate, encode_corpus, load_encoded, token_batches
+from seqtool.batching import collate, encode_corpus, token_batches
 from seqtool.corpus import check_file, check_parallel, read_lines, read_parallel
 from seqtool.decoding import Hypothesis, beam_search
-from seqtool.distributed import process_group, quiet, shared_model_dir
-from seqtool.errors import DataError, OptionError, WorkspaceError
+from seqtool.distributed import shared_run
+from seqtool.errors import DataError, OptionError
 from seqtool.metrics import bleu_only
 from seqtool.models.base import SequenceModel
 from seqtool.models.seq2seq import build_translator, translator_config
@@ -96,14 +96,10 @@ def train_mt(
     if data_cfg.max_len <= 0:
         raise OptionError(f"--max-len must be > 0, got {data_cfg.max_len}")
     dev_sources, dev_refs = read_dev(dev_src, dev_tgt)
-    run_device = resolve_device(device)
     # Under torchrun, rank 0 sets the folder up; the other ranks read it (see seqtool.distributed).
-    with process_group(run_device) as dist, shared_model_dir(ws, name, resume, dist) as md:
-        run_device, progress = dist.device(run_device), progress if dist.is_main else quiet
-        resume = dist.share(resume and md.config_path.exists())  # no config: a killed set-up, start again
-        if not dist.is_main:
-            dist.share(None)  # wait until rank 0 has written the config, tokenizers and encoded corpus
-        if resume or not dist.is_main:
+    with shared_run(ws, name, resume, resolve_device(device), progress) as run:
+        md, dist, run_device, progress, resume = run.md, run.dist, run.device, run.progress, run.resume
+        if run.reads_folder:
             cfg = md.config()
             arch = cfg["model_arch"]
             model_cfg = translator_config(arch, config_section(cfg, "model", md))
@@ -140,9 +136,7 @@ def train_mt(
                 "best": None,
             }  # fmt: skip
         cache = md.file("cache") / "train"
-        encoded = load_encoded(cache, 2) if resume or not dist.is_main else None
-        if encoded is None and not dist.is_main:
-            raise WorkspaceError(f"rank {dist.rank}: rank 0's encoded corpus in {cache} is missing or stale")
+        encoded = run.load_encoded(cache, 2)
         if encoded is None:
             progress({"event": "status", "message": f"encoding {n_pairs:,} sentence pairs"})
             encoded = encode_corpus([src, tgt], [src_tok, tgt_tok], cache, max_len=data_cfg.max_len)
@@ -156,9 +150,7 @@ def train_mt(
         torch.manual_seed(train_cfg.seed)  # initial weights from the seed: a restarted run is the same run
         model = build_translator(model_cfg).to(run_device)
         cfg["parameters"] = model.num_parameters()
-        if dist.is_main:
-            md.write_config(cfg)
-            dist.share(None)  # the other ranks may read the folder now
+        run.publish(cfg)
         lengths = np.maximum(src_ids.lengths(), tgt_ids.lengths() + 1)
         tgt_is_cjk = is_cjk_language(data_cfg.tgt_lang)
 
