@@ -18,7 +18,7 @@ from dataclasses import replace
 
 import torch
 
-from seqtool.experiments.binary_addition import BinaryAdditionConfig, parse_activations, run_binary_addition
+from seqtool.tasks.experiments.binary_addition import BinaryAdditionConfig, parse_activations, run_binary_addition
 
 
 def main() -> None:

@@ -44,10 +44,10 @@ def compression(ws_root: str, model: str, limit: int, rounds: int, also: list[st
 
     import torch
 
-    from seqtool.compress_model import compress_model
     from seqtool.metrics import bleu_only
-    from seqtool.translation import load_translator, read_dev
-    from seqtool.workspace import Workspace
+    from seqtool.store.workspace import Workspace
+    from seqtool.tasks.compress import compress_model
+    from seqtool.tasks.mt import load_translator, read_dev
 
     torch.set_num_threads(2)
     ws = Workspace(ws_root)

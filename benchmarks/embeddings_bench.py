@@ -75,7 +75,7 @@ def accuracy(corpus: Path, seeds: int, threads: int) -> list[dict[str, Any]]:
 
     from seqtool.embeddings import Embeddings, EmbeddingSettings
     from seqtool.embeddings.evaluation import evaluate_analogies
-    from seqtool.workspace import Workspace
+    from seqtool.store.workspace import Workspace
 
     ours = EmbeddingSettings(workers=threads).word2vec_kwargs(threads)
     configs = [

@@ -17,14 +17,15 @@ from pathlib import Path
 
 import torch
 
-from seqtool.batching import collate, encode_corpus, token_batches
-from seqtool.corpus import read_lines
+from seqtool.data.batching import collate, encode_corpus, token_batches
+from seqtool.data.corpus import read_lines
+from seqtool.data.tokenizers import train_tokenizer
 from seqtool.models.lm import LMConfig, build_lm
 from seqtool.models.seq2seq import build_translator, translator_config
-from seqtool.tokenizers import train_tokenizer
-from seqtool.train import Objective, TrainConfig, Trainer
-from seqtool.translation import side_tokenizer
-from seqtool.workspace import Workspace
+from seqtool.store.workspace import Workspace
+from seqtool.tasks.mt import side_tokenizer
+from seqtool.training.config import Objective, TrainConfig
+from seqtool.training.trainer import Trainer
 
 
 def measure(trainer: Trainer, batches, make, warmup: int, steps: int) -> tuple[float, float]:

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from seqtool.data.specials import BOS, EOS, PAD
 from seqtool.models.base import SequenceModel, State, reorder_state
-from seqtool.tokenizers import BOS, EOS, PAD
 
 
 @dataclass

@@ -36,3 +36,14 @@ def check_range(name: str, value: float, low: float, high: float) -> None:
     """Raise :class:`OptionError` unless ``low <= value <= high``."""
     if not low <= value <= high:
         raise OptionError(f"{name} must be between {low} and {high}, got {value}")
+
+
+class TrainingInterrupted(SeqtoolError):
+    exit_code = 130
+
+
+def one_line(error: BaseException, limit: int = 200) -> str:
+    """The first informative line of a (possibly multi-line) library error, for a one-line message."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    text = lines[0] if lines else type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."

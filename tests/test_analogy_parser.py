@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from seqtool.analogy import MINUS_SIGNS, PLUS_SIGNS, ExpressionError, parse_expression
+from seqtool.embeddings.analogy import MINUS_SIGNS, PLUS_SIGNS, ExpressionError, parse_expression
 
 # Words: letters of several scripts, including the katakana prolonged sound mark (コーヒー), which must
 # never be taken for a minus sign.

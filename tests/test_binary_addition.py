@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqtool.curves import figure_pixels, png_size
 from seqtool.errors import OptionError
-from seqtool.experiments.binary_addition import (
+from seqtool.models.elman import ElmanConfig, ElmanRNN
+from seqtool.tasks.experiments.binary_addition import (
     BinaryAdditionConfig,
     heldout_pairs,
     make_examples,
@@ -21,7 +21,7 @@ from seqtool.experiments.binary_addition import (
     to_bits,
     training_batches,
 )
-from seqtool.models.elman import ElmanConfig, ElmanRNN
+from seqtool.viz.curves import figure_pixels, png_size
 from tests.conftest import assert_clean_error, run_cli
 
 
@@ -127,7 +127,7 @@ def test_compare_draws_one_curve_per_activation(workspace: Path) -> None:
 
 
 def test_plot_has_one_curve_per_run_in_each_panel(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import seqtool.curves as curves
+    import seqtool.viz.curves as curves
 
     drawn = []
     monkeypatch.setattr(curves, "_save", lambda fig, path: drawn.append(fig) or path)

@@ -7,11 +7,11 @@ import json
 import pytest
 import torch
 
-from seqtool.compress import int8_kernel_available, prune_, quantize_rows
-from seqtool.compress_model import compress_model
-from seqtool.model_import import import_model
-from seqtool.translation import MTDataConfig, load_translator, mt_train_config, train_mt
-from seqtool.workspace import Workspace
+from seqtool.models.quantization import int8_kernel_available, prune_, quantize_rows
+from seqtool.store.workspace import Workspace
+from seqtool.tasks.compress import compress_model
+from seqtool.tasks.import_model import import_model
+from seqtool.tasks.mt import MTDataConfig, load_translator, mt_train_config, train_mt
 from tests.conftest import assert_clean_error, run_cli
 
 TINY = {"dim": 64, "heads": 2, "ff_dim": 128, "encoder_layers": 1, "decoder_layers": 1, "dropout": 0.0}

@@ -1,6 +1,6 @@
 import pytest
 
-from seqtool.corpus import check_parallel, corpus_stats, read_lines
+from seqtool.data.corpus import check_parallel, corpus_stats, read_lines
 from seqtool.errors import DataError
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqtool.train import CHECKPOINT_STEPS_ENV
+from seqtool.training.trainer import CHECKPOINT_STEPS_ENV
 from tests.conftest import ROOT, assert_clean_error, run_cli
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
@@ -163,8 +163,8 @@ def test_second_trainer_is_refused_and_ctrl_c_saves_a_checkpoint_that_resumes(tm
 
 
 def test_a_killed_encoding_never_leaves_a_cache_that_resume_trusts(tmp_path, monkeypatch):
-    from seqtool.batching import encode_corpus, load_encoded
-    from seqtool.tokenizers import WordTokenizer
+    from seqtool.data.batching import encode_corpus, load_encoded
+    from seqtool.data.tokenizers import WordTokenizer
 
     text = tmp_path / "train.txt"
     text.write_text("".join(f"line {i} has some words\n" for i in range(50)))
@@ -183,7 +183,7 @@ def test_a_killed_encoding_never_leaves_a_cache_that_resume_trusts(tmp_path, mon
             raise KeyboardInterrupt  # stands in for the kill
         return [tokenizer.encode(line) for line in lines]
 
-    monkeypatch.setattr("seqtool.batching.ENCODE_CHUNK", 10)
+    monkeypatch.setattr("seqtool.data.batching.ENCODE_CHUNK", 10)
     monkeypatch.setattr(tokenizer, "encode_batch", dies_on_second_chunk)
     with pytest.raises(KeyboardInterrupt):
         encode_corpus([text], [tokenizer], prefix)
@@ -194,7 +194,7 @@ def test_a_killed_encoding_never_leaves_a_cache_that_resume_trusts(tmp_path, mon
     encode_corpus([text], [tokenizer], prefix)
     other = WordTokenizer.train(["completely different words"])  # new ids: all <unk>, other lengths
     with monkeypatch.context() as m:
-        m.setattr("seqtool.batching.np.save", killed)
+        m.setattr("seqtool.data.batching.np.save", killed)
         with pytest.raises(KeyboardInterrupt):
             encode_corpus([text], [other], prefix)
     assert load_encoded(prefix, 1) is None

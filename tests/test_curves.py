@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from seqtool.curves import figure_pixels, load_histories, png_size
 from seqtool.errors import DataError, OptionError
-from seqtool.workspace import Workspace
+from seqtool.store.workspace import Workspace
+from seqtool.viz.curves import figure_pixels, load_histories, png_size
 from tests.conftest import assert_clean_error, run_cli
 
 

@@ -6,8 +6,8 @@ import json
 
 import torch
 
-from seqtool.translation import MTDataConfig, mt_train_config, train_mt
-from seqtool.workspace import Workspace
+from seqtool.store.workspace import Workspace
+from seqtool.tasks.mt import MTDataConfig, mt_train_config, train_mt
 from tests.conftest import SAMPLE, assert_clean_error, run_cli
 
 

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seqtool.analogy import ExpressionError
 from seqtool.embeddings import (
     Embeddings,
     EmbeddingSettings,
@@ -21,9 +20,10 @@ from seqtool.embeddings import (
     save_vectors,
     train_embeddings,
 )
+from seqtool.embeddings.analogy import ExpressionError
 from seqtool.embeddings.evaluation import evaluate_analogies, evaluate_similarity
 from seqtool.errors import DataError, ModelNotFoundError, OptionError, WorkspaceError
-from seqtool.workspace import Workspace
+from seqtool.store.workspace import Workspace
 from tests.conftest import SAMPLE, assert_clean_error, run_cli
 
 # One worker and a fixed seed make gensim deterministic; 3,000 generated sentences x 10 epochs take

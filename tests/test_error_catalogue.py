@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from seqtool.data.tokenizers import SPECIALS, WordTokenizer
 from seqtool.errors import WorkspaceError
-from seqtool.tokenizers import SPECIALS, WordTokenizer
-from seqtool.workspace import ModelDir, atomic_write_json
+from seqtool.files import atomic_write_json
+from seqtool.store.workspace import ModelDir
 from tests.conftest import SAMPLE, assert_clean_error, run_cli
 from tests.test_models_import import make_lm_folder, make_mt_folder, run_main, snapshot
 
@@ -104,7 +105,7 @@ def no_space(*_args, **_kwargs):
 
 def test_disk_full_during_save_keeps_the_previous_file(tmp_path, capsys, monkeypatch, ws):
     # The atomic writer's fsync is where a full disk shows up (data is flushed to the device there).
-    monkeypatch.setattr("seqtool.workspace.os.fsync", no_space)
+    monkeypatch.setattr("seqtool.files.os.fsync", no_space)
     # A library write over an existing file: the previous version survives, no temporary is left.
     md = ModelDir(ws / "models" / "lm")
     before = md.config_path.read_bytes()
@@ -123,7 +124,7 @@ def test_permission_error_outside_the_atomic_writers_is_one_line(capsys, monkeyp
     def denied(self):  # noqa: ANN001
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self.root / "models"))
 
-    monkeypatch.setattr("seqtool.workspace.Workspace.ensure_writable", denied)
+    monkeypatch.setattr("seqtool.store.workspace.Workspace.ensure_writable", denied)
     check_rejected(capsys, ws, ["train-lm", "--name", "x", *TINY_LM, *QUICK], "models: Permission denied")
 
 
@@ -185,7 +186,7 @@ def test_internal_errors_exit_1_with_a_hint_not_a_traceback(capsys, monkeypatch,
     def bug(*_args, **_kwargs):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr("seqtool.language_model.predict_next", bug)
+    monkeypatch.setattr("seqtool.tasks.lm.predict_next", bug)
     code, _, err = run_main(capsys, "predict-next", "hello", "-m", "lm", "-w", str(ws), "--device", "cpu")
     assert_one_line_error(code, err, "internal error: ZeroDivisionError", "--debug", exit_code=1)
 
@@ -211,7 +212,7 @@ def test_word_vocabulary_as_a_token_to_id_object(capsys, ws):
     code, out, err = run_main(capsys, "predict-next", "my father", "-m", "lm", "--json", "-w", str(ws))
     assert code == 0, err
     assert len(json.loads(out)["results"]) == 5
-    tokenizer = WordTokenizer.load(md, md.config()["tokenizer"])
+    tokenizer = WordTokenizer.load(md.path, md.config()["tokenizer"])
     assert tokenizer.tokens == tokens and tokenizer.tokens[: len(SPECIALS)] == list(SPECIALS)
     for broken, message in (
         ({"<pad>": 0, "<unk>": 2}, "needs the ids 0..1, each once"),

@@ -22,10 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from seqtool import fetch as fetch_module
 from seqtool.cli import main
+from seqtool.data import registry
+from seqtool.data.download import FetchProgress, fetch
+from seqtool.data.registry import Corpus, CorpusFile, FetchError, corpus_status
 from seqtool.errors import OptionError
-from seqtool.fetch import Corpus, CorpusFile, FetchError, FetchProgress, corpus_status, fetch
 from tests.conftest import assert_clean_error, run_cli
 
 
@@ -123,7 +124,7 @@ def tiny(server, monkeypatch: pytest.MonkeyPatch) -> tuple[ServerState, Corpus]:
     """The server plus a registry entry ``tiny`` whose files and checksums are the server's."""
     state, url = server
     corpus = corpus_for("tiny", url, state.files)
-    monkeypatch.setattr(fetch_module, "CORPORA", {"tiny": corpus})
+    monkeypatch.setattr(registry, "CORPORA", {"tiny": corpus})
     return state, corpus
 
 
@@ -205,7 +206,7 @@ def test_interrupted_download_resumes_on_the_next_run(tiny, tmp_path):
         fetch("tiny", tmp_path, attempts=1)
     part = tmp_path / "train.en.part"
     assert part.read_bytes() == state.files["train.en"][: size // 2]
-    assert corpus_status(fetch_module.CORPORA["tiny"], tmp_path).state == "partial"
+    assert corpus_status(registry.CORPORA["tiny"], tmp_path).state == "partial"
 
     del state.modes["train.en"]
     fetch("tiny", tmp_path)
@@ -244,7 +245,7 @@ def test_server_error_is_a_clear_error_and_creates_nothing(tiny, tmp_path, code)
 def test_no_network_suggests_mirror(tiny, tmp_path, monkeypatch, closed_port):
     _, corpus = tiny
     offline = Corpus("tiny", corpus.description, f"http://127.0.0.1:{closed_port}/", corpus.files)
-    monkeypatch.setattr(fetch_module, "CORPORA", {"tiny": offline})
+    monkeypatch.setattr(registry, "CORPORA", {"tiny": offline})
     with pytest.raises(FetchError, match=rf"cannot reach 127.0.0.1:{closed_port} .*use --mirror URL\|DIR"):
         fetch("tiny", tmp_path / "new")
     assert not (tmp_path / "new").exists()
@@ -267,7 +268,7 @@ def test_mirror_directory_and_url(tiny, tmp_path):
 
     # a URL mirror replaces the registry's base URL
     monkeypatch_url = Corpus("tiny", corpus.description, "http://127.0.0.1:1/unused/", corpus.files)
-    fetch_module.CORPORA["tiny"] = monkeypatch_url
+    registry.CORPORA["tiny"] = monkeypatch_url
     fetch("tiny", tmp_path / "c", mirror=corpus.base_url)
     assert_installed(tmp_path / "c", state.files)
 
@@ -286,13 +287,13 @@ def test_bad_arguments_are_rejected_before_touching_disk(tiny, tmp_path):
 def test_status_reports_each_state(tiny, tmp_path):
     state, _ = tiny
     ws = tmp_path / "ws"
-    [before] = fetch_module.status(ws)
+    [before] = registry.status(ws)
     assert before.state == "missing" and before.directory == str(ws / "data" / "tiny")
     fetch("tiny", ws / "data" / "tiny")
-    [after] = fetch_module.status(ws)
+    [after] = registry.status(ws)
     assert after.state == "present" and all(f.verified for f in after.files)
     (ws / "data" / "tiny" / "dev.en").write_bytes(b"changed\n")
-    [changed] = fetch_module.status(ws)
+    [changed] = registry.status(ws)
     assert changed.state == "modified"
     assert [f.name for f in changed.files if f.verified is False] == ["dev.en"]
 
@@ -385,7 +386,7 @@ def test_cli_no_network_one_line_exit_2(tiny, tmp_path, capsys, closed_port):
 
 def test_subprocess_real_corpus_from_a_mirror_with_wrong_files(server, tmp_path):
     state, url = server
-    state.files = {f.name: b"generated, not the real corpus\n" for f in fetch_module.SMALL_PARALLEL_ENJA.files}
+    state.files = {f.name: b"generated, not the real corpus\n" for f in registry.SMALL_PARALLEL_ENJA.files}
     result = run_cli("data", "fetch", "small-parallel-enja", "-w", str(tmp_path / "ws"), "--mirror", url)
     assert_one_line_error(result, "train.en: SHA-256 mismatch", "deleted the download")
     assert not (tmp_path / "ws").exists()  # the folders it made are removed again

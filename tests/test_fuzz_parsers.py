@@ -15,11 +15,12 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from seqtool.corpus import read_lines
+from seqtool.data.corpus import read_lines
+from seqtool.data.specials import BOS, EOS, PAD, UNK
+from seqtool.data.text import normalize_english
+from seqtool.data.tokenizers import SPECIALS, WordTokenizer
 from seqtool.errors import DataError, WorkspaceError
-from seqtool.text import normalize_english
-from seqtool.tokenizers import BOS, EOS, PAD, SPECIALS, UNK, WordTokenizer
-from seqtool.workspace import KINDS, ModelDir, Workspace
+from seqtool.store.workspace import KINDS, ModelDir, Workspace
 from tests.conftest import assert_clean_error, run_cli
 
 # deadline=None: the machine is shared, and a slow example is not a bug here.

@@ -7,7 +7,11 @@ import json
 import pytest
 import torch
 
-from seqtool.language_model import (
+from seqtool.data.tokenizers import WordTokenizer
+from seqtool.metrics import unigram_perplexity
+from seqtool.models.lm import LMConfig, build_lm
+from seqtool.store.workspace import Workspace
+from seqtool.tasks.lm import (
     TokenizerConfig,
     evaluate_lm,
     generate,
@@ -17,10 +21,6 @@ from seqtool.language_model import (
     score_lines,
     train_lm,
 )
-from seqtool.metrics import unigram_perplexity
-from seqtool.models.lm import LMConfig, build_lm
-from seqtool.tokenizers import WordTokenizer
-from seqtool.workspace import Workspace
 from tests.conftest import assert_clean_error, run_cli
 
 TINY = dict(layers=1, emb_dim=48, hidden=48, dropout=0.0)

@@ -19,15 +19,17 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from seqtool.cli import main
+from seqtool.data.tokenizers import SPECIALS, WordTokenizer
 from seqtool.errors import SeqtoolError
-from seqtool.language_model import load_lm, predict_next
-from seqtool.model_import import import_model
+from seqtool.files import now_iso
 from seqtool.models.lm import LMConfig, build_lm
 from seqtool.models.seq2seq import build_translator, translator_config
-from seqtool.tokenizers import SPECIALS, WordTokenizer
-from seqtool.train import describe, save_weights
-from seqtool.translation import load_translator
-from seqtool.workspace import ModelDir, Workspace, now_iso
+from seqtool.store.weights import save_weights
+from seqtool.store.workspace import ModelDir, Workspace
+from seqtool.tasks.import_model import import_model
+from seqtool.tasks.lm import load_lm, predict_next
+from seqtool.tasks.mt import load_translator
+from seqtool.training.config import describe
 from tests.conftest import assert_clean_error, run_cli
 
 EN = ["i", "can", "'t", "swim", ".", "my", "father", "likes", "tea", "and", "the", "dog", "runs"]
@@ -38,7 +40,7 @@ def make_lm_folder(folder: Path, name: str = "tiny-lm") -> Path:
     """A complete, usable LM folder (untrained weights) like the ones `train-lm` writes."""
     md = ModelDir(folder)
     tok = WordTokenizer([*SPECIALS, *EN], normalize="english")
-    tok_entry = tok.save(md, "tokenizer")
+    tok_entry = tok.save(md.path, "tokenizer")
     model_cfg = LMConfig(vocab_size=tok.vocab_size, cell="gru", layers=1, emb_dim=16, hidden=16, dropout=0.0)
     torch.manual_seed(0)
     model = build_lm(model_cfg)
@@ -65,7 +67,7 @@ def make_mt_folder(folder: Path, name: str = "tiny-mt") -> Path:
     """A complete, usable translator folder (GRU + attention, untrained weights)."""
     md = ModelDir(folder)
     src, tgt = WordTokenizer([*SPECIALS, *EN], normalize="english"), WordTokenizer([*SPECIALS, *JA])
-    toks = {"src": src.save(md, "src"), "tgt": tgt.save(md, "tgt")}
+    toks = {"src": src.save(md.path, "src"), "tgt": tgt.save(md.path, "tgt")}
     values = dict(src_vocab=src.vocab_size, tgt_vocab=tgt.vocab_size, emb_dim=16, hidden=16, attention="luong")
     model_cfg = translator_config("gru", values)
     torch.manual_seed(0)

@@ -10,8 +10,8 @@ import torch
 from seqtool.decoding import beam_search, greedy
 from seqtool.metrics import translation_scores
 from seqtool.models.seq2seq import build_translator, translator_config
-from seqtool.translation import MTDataConfig, load_translator, mt_train_config, train_mt
-from seqtool.workspace import Workspace
+from seqtool.store.workspace import Workspace
+from seqtool.tasks.mt import MTDataConfig, load_translator, mt_train_config, train_mt
 from tests.conftest import assert_clean_error, run_cli
 
 SMALL_RNN = {"emb_dim": 64, "hidden": 64, "dropout": 0.0}
@@ -82,8 +82,8 @@ def test_incremental_decoding_matches_full_forward(arch):
 
 def reference_beam(model, src, length, beam: int, max_len: int, alpha: float) -> list[tuple[list[int], float]]:
     """Plain beam search over the whole vocabulary for one sentence (the oracle for the batched one)."""
+    from seqtool.data.specials import BOS, EOS, PAD
     from seqtool.decoding import length_penalty
-    from seqtool.tokenizers import BOS, EOS, PAD
 
     hyps = [([], 0.0, model.start(src, length, 1), False)]
     for _ in range(max_len):

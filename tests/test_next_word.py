@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 import torch
 
-import seqtool.curves
-from seqtool.corpus import read_lines
-from seqtool.curves import figure_pixels, plot_next_word, png_size
-from seqtool.experiments.next_word import NextWordConfig, NextWordResult, run_next_word
+import seqtool.viz.curves
+from seqtool.data.corpus import read_lines
 from seqtool.metrics import unigram_perplexity
-from seqtool.workspace import Workspace
+from seqtool.store.workspace import Workspace
+from seqtool.tasks.experiments.next_word import NextWordConfig, NextWordResult, run_next_word
+from seqtool.viz.curves import figure_pixels, plot_next_word, png_size
 from tests.conftest import SAMPLE, assert_clean_error, run_cli
 
 CELLS = ["lstm", "gru", "bigru"]
@@ -92,14 +92,14 @@ def test_one_curve_per_cell_on_one_chart(
 ) -> None:
     _, result = comparison
     drawn: dict[str, list[str]] = {}
-    save = seqtool.curves._save
+    save = seqtool.viz.curves._save
 
     def record(fig: Any, path: Path) -> Path:
         for ax in fig.axes:
             drawn[ax.get_title()] = [line.get_label() for line in ax.get_lines()]
         return save(fig, path)
 
-    monkeypatch.setattr(seqtool.curves, "_save", record)
+    monkeypatch.setattr(seqtool.viz.curves, "_save", record)
     figure = plot_next_word(result, tmp_path / "next-word.png")
     assert drawn["loss"] == [f"{cell} {split}" for cell in CELLS for split in ("train", "dev")]
     assert drawn["dev top-1 accuracy"] == [*CELLS, "unigram baseline ('</s>')"]

@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqtool.errors import SeqtoolError
-from seqtool.language_model import TokenizerConfig, lm_train_config, train_lm
+from seqtool.errors import SeqtoolError, TrainingInterrupted
 from seqtool.models.lm import LMConfig
-from seqtool.train import CHECKPOINT_STEPS_ENV, TrainingInterrupted, safe_load_checkpoint
-from seqtool.workspace import Workspace
+from seqtool.store.weights import safe_load_checkpoint
+from seqtool.store.workspace import Workspace
+from seqtool.tasks.lm import TokenizerConfig, lm_train_config, train_lm
+from seqtool.training.trainer import CHECKPOINT_STEPS_ENV
 from tests.conftest import SAMPLE, assert_clean_error, run_cli
 from tests.test_models_import import make_lm_folder, make_mt_folder, run_main, snapshot
 

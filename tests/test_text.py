@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from seqtool.text import join_japanese, normalize_english
+from seqtool.data.text import join_japanese, normalize_english
 
 
 def test_raw_english_becomes_corpus_convention():

@@ -4,7 +4,8 @@ import stat
 import pytest
 
 from seqtool.errors import ModelNotFoundError, WorkspaceError
-from seqtool.workspace import Workspace, atomic_path, atomic_write_text
+from seqtool.files import atomic_path, atomic_write_text
+from seqtool.store.workspace import Workspace
 
 
 def make_model(ws: Workspace, name: str, kind: str, created: str) -> None:

@@ -73,7 +73,7 @@ def sample_data_dir() -> Path:
 
 
 def training_summary(name: str, result: Any) -> dict[str, Any]:
-    """The documented `--json` shape of `train-lm` and `train-mt` (result: seqtool.train.TrainResult)."""
+    """The documented `--json` shape of `train-lm` and `train-mt` (result: seqtool.training.config.TrainResult)."""
     return {
         "name": name, "best": result.best, "epochs": result.epochs, "steps": result.steps,
         "elapsed_s": round(result.elapsed_s, 1), "tokens_per_s": round(result.tokens_per_s, 1),

@@ -68,8 +68,8 @@ def compare(
     json: JsonOpt = False,
 ) -> None:
     """Models side by side: kind, architecture, parameters, data, training time, tokens/s, best dev metric."""
-    from seqtool.curves import check_unique, load_model_config
-    from seqtool.workspace import Workspace
+    from seqtool.store.workspace import Workspace, load_model_config
+    from seqtool.viz.curves import check_unique
 
     ws = Workspace(workspace)
     check_unique(names)

@@ -39,10 +39,10 @@ def compress_cmd(
     json: JsonOpt = False,
 ) -> None:
     """Prune by magnitude and/or store weights as int8 or bf16; every command loads the result like any model."""
-    from seqtool.compress_model import compress_model
-    from seqtool.compress_model import measure as measure_model
     from seqtool.errors import OptionError, check_positive
-    from seqtool.workspace import Workspace
+    from seqtool.store.workspace import Workspace
+    from seqtool.tasks.compress import compress_model
+    from seqtool.tasks.compress import measure as measure_model
 
     check_positive("--beam", beam)
     check_positive("--limit", limit, allow_zero=True)

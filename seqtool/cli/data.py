@@ -20,7 +20,7 @@ def info(
     """Sentences, words, vocabulary and sentence-length histogram of each file."""
     from dataclasses import asdict
 
-    from seqtool.corpus import corpus_stats
+    from seqtool.data.corpus import corpus_stats
 
     stats = [corpus_stats(f) for f in files]
     if json:

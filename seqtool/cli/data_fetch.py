@@ -15,11 +15,11 @@ from seqtool.cli.common import JsonOpt, WorkspaceOpt, console, err_console, prin
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-    from seqtool.fetch import FetchProgress
+    from seqtool.data.download import FetchProgress
 
 
 class ProgressBars:
-    """Renders :class:`~seqtool.fetch.FetchProgress` reports as rich progress bars on stderr.
+    """Renders :class:`~seqtool.data.download.FetchProgress` reports as rich progress bars on stderr.
 
     Bars are drawn only on a terminal: in logs and pipes they would be noise, and the summary
     printed after the fetch says what happened.
@@ -92,7 +92,8 @@ def fetch_corpus(
     json: JsonOpt = False,
 ) -> None:
     """Download a corpus with SHA-256 verification; resumes partial downloads, skips files that verify."""
-    from seqtool.fetch import default_directory, fetch
+    from seqtool.data.download import fetch
+    from seqtool.data.registry import default_directory
 
     target = directory or default_directory(workspace, corpus)
     with ProgressBars(enabled=err_console.is_terminal and not json) as bars:
@@ -110,7 +111,7 @@ def fetch_corpus(
 @data_app.command("list")
 def list_corpora(workspace: WorkspaceOpt = None, json: JsonOpt = False) -> None:
     """The known corpora and which of their files are in the workspace (checked by SHA-256)."""
-    from seqtool.fetch import status
+    from seqtool.data.registry import status
 
     corpora = status(workspace)
     if json:

@@ -29,10 +29,10 @@ def demo_cmd(
     from rich.rule import Rule
 
     from seqtool.cli.progress import TrainingProgress
-    from seqtool.language_model import TokenizerConfig, generate, lm_train_config, load_lm, predict_next, train_lm
     from seqtool.models.lm import LMConfig
-    from seqtool.translation import MTDataConfig, load_translator, mt_train_config, train_mt
-    from seqtool.workspace import Workspace
+    from seqtool.store.workspace import Workspace
+    from seqtool.tasks.lm import TokenizerConfig, generate, lm_train_config, load_lm, predict_next, train_lm
+    from seqtool.tasks.mt import MTDataConfig, load_translator, mt_train_config, train_mt
 
     setup_torch(threads)
     ws = Workspace(workspace)

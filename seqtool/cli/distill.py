@@ -31,9 +31,9 @@ def distill_cmd(
 ) -> None:
     """Sequence-level distillation: the teacher translates the training source (beam search), the student
     (any --arch and size) trains on that with train-mt."""
-    from seqtool.distill import finish, prepare
     from seqtool.errors import OptionError
-    from seqtool.workspace import Workspace
+    from seqtool.store.workspace import Workspace
+    from seqtool.tasks.distill import finish, prepare
 
     if train_options.get("name") is None:
         raise OptionError("give the student a --name")

@@ -170,9 +170,9 @@ def analogy(
     json: JsonOpt = False,
 ) -> None:
     """Solve a word analogy: any number of + and - terms; the query words are never answers."""
-    from seqtool.analogy import check_method, parse_expression
     from seqtool.embeddings import analogy as solve
     from seqtool.embeddings import load_embeddings
+    from seqtool.embeddings.analogy import check_method, parse_expression
 
     expr = parse_expression(expression)  # expression errors before the model is loaded
     check_method(method)
@@ -194,9 +194,9 @@ def evaluate_analogy(
     json: JsonOpt = False,
 ) -> None:
     """Analogy accuracy per section and in total (top-1, and top-5); OOV questions counted apart."""
-    from seqtool.analogy import check_method
-    from seqtool.corpus import check_file
+    from seqtool.data.corpus import check_file
     from seqtool.embeddings import load_embeddings
+    from seqtool.embeddings.analogy import check_method
     from seqtool.embeddings.evaluation import evaluate_analogies
 
     check_method(method)
@@ -236,7 +236,7 @@ def evaluate_similarity(
     json: JsonOpt = False,
 ) -> None:
     """Spearman correlation between human similarity scores and cosine similarity."""
-    from seqtool.corpus import check_file
+    from seqtool.data.corpus import check_file
     from seqtool.embeddings import load_embeddings
     from seqtool.embeddings.evaluation import evaluate_similarity as run
 
@@ -270,8 +270,8 @@ def plot_embeddings(
 ) -> None:
     """A 2-D PCA picture of the chosen words (Japanese rendered with a bundled CJK font)."""
     from seqtool.embeddings import load_embeddings
-    from seqtool.embeddings.plot import plot_embeddings as draw
-    from seqtool.workspace import Workspace
+    from seqtool.store.workspace import Workspace
+    from seqtool.viz.embeddings import plot_embeddings as draw
 
     emb = load_embeddings(workspace, model)
     path = output or Workspace(workspace).figures_dir / f"embeddings-{emb.name}.png"

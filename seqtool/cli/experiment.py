@@ -13,8 +13,8 @@ from seqtool.cli.app import experiment_app
 from seqtool.cli.common import DeviceOpt, JsonOpt, ThreadsOpt, WorkspaceOpt, console, err_console, print_json
 
 if TYPE_CHECKING:
-    from seqtool.experiments.binary_addition import BinaryAdditionResult
-    from seqtool.experiments.next_word import NextWordResult
+    from seqtool.tasks.experiments.binary_addition import BinaryAdditionResult
+    from seqtool.tasks.experiments.next_word import NextWordResult
 
 STOP_NOTES = {"time budget": " (time)", "no improvement": " (early stop)"}  # why a cell stopped before --epochs
 TABLE_ROWS = 12  # checkpoints shown in the accuracy-over-time table (the figure has them all)
@@ -116,9 +116,9 @@ def binary_addition(
     course's setting (16 hidden units, 8-bit sums, plain SGD), in which sigmoid and tanh reach 100%.
     """
     from seqtool.cli.common import setup_torch
-    from seqtool.curves import default_figure_name, plot_binary_addition, png_size
-    from seqtool.experiments.binary_addition import BinaryAdditionConfig, parse_activations, run_comparison
-    from seqtool.workspace import Workspace
+    from seqtool.store.workspace import Workspace
+    from seqtool.tasks.experiments.binary_addition import BinaryAdditionConfig, parse_activations, run_comparison
+    from seqtool.viz.curves import default_figure_name, plot_binary_addition, png_size
 
     activations = parse_activations(compare) if compare is not None else [activation]
     base = BinaryAdditionConfig(
@@ -270,9 +270,9 @@ def next_word(
     """
     from seqtool.cli.common import sample_data_dir, setup_torch
     from seqtool.cli.progress import TrainingProgress
-    from seqtool.curves import default_figure_name, plot_next_word, png_size
-    from seqtool.experiments.next_word import NextWordConfig, parse_cells, run_next_word
-    from seqtool.workspace import Workspace
+    from seqtool.store.workspace import Workspace
+    from seqtool.tasks.experiments.next_word import NextWordConfig, parse_cells, run_next_word
+    from seqtool.viz.curves import default_figure_name, plot_next_word, png_size
 
     cfg = NextWordConfig(
         cells=parse_cells(cells), context=context, emb_dim=emb_dim, hidden=hidden, layers=layers, dropout=dropout,

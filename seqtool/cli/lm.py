@@ -65,10 +65,10 @@ def train_lm_cmd(
 ) -> None:
     """Train a language model (RNN/LSTM/GRU/Transformer, or a window model with --context N)."""
     from seqtool.errors import OptionError
-    from seqtool.language_model import TokenizerConfig, lm_train_config, train_lm
     from seqtool.models.lm import LMConfig
-    from seqtool.runtime import unique_name
-    from seqtool.workspace import Workspace
+    from seqtool.store.workspace import Workspace
+    from seqtool.tasks.lm import TokenizerConfig, lm_train_config, train_lm
+    from seqtool.training.run import unique_name
 
     setup_torch(threads)
     if name is None and resume:
@@ -94,7 +94,7 @@ def train_lm_cmd(
             ws, name, train or sample / "train.en", dev or sample / "dev.en", model_cfg, train_cfg, tok_cfg,
             device=device, resume=resume, threads=threads or 1, progress=progress,
         )  # fmt: skip
-    from seqtool.distributed import is_main_process
+    from seqtool.training.distributed import is_main_process
 
     if not is_main_process():  # under torchrun only rank 0 reports
         return
@@ -119,8 +119,8 @@ def predict_next_cmd(
     json: JsonOpt = False,
 ) -> None:
     """The most probable next words after TEXT, with probabilities."""
-    from seqtool.language_model import load_lm, predict_next
-    from seqtool.workspace import Workspace
+    from seqtool.store.workspace import Workspace
+    from seqtool.tasks.lm import load_lm, predict_next
 
     setup_torch(None)
     lm = load_lm(Workspace(workspace), model, device)
@@ -152,8 +152,8 @@ def generate_cmd(
 ) -> None:
     """Sample text from a language model."""
     from seqtool.errors import check_positive
-    from seqtool.language_model import generate, load_lm
-    from seqtool.workspace import Workspace
+    from seqtool.store.workspace import Workspace
+    from seqtool.tasks.lm import generate, load_lm
 
     check_positive("--num", num)
     setup_torch(None)
@@ -178,8 +178,8 @@ def evaluate_lm_cmd(
     json: JsonOpt = False,
 ) -> None:
     """Per-word perplexity and next-word top-1/top-5 accuracy of a language model."""
-    from seqtool.language_model import evaluate_lm, load_lm
-    from seqtool.workspace import Workspace
+    from seqtool.store.workspace import Workspace
+    from seqtool.tasks.lm import evaluate_lm, load_lm
 
     setup_torch(threads)
     lm = load_lm(Workspace(workspace), model, device)

@@ -39,7 +39,7 @@ def list_models(ctx: typer.Context, workspace: WorkspaceOpt = None, json: JsonOp
     """List the models in the workspace (name, kind, architecture, parameters, data, best dev metric)."""
     if ctx.invoked_subcommand is not None:
         return
-    from seqtool.workspace import Workspace
+    from seqtool.store.workspace import Workspace
 
     ws = Workspace(workspace)
     rows = [model_summary(md.name, cfg) for md, cfg in ws.list_models()]
@@ -78,7 +78,7 @@ def show(
     json: JsonOpt = False,
 ) -> None:
     """Show a model's full configuration, files and metrics history."""
-    from seqtool.workspace import Workspace
+    from seqtool.store.workspace import Workspace
 
     ws = Workspace(workspace)
     md = ws.model_dir(name)
@@ -118,7 +118,7 @@ def remove(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Delete models from the workspace."""
-    from seqtool.workspace import Workspace
+    from seqtool.store.workspace import Workspace
 
     ws = Workspace(workspace)
     for name in names:

@@ -21,8 +21,8 @@ def import_cmd(
     json: JsonOpt = False,
 ) -> None:
     """Import a model folder after checking its config, tokenizers and tensor names/shapes (nothing is unpickled)."""
-    from seqtool.model_import import import_model
-    from seqtool.workspace import Workspace
+    from seqtool.store.workspace import Workspace
+    from seqtool.tasks.import_model import import_model
 
     result = import_model(Workspace(workspace), path, name)
     summary = {

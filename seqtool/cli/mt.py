@@ -72,9 +72,9 @@ def train_mt_cmd(
 ) -> None:
     """Train a translator (Transformer, or GRU/LSTM encoder-decoder with optional attention)."""
     from seqtool.errors import OptionError
-    from seqtool.runtime import unique_name
-    from seqtool.translation import MTDataConfig, mt_train_config, train_mt
-    from seqtool.workspace import Workspace
+    from seqtool.store.workspace import Workspace
+    from seqtool.tasks.mt import MTDataConfig, mt_train_config, train_mt
+    from seqtool.training.run import unique_name
 
     setup_torch(threads)
     if resume and name is None:
@@ -111,7 +111,7 @@ def train_mt_cmd(
             ws, name, src, tgt, dev_src, dev_tgt, arch, model_values, train_cfg, data_cfg,
             device=device, resume=resume, threads=threads or 1, progress=progress,
         )  # fmt: skip
-    from seqtool.distributed import is_main_process
+    from seqtool.training.distributed import is_main_process
 
     if not is_main_process():  # under torchrun only rank 0 reports
         return
@@ -146,8 +146,9 @@ def translate_cmd(
 ) -> None:
     """Translate TEXT, or every line of --input / stdin (in batches, order kept)."""
     from seqtool.errors import OptionError, check_positive
-    from seqtool.translation import load_translator, read_texts
-    from seqtool.workspace import Workspace, atomic_write_text
+    from seqtool.files import atomic_write_text
+    from seqtool.store.workspace import Workspace
+    from seqtool.tasks.mt import load_translator, read_texts
 
     check_positive("--beam", beam)
     check_positive("--batch-size", batch_size)
@@ -185,8 +186,8 @@ def translate_cmd(
 
 def _save_attention(tr, ws, texts, found) -> None:  # noqa: ANN001 - CLI helper
     from seqtool.errors import OptionError
-    from seqtool.plots import attention_heatmap
-    from seqtool.workspace import now_iso
+    from seqtool.files import now_iso
+    from seqtool.viz.figures import attention_heatmap
 
     if tr.config.get("model", {}).get("attention", "none") == "none":
         raise OptionError(f"model {tr.md.name!r} has no attention to show (train with --attention bahdanau|luong)")
@@ -219,9 +220,10 @@ def evaluate_mt_cmd(
     """Translate a test set and score it: BLEU, chrF and TER (sacrebleu, with signatures)."""
     import time
 
+    from seqtool.files import atomic_write_text
     from seqtool.metrics import translation_scores
-    from seqtool.translation import load_translator, read_dev
-    from seqtool.workspace import Workspace, atomic_write_text
+    from seqtool.store.workspace import Workspace
+    from seqtool.tasks.mt import load_translator, read_dev
 
     setup_torch(threads)
     tr = load_translator(Workspace(workspace), model, device)
@@ -260,7 +262,7 @@ def evaluate_bleu_cmd(
     json: JsonOpt = False,
 ) -> None:
     """Score existing translations against references: BLEU, chrF, TER with sacrebleu signatures."""
-    from seqtool.corpus import check_parallel, read_lines
+    from seqtool.data.corpus import check_parallel, read_lines
     from seqtool.metrics import translation_scores
 
     check_parallel(hyp, ref)

@@ -25,8 +25,8 @@ def curves(
     json: JsonOpt = False,
 ) -> None:
     """Loss and dev metric per epoch of one or more trained models, on one figure (two panels)."""
-    from seqtool.curves import default_figure_name, load_histories, plot_learning_curves, png_size
-    from seqtool.workspace import Workspace
+    from seqtool.store.workspace import Workspace
+    from seqtool.viz.curves import default_figure_name, load_histories, plot_learning_curves, png_size
 
     ws = Workspace(workspace)
     histories = load_histories(ws, names)  # every name checked before anything is written

@@ -1,6 +1,6 @@
 """Rich rendering of training progress: a bar with loss, tokens/s and ETA, and one line per epoch.
 
-The library reports progress as plain dicts through a callback (see seqtool.train); this module
+The library reports progress as plain dicts through a callback (see seqtool.training.trainer); this module
 is the only place that turns them into terminal output.
 """
 

@@ -1,6 +1,6 @@
 """Intrinsic evaluation of embeddings: analogy accuracy and word-similarity correlation.
 
-Analogy questions use the Google ``questions-words.txt`` format (:func:`seqtool.analogy.read_questions`).
+Analogy questions use the Google ``questions-words.txt`` format (:func:`seqtool.embeddings.analogy.read_questions`).
 A question whose four words are not all in the vocabulary is *out of vocabulary* and counted apart:
 ``total`` counts the questions that were asked, ``oov`` those that could not be, and ``accuracy`` is
 ``correct / total``. ``restrict`` limits the candidate answers (not the questions) to the most frequent
@@ -15,8 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from seqtool.analogy import answer_questions, check_method, read_questions
-from seqtool.corpus import read_lines
+from seqtool.data.corpus import read_lines
+from seqtool.embeddings.analogy import answer_questions, check_method, read_questions
 from seqtool.embeddings.vectors import Embeddings
 from seqtool.errors import DataError, OptionError
 

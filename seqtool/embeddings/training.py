@@ -12,10 +12,11 @@ from typing import Any
 
 from gensim.models.callbacks import CallbackAny2Vec  # library code may import gensim; CLI modules may not
 
-from seqtool.corpus import check_file, read_lines
+from seqtool.data.corpus import check_file, read_lines
 from seqtool.embeddings.vectors import COUNTS_FILE, KIND, VECTORS_FILE, save_vectors
 from seqtool.errors import DataError, OptionError, WorkspaceError, check_positive, check_range
-from seqtool.workspace import ModelDir, Workspace, atomic_write_json, now_iso
+from seqtool.files import atomic_write_json, now_iso
+from seqtool.store.workspace import ModelDir, Workspace
 
 DEFAULT_NAME = "w2v"
 METHODS = ("skipgram", "cbow")

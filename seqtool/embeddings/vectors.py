@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from seqtool.analogy import Expression, parse_expression, score_candidates, top_indices
+from seqtool.embeddings.analogy import Expression, parse_expression, score_candidates, top_indices
 from seqtool.errors import OptionError, SeqtoolError, WorkspaceError, check_positive
-from seqtool.workspace import ModelDir, Workspace, atomic_path
+from seqtool.files import atomic_path
+from seqtool.store.workspace import ModelDir, Workspace
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors

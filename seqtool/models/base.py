@@ -14,41 +14,13 @@ is a flat ``dict`` of batch-first tensors, so beam search can reorder any model'
 from __future__ import annotations
 
 from collections.abc import Container
-from dataclasses import dataclass, fields
 
 import torch
 from torch import nn
 
+from seqtool.data.batch import Batch
+
 State = dict[str, torch.Tensor]
-
-
-@dataclass
-class Batch:
-    """Padded id tensors (PAD = 0). ``tgt_in`` starts with ``<bos>``; ``tgt_out`` ends with ``<eos>``.
-
-    Language models use only the ``tgt_*`` fields; translators also get the source.
-    """
-
-    tgt_in: torch.Tensor  # (B, T)
-    tgt_out: torch.Tensor  # (B, T)
-    src: torch.Tensor | None = None  # (B, S)
-    src_lengths: torch.Tensor | None = None  # (B,) on the CPU, as pack_padded_sequence wants
-
-    def to(self, device: torch.device | str) -> Batch:
-        moved = {
-            f.name: (v.to(device, non_blocking=True) if f.name != "src_lengths" and v is not None else v)
-            for f in fields(self)
-            for v in [getattr(self, f.name)]
-        }
-        return Batch(**moved)
-
-    @property
-    def num_target_tokens(self) -> int:
-        return int((self.tgt_out != 0).sum())
-
-    @property
-    def size(self) -> int:
-        return self.tgt_out.shape[0]
 
 
 class SequenceModel(nn.Module):

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from seqtool.data.batch import Batch
+from seqtool.data.specials import BOS
 from seqtool.errors import OptionError
-from seqtool.models.base import Batch, SequenceModel, State
+from seqtool.models.base import SequenceModel, State
 from seqtool.models.rnn import ACTIVATIONS, CELLS, hidden_to_state, make_rnn, state_to_hidden
 from seqtool.models.transformer import TransformerStack
-from seqtool.tokenizers import BOS
 
 LM_CELLS = (*CELLS, "transformer")
 

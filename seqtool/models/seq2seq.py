@@ -18,8 +18,9 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from seqtool.data.batch import Batch
 from seqtool.errors import OptionError
-from seqtool.models.base import Batch, SequenceModel, State, padding_mask
+from seqtool.models.base import SequenceModel, State, padding_mask
 from seqtool.models.layers import make_attention
 from seqtool.models.rnn import Hidden, hidden_to_state, make_rnn, state_to_hidden
 from seqtool.models.transformer import TransformerConfig, TransformerTranslator

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from seqtool.models.base import Batch, SequenceModel, State
+from seqtool.data.batch import Batch
+from seqtool.models.base import SequenceModel, State
 from seqtool.models.layers import MultiHeadAttention, SinusoidalPositions
 
 

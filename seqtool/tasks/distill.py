@@ -1,7 +1,7 @@
 """Sequence-level knowledge distillation (Kim & Rush 2016) for translators.
 
 The teacher translates the training source with beam search (batched, :func:`translate_texts`);
-the student is then trained by the ordinary :func:`seqtool.translation.train_mt` on (source,
+the student is then trained by the ordinary :func:`seqtool.tasks.mt.train_mt` on (source,
 teacher output) pairs: no second training loop. The teacher's output lives in the student's
 folder (``distill.<tgt_lang>``) and the student's config records the teacher.
 
@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from seqtool.errors import OptionError, WorkspaceError
-from seqtool.workspace import Workspace, atomic_write_text, validate_name
+from seqtool.files import atomic_write_text
+from seqtool.store.workspace import Workspace, validate_name
 
 
 @dataclass
@@ -46,7 +47,7 @@ def prepare(
 ) -> DistillPlan:  # fmt: skip
     """Translate the training source with the teacher (or reuse that output on --resume);
     ``progress(done, total)`` reports the sentences translated so far."""
-    from seqtool.translation import load_translator, read_texts
+    from seqtool.tasks.mt import load_translator, read_texts
 
     validate_name(student)
     if beam <= 0 or limit < 0:

@@ -168,7 +168,7 @@ def read_questions(path: str) -> list[Question]:
 
     Blank lines and ``#`` comments are skipped; anything else is a DataError naming ``file:line``.
     """
-    from seqtool.corpus import read_lines
+    from seqtool.data.corpus import read_lines
     from seqtool.errors import DataError
 
     questions: list[Question] = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from seqtool.workspace import atomic_path
+from seqtool.files import atomic_path
 
 DEFAULT_SIZE = (8.0, 5.0)  # inches; at 120 dpi -> 960x600 pixels
 DPI = 120

@@ -22,10 +22,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqtool.corpus import read_lines
-from seqtool.models.base import Batch
-from seqtool.tokenizers import BOS, EOS, Tokenizer
-from seqtool.workspace import atomic_path, atomic_write_json
+from seqtool.data.batch import Batch
+from seqtool.data.corpus import read_lines
+from seqtool.data.specials import BOS, EOS
+from seqtool.data.tokenizers import Tokenizer
+from seqtool.files import atomic_path, atomic_write_json
 
 ENCODE_CHUNK = 8192  # lines per tokenizer call (sentencepiece encodes a list with several threads)
 

@@ -10,28 +10,25 @@ serves both cases. Roles:
   writes config, checkpoints, metrics and weights, and is the only one that reports progress;
 - the other ranks wait for rank 0's set-up (:meth:`DistContext.share`), then read the same
   tokenizers and encoded corpus from the folder, and never write to it;
-- every rank trains on its shard of each epoch's batches (see :class:`seqtool.train.Trainer`);
+- every rank trains on its shard of each epoch's batches (see :class:`seqtool.training.trainer.Trainer`);
   rank 0 evaluates and broadcasts the metrics, so best-model, early-stopping, time-budget and
   Ctrl-C decisions are the same on every rank and no rank waits forever on another.
 
 Multi-node runs use the same code: torchrun's ``--nnodes``/``--node_rank``/``--master_addr``
-flags only change the environment the processes start with.
-"""
+flags only change the environment the processes start with."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
 
-from seqtool.errors import OptionError, WorkspaceError
-from seqtool.workspace import ModelDir, Workspace
+from seqtool.errors import OptionError
 
 T = TypeVar("T")
 
@@ -106,68 +103,6 @@ def _scalar(value: int) -> torch.Tensor:
     # NCCL reduces GPU tensors only; gloo takes CPU ones.
     device = "cuda" if torch.distributed.get_backend() == "nccl" else "cpu"
     return torch.tensor([value], dtype=torch.long, device=device)
-
-
-@contextlib.contextmanager
-def shared_model_dir(ws: Workspace, name: str, resume: bool, dist: DistContext) -> Iterator[ModelDir]:
-    """Rank 0 takes the folder as a single process would (lock, checks, clean-up on failure);
-    the other ranks only read it, after rank 0's set-up (see the module docstring)."""
-    if dist.is_main:
-        from seqtool.runtime import new_model_dir
-
-        with new_model_dir(ws, name, resume) as md:
-            yield md
-    else:
-        yield ws.model_dir(name)
-
-
-def quiet(_: dict[str, Any]) -> None:
-    """The progress callback of ranks other than 0: only rank 0 reports."""
-
-
-@dataclass
-class SharedRun:
-    """One training run's folder as this rank sees it (see the module docstring for the roles)."""
-
-    dist: DistContext
-    md: ModelDir
-    device: torch.device
-    progress: Callable[[dict[str, Any]], None]  # rank 0's callback; a no-op on the other ranks
-    resume: bool  # continue the folder's run (false also when a killed set-up left no config)
-
-    @property
-    def reads_folder(self) -> bool:
-        """Config, tokenizers and encoded corpus come from the folder (a resume, or a rank other than 0)."""
-        return self.resume or not self.dist.is_main
-
-    def load_encoded(self, cache: Path, sides: int) -> Any:
-        """The encoded corpus rank 0 left in ``cache`` (None: rank 0 must encode it now)."""
-        from seqtool.batching import load_encoded
-
-        encoded = load_encoded(cache, sides) if self.reads_folder else None
-        if encoded is None and not self.dist.is_main:
-            raise WorkspaceError(f"rank {self.dist.rank}: rank 0's encoded corpus in {cache} is missing or stale")
-        return encoded
-
-    def publish(self, cfg: dict[str, Any]) -> None:
-        """Rank 0 writes the config, then lets the other ranks read the folder."""
-        if self.dist.is_main:
-            self.md.write_config(cfg)
-            self.dist.share(None)
-
-
-@contextlib.contextmanager
-def shared_run(
-    ws: Workspace, name: str, resume: bool, device: torch.device, progress: Callable[[dict[str, Any]], None]
-) -> Iterator[SharedRun]:
-    """Set up a training run under torchrun or alone: rank 0 sets the folder up, the other ranks
-    wait (until :meth:`SharedRun.publish`) and then read it."""
-    with process_group(device) as dist, shared_model_dir(ws, name, resume, dist) as md:
-        run = SharedRun(dist, md, dist.device(device), progress if dist.is_main else quiet, False)
-        run.resume = dist.share(resume and md.config_path.exists())  # no config: a killed set-up, start again
-        if not dist.is_main:
-            dist.share(None)  # wait until rank 0 has written the config, tokenizers and encoded corpus
-        yield run
 
 
 def all_ranks_sum(value: int, world_size: int) -> int:

@@ -8,100 +8,35 @@ bf16 autocast, gradient clipping, per-epoch evaluation, best-weights and resumab
 early stopping, time budgets, Ctrl-C, checkpoint averaging and the metrics history.
 
 Checkpoints (``checkpoint.pt``) hold only tensors and plain Python values, so they load with
-``torch.load(weights_only=True)``; best weights go to ``model.safetensors``.
-"""
+``torch.load(weights_only=True)``; best weights go to ``model.safetensors``."""
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 import os
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from seqtool.distributed import all_ranks_sum, any_rank, broadcast_from_main
-from seqtool.errors import OptionError, SeqtoolError, WorkspaceError
-from seqtool.models.base import Batch, SequenceModel
-from seqtool.workspace import ModelDir, atomic_path
-
-
-@dataclass
-class TrainConfig:
-    """Every key of the "train" section of a model's config.json."""
-
-    epochs: int = 20  # upper bound on passes over the training data
-    max_minutes: float | None = None  # wall-clock budget, evaluation included
-    batch_tokens: int = 4096  # tokens per batch, padding included
-    optimizer: str = "adam"  # adam | sgd
-    lr: float = 1e-3  # peak learning rate
-    betas: tuple[float, float] = (0.9, 0.98)
-    weight_decay: float = 0.0
-    schedule: str = "inverse_sqrt"  # inverse_sqrt (warmup, then lr * sqrt(warmup/step)) | plateau | constant
-    warmup: int = 200  # steps of linear warm-up (inverse_sqrt)
-    plateau_factor: float = 0.25  # plateau: multiply lr by this when the dev metric does not improve
-    label_smoothing: float = 0.0
-    clip_norm: float = 1.0  # 0 disables gradient clipping
-    patience: int = 5  # early stopping: epochs without improvement of the dev metric
-    seed: int = 1
-    precision: str = "auto"  # auto | fp32 | bf16 (autocast for matrix products); auto: bf16 where it is fast
-    checkpoint_minutes: float = 5.0  # also save a resumable checkpoint this often within an epoch
-    average_last: int = 0  # MT: average the weights of the last N epochs at the end, keep it if better
-
-    def with_stored(self, stored: dict[str, Any]) -> TrainConfig:
-        """On --resume: the stored settings, with the budgets given on the command line (this config's)."""
-        return TrainConfig(**{**stored, "epochs": self.epochs, "max_minutes": self.max_minutes})
-
-    def validate(self) -> None:
-        # batch_tokens is --batch-size on the command line: name the option the user typed.
-        for name, option in (("epochs", "--epochs"), ("batch_tokens", "--batch-size"), ("lr", "--lr")):
-            if getattr(self, name) <= 0:
-                raise OptionError(f"{option} must be > 0, got {getattr(self, name)}")
-        if self.max_minutes is not None and self.max_minutes <= 0:
-            raise OptionError(f"--max-minutes must be > 0, got {self.max_minutes}")
-        if self.optimizer not in ("adam", "sgd"):
-            raise OptionError(f"optimizer must be adam or sgd, got {self.optimizer!r}")
-        if self.schedule not in ("inverse_sqrt", "plateau", "constant"):
-            raise OptionError(f"schedule must be inverse_sqrt, plateau or constant, got {self.schedule!r}")
-        if self.precision not in ("auto", "fp32", "bf16"):
-            raise OptionError(f"--precision must be auto, fp32 or bf16, got {self.precision!r}")
-        if self.patience < 1:
-            raise OptionError(f"--patience must be >= 1, got {self.patience}")
-
-
-@dataclass
-class Objective:
-    """What the task evaluates: a metric name from the evaluation dict and its direction."""
-
-    metric: str  # e.g. "dev_ppl" or "dev_bleu"
-    higher_is_better: bool
-
-
-@dataclass
-class TrainResult:
-    epochs: int
-    steps: int
-    elapsed_s: float
-    tokens_per_s: float
-    best: dict[str, Any]
-    stopped_because: str
-    history: list[dict[str, Any]] = field(default_factory=list)
-
-
-class TrainingInterrupted(SeqtoolError):
-    exit_code = 130
-
+from seqtool.data.batch import Batch
+from seqtool.errors import TrainingInterrupted, WorkspaceError, one_line
+from seqtool.files import atomic_path
+from seqtool.models.base import SequenceModel
+from seqtool.store.weights import safe_load_checkpoint, save_weights
+from seqtool.store.workspace import ModelDir
+from seqtool.training.config import Objective, TrainConfig, TrainResult
+from seqtool.training.device import autocast
+from seqtool.training.distributed import all_ranks_sum, any_rank, broadcast_from_main
 
 ProgressFn = Callable[[dict[str, Any]], None]
+
 
 # Save a resumable checkpoint every N optimizer steps as well (0: off). Hidden knob for tests that
 # kill a run mid-epoch, and for long epochs on slow machines; the time-based one is checkpoint_minutes.
@@ -151,26 +86,6 @@ def masked_loss(model: SequenceModel, batch: Batch, label_smoothing: float = 0.0
     return loss, int(mask.sum())
 
 
-@functools.lru_cache(maxsize=8)
-def has_fast_bf16(device: torch.device) -> bool:
-    """Whether bf16 matrix products are fast here: GPUs that support bf16, and CPUs with AVX-512 BF16
-    or AMX instructions (there bf16 matmuls run ~4x faster than fp32; elsewhere autocast only adds casts)."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            flags = next((line for line in f if line.startswith("flags")), "")
-    except OSError:
-        return False
-    return " avx512_bf16" in flags or " amx_bf16" in flags
-
-
-def resolve_precision(device: torch.device, precision: str) -> str:
-    if precision == "auto":
-        return "bf16" if has_fast_bf16(device) else "fp32"
-    return precision
-
-
 class TokenLoss(torch.nn.Module):
     """``masked_loss`` as a module's forward: DistributedDataParallel synchronises gradients only
     for work done inside the forward of the module it wraps."""
@@ -181,80 +96,6 @@ class TokenLoss(torch.nn.Module):
 
     def forward(self, batch: Batch) -> tuple[torch.Tensor, int]:
         return masked_loss(self.model, batch, self.label_smoothing)
-
-
-def autocast(device: torch.device, precision: str) -> Any:
-    enabled = resolve_precision(device, precision) == "bf16"
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
-
-
-def save_weights(model: SequenceModel, path: Any) -> None:
-    """Weights as safetensors (tied parameters stored once), written atomically."""
-    from safetensors.torch import save_model
-
-    with atomic_path(path) as tmp:
-        save_model(model, str(tmp))
-
-
-def load_weights(model: SequenceModel, path: Any) -> None:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_model
-
-    from seqtool.model_import import check_weights
-
-    check_weights(path, model)  # names and shapes from the header first: a clear one-line mismatch
-    try:
-        missing, unexpected = load_model(model, str(path), strict=False)
-    except (SafetensorError, OSError, RuntimeError) as e:
-        raise WorkspaceError(f"{path}: cannot load weights ({one_line(e)})") from None
-    if missing or unexpected:
-        raise WorkspaceError(
-            f"{path}: weights do not match the model config (missing {sorted(missing)[:3]}, "
-            f"unexpected {sorted(unexpected)[:3]})"
-        )
-
-
-def one_line(error: BaseException, limit: int = 200) -> str:
-    """The first informative line of a (possibly multi-line) library error, for a one-line message."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    text = lines[0] if lines else type(error).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-# What every checkpoint holds (later additions are read with defaults; see Trainer.load_checkpoint).
-CHECKPOINT_KEYS = (
-    "model", "optimizer", "step", "epoch", "batch_in_epoch", "elapsed", "tokens", "best", "bad_epochs", "lr_scale",
-    "torch_rng",
-)  # fmt: skip
-
-
-def safe_load_checkpoint(path: Path, device: torch.device) -> dict[str, Any]:
-    """Load a training checkpoint without running code from it.
-
-    ``weights_only=True`` restricts unpickling to tensors and plain containers, so a file
-    crafted to run code (a ``__reduce__`` payload) is refused before anything executes.
-    """
-    import pickle
-    import warnings
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch warns about pickle protocols: noise here
-            state = torch.load(path, map_location=device, weights_only=True)
-    except pickle.UnpicklingError as e:
-        # torch's message is a paragraph; the line naming the refused object is the useful part.
-        lines = [line.strip() for line in str(e).splitlines()]
-        detail = next((line for line in lines if "unsupported" in line.lower()), one_line(e))
-        raise WorkspaceError(
-            f"{path}: refusing to load: not a plain-tensor checkpoint, it asks to run or build other objects "
-            f"({one_line(detail, 120)}); seqtool never writes such files. Delete it to restart the run"
-        ) from None
-    except Exception as e:  # noqa: BLE001 - torch raises many kinds; all mean "not a usable checkpoint"
-        raise WorkspaceError(f"{path}: not a readable checkpoint ({type(e).__name__}: {one_line(e)})") from None
-    missing = [k for k in CHECKPOINT_KEYS if not isinstance(state, dict) or k not in state]
-    if missing:
-        raise WorkspaceError(f"{path}: not a seqtool checkpoint (missing {', '.join(missing[:3])})")
-    return state
 
 
 class Trainer:
@@ -281,7 +122,7 @@ class Trainer:
         self.objective, self.device, self.progress = objective, device, progress
         self.rank, self.world_size = rank, world_size
         self.train_model: torch.nn.Module = TokenLoss(model, cfg.label_smoothing)
-        if world_size > 1:  # under torchrun (see seqtool.distributed)
+        if world_size > 1:  # under torchrun (see seqtool.training.run)
             from torch.nn.parallel import DistributedDataParallel
 
             self.train_model = DistributedDataParallel(self.train_model)
@@ -544,16 +385,3 @@ class Trainer:
             if self.rank == 0:
                 self.md.log(f"averaged last {n} epochs: {self.objective.metric}={value:.4f} (not kept: "
                             f"best {self.best['value']:.4f} at epoch {self.best['epoch']})")  # fmt: skip
-
-
-def describe(cfg: Any) -> dict[str, Any]:
-    """A dataclass config as JSON-ready dict (tuples become lists)."""
-    return json_ready(asdict(cfg))
-
-
-def json_ready(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: json_ready(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [json_ready(v) for v in obj]
-    return obj

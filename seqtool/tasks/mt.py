@@ -1,8 +1,8 @@
 """Machine translation: train a translator, translate text, score translations.
 
-Like :mod:`seqtool.language_model`, this module only wires parts together: the corpus reader,
+Like :mod:`seqtool.tasks.lm`, this module only wires parts together: the corpus reader,
 one sentencepiece model per side, the encoded-corpus batches, a translator from the model zoo,
-the shared :class:`~seqtool.train.Trainer` and :mod:`seqtool.decoding`.
+the shared :class:`~seqtool.training.trainer.Trainer` and :mod:`seqtool.decoding`.
 """
 
 from __future__ import annotations
@@ -15,19 +15,22 @@ from typing import Any
 import numpy as np
 import torch
 
-from seqtool.batching import collate, encode_corpus, token_batches
-from seqtool.corpus import check_file, check_parallel, read_lines, read_parallel
+from seqtool.data.batching import collate, encode_corpus, token_batches
+from seqtool.data.corpus import check_file, check_parallel, read_lines, read_parallel
+from seqtool.data.text import is_cjk_language, join_japanese
+from seqtool.data.tokenizers import Tokenizer, load_tokenizer, train_tokenizer
 from seqtool.decoding import Hypothesis, beam_search
-from seqtool.distributed import shared_run
 from seqtool.errors import DataError, OptionError
+from seqtool.files import now_iso
 from seqtool.metrics import bleu_only
 from seqtool.models.base import SequenceModel
 from seqtool.models.seq2seq import build_translator, translator_config
-from seqtool.runtime import config_section, finish_run, load_model_weights, resolve_device
-from seqtool.text import is_cjk_language, join_japanese
-from seqtool.tokenizers import Tokenizer, load_tokenizer, train_tokenizer
-from seqtool.train import Objective, TrainConfig, Trainer, TrainResult, describe
-from seqtool.workspace import ModelDir, Workspace, now_iso
+from seqtool.store.weights import load_model_weights
+from seqtool.store.workspace import ModelDir, Workspace, config_section
+from seqtool.training.config import Objective, TrainConfig, TrainResult, describe
+from seqtool.training.device import resolve_device
+from seqtool.training.run import finish_run, shared_run
+from seqtool.training.trainer import Trainer
 
 
 @dataclass
@@ -96,7 +99,7 @@ def train_mt(
     if data_cfg.max_len <= 0:
         raise OptionError(f"--max-len must be > 0, got {data_cfg.max_len}")
     dev_sources, dev_refs = read_dev(dev_src, dev_tgt)
-    # Under torchrun, rank 0 sets the folder up; the other ranks read it (see seqtool.distributed).
+    # Under torchrun, rank 0 sets the folder up; the other ranks read it (see seqtool.training.run).
     with shared_run(ws, name, resume, resolve_device(device), progress) as run:
         md, dist, run_device, progress, resume = run.md, run.dist, run.device, run.progress, run.resume
         if run.reads_folder:
@@ -104,7 +107,7 @@ def train_mt(
             arch = cfg["model_arch"]
             model_cfg = translator_config(arch, config_section(cfg, "model", md))
             train_cfg = train_cfg.with_stored(config_section(cfg, "train_config", md))
-            src_tok, tgt_tok = (load_tokenizer(md, cfg["tokenizers"][s]) for s in ("src", "tgt"))
+            src_tok, tgt_tok = (load_tokenizer(md.path, cfg["tokenizers"][s]) for s in ("src", "tgt"))
         else:
             progress({"event": "status", "message": f"training {data_cfg.tokenizer} tokenizers on {src} and {tgt}"})
             src_tok = side_tokenizer(
@@ -130,7 +133,7 @@ def train_mt(
                 "created": now_iso(), "status": "training", "src_lang": data_cfg.src_lang,
                 "tgt_lang": data_cfg.tgt_lang, "model": describe(model_cfg), "train_config": describe(train_cfg),
                 "data_config": describe(data_cfg),
-                "tokenizers": {"src": src_tok.save(md, "src"), "tgt": tgt_tok.save(md, "tgt")},
+                "tokenizers": {"src": src_tok.save(md.path, "src"), "tgt": tgt_tok.save(md.path, "tgt")},
                 "data": {"train": f"{src} {tgt}", "dev": f"{dev_src} {dev_tgt}", "train_src": str(src),
                          "train_tgt": str(tgt), "dev_src": str(dev_src), "dev_tgt": str(dev_tgt)},
                 "best": None,
@@ -253,7 +256,7 @@ def load_translator(ws: Workspace, name: str | None, device: str = "auto") -> Lo
     run_device = resolve_device(device)
     model = build_translator(translator_config(cfg.get("model_arch", ""), config_section(cfg, "model", md)))
     toks = config_section(cfg, "tokenizers", md)
-    src_tok, tgt_tok = load_tokenizer(md, toks["src"]), load_tokenizer(md, toks["tgt"])
+    src_tok, tgt_tok = load_tokenizer(md.path, toks["src"]), load_tokenizer(md.path, toks["tgt"])
     return LoadedTranslator(md, cfg, load_model_weights(md, model, run_device), src_tok, tgt_tok, run_device)
 
 

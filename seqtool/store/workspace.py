@@ -15,35 +15,27 @@ Layout::
         figures/                 # PNGs written by plot commands
 
 Every file is written through :func:`atomic_write_bytes` (temporary file, fsync, rename), so a
-kill at any instant leaves either the old or the new version of a file, never a torn one.
-"""
+kill at any instant leaves either the old or the new version of a file, never a torn one."""
 
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import json
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seqtool.errors import ModelNotFoundError, WorkspaceError
+from seqtool.files import atomic_write_json, atomic_write_text, now_iso, resolve_workspace
 
-DEFAULT_WORKSPACE = Path("workspace")
 KINDS = ("lm", "mt", "embeddings")
+
+
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
-
-def resolve_workspace(path: str | Path | None) -> Path:
-    """The workspace path from an option value, ``$SEQTOOL_WORKSPACE``, or ``./workspace``."""
-    if path is None:
-        path = os.environ.get("SEQTOOL_WORKSPACE") or DEFAULT_WORKSPACE
-    return Path(path)
 
 
 def validate_name(name: str) -> str:
@@ -53,100 +45,6 @@ def validate_name(name: str) -> str:
             f"invalid model name {name!r}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
         )
     return name
-
-
-def write_error(path: Path, error: OSError) -> WorkspaceError:
-    """An OSError while saving (disk full, quota, permissions, read-only, a file where a folder
-    should be) is the user's environment, not a bug: one line naming the file, exit code 2."""
-    reason = error.strerror or str(error)
-    return WorkspaceError(f"cannot write {path} ({reason}); the previous version of the file, if any, is unchanged")
-
-
-def _current_umask() -> int:
-    """The process umask. Linux shows it in /proc; elsewhere it can only be read by setting it
-    (and restoring it at once)."""
-    with contextlib.suppress(OSError, ValueError, StopIteration), open("/proc/self/status", encoding="ascii") as f:
-        return int(next(line for line in f if line.startswith("Umask:")).split()[1], 8)
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _temporary_beside(path: Path) -> str:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as e:
-        raise write_error(path, e) from None
-    try:
-        # mkstemp creates the file 0600; once renamed it is an ordinary file (a config, weights, a
-        # figure) and gets the mode open() would give it, 0666 minus the umask.
-        os.fchmod(fd, 0o666 & ~_current_umask())
-    except OSError as e:
-        os.close(fd)
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise write_error(path, e) from None
-    os.close(fd)
-    return tmp
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix."""
-    tmp = _temporary_beside(path)
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as e:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(e, OSError) and e.errno is not None:  # a file-system error, not e.g. a URLError
-            raise write_error(path, e) from None
-        raise
-    _fsync_dir(path.parent)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
-
-
-@contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path for a library that writes files itself (torch.save, sentencepiece, gensim);
-    on success it is fsynced and renamed to ``path``, on failure removed."""
-    tmp = _temporary_beside(path)
-    try:
-        yield Path(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as e:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(e, OSError) and e.errno is not None:  # a file-system error, not e.g. a URLError
-            raise write_error(path, e) from None
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def now_iso() -> str:
-    return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
 @dataclass
@@ -367,3 +265,23 @@ class Workspace:
         defaults = self.defaults()
         if any(v == name for v in defaults.values()):
             atomic_write_json(self.root / "defaults.json", {k: v for k, v in defaults.items() if v != name})
+
+
+def config_section(cfg: dict[str, Any], key: str, md: ModelDir) -> dict[str, Any]:
+    section = cfg.get(key)
+    if not isinstance(section, dict):
+        raise WorkspaceError(f"{md.config_path}: missing the {key!r} section")
+    return section
+
+
+if TYPE_CHECKING:
+    pass
+
+
+def load_model_config(ws: Workspace, name: str) -> dict[str, Any]:
+    """A model's config.json, or a one-line error naming the models that do exist."""
+    md = ws.model_dir(name)
+    if not md.config_path.exists():
+        known = ", ".join(sorted(m.name for m, _ in ws.list_models())) or "none"
+        raise ModelNotFoundError(f"no model named {name!r} in workspace {ws.root} (models: {known})")
+    return md.config()

@@ -2,7 +2,7 @@
 
 The course's exercise: read the previous N words (``--context``) and predict the next one. Each
 cell is a window language model (:class:`seqtool.models.lm.WindowLM`) trained with the project's
-one training path, :func:`seqtool.language_model.train_lm`, into the workspace as an ordinary
+one training path, :func:`seqtool.tasks.lm.train_lm`, into the workspace as an ordinary
 model, so `predict-next`, `evaluate lm`, `plot curves` and `models compare` work on it afterwards.
 Every cell gets the same data, seed, sizes and budget (epochs and minutes); only the cell differs.
 
@@ -31,11 +31,11 @@ import torch
 from seqtool.errors import OptionError, check_positive, check_range
 from seqtool.models.lm import LMConfig
 from seqtool.models.rnn import CELLS
-from seqtool.train import TrainConfig
-from seqtool.workspace import Workspace
+from seqtool.store.workspace import Workspace
+from seqtool.training.config import TrainConfig
 
 if TYPE_CHECKING:
-    from seqtool.language_model import LoadedLM
+    from seqtool.tasks.lm import LoadedLM
 
 # "bi" + a recurrent cell reads the window both ways (bigru = GRU with bidirectional=True).
 CELL_CHOICES = (*CELLS, *(f"bi{cell}" for cell in CELLS))
@@ -87,7 +87,7 @@ class NextWordConfig:
         )  # fmt: skip
 
     def train_config(self) -> TrainConfig:
-        from seqtool.language_model import lm_train_config
+        from seqtool.tasks.lm import lm_train_config
 
         return lm_train_config(
             epochs=self.epochs, max_minutes=self.max_minutes, batch_tokens=self.batch_tokens, lr=self.lr,
@@ -226,8 +226,8 @@ def unigram_baseline(train: list[str], dev: list[str]) -> UnigramBaseline:
 def _initial_scores(lm: LoadedLM, train: list[str], dev: list[str], seed: int) -> tuple[Scores, Scores]:
     """Scores of the weights training started from. train_lm seeds torch with the training seed just
     before it builds the model, so seeding and building again gives the same initial weights."""
-    from seqtool.language_model import score_lines
     from seqtool.models.lm import build_lm
+    from seqtool.tasks.lm import score_lines
 
     torch.manual_seed(seed)
     model = build_lm(LMConfig(**lm.config["model"])).to(lm.device)
@@ -248,9 +248,10 @@ def run_next_word(
     progress: CellProgress = lambda cell, event: None,
 ) -> NextWordResult:
     """Train one window model per cell into ``ws`` with the same budget, then score and query each."""
-    from seqtool.corpus import check_file
-    from seqtool.language_model import TokenizerConfig, dev_lines, load_lm, predict_next, score_lines, train_lm
-    from seqtool.runtime import resolve_device, unique_name
+    from seqtool.data.corpus import check_file
+    from seqtool.tasks.lm import TokenizerConfig, dev_lines, load_lm, predict_next, score_lines, train_lm
+    from seqtool.training.device import resolve_device
+    from seqtool.training.run import unique_name
 
     cfg.validate()
     resolve_device(device)

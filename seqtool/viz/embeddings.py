@@ -2,7 +2,7 @@
 
 PCA is fitted on the plotted words only, so the two axes show how *these* words differ rather
 than the directions of the whole vocabulary. Japanese labels render with the CJK font that
-:mod:`seqtool.plots` selects (IPAexGothic from the matplotlib-fontja package).
+:mod:`seqtool.viz.figures` selects (IPAexGothic from the matplotlib-fontja package).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from seqtool.embeddings.vectors import Embeddings, neighbours
 from seqtool.errors import OptionError, check_positive
-from seqtool.plots import new_figure, save_figure
+from seqtool.viz.figures import new_figure, save_figure
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Language modelling: train, evaluate, predict the next word, generate.
 
 This module wires the parts together (corpus -> tokenizer -> encoded batches -> model ->
-:class:`~seqtool.train.Trainer` -> workspace); it contains no model code and no training loop.
+:class:`~seqtool.training.trainer.Trainer` -> workspace); it contains no model code and no training loop.
 """
 
 from __future__ import annotations
@@ -14,18 +14,22 @@ from typing import Any
 import numpy as np
 import torch
 
-from seqtool.batching import batches_from_texts, collate, encode_corpus
-from seqtool.corpus import check_file, read_lines
+from seqtool.data.batching import batches_from_texts, collate, encode_corpus
+from seqtool.data.corpus import check_file, read_lines
+from seqtool.data.specials import EOS
+from seqtool.data.tokenizers import Tokenizer, load_tokenizer, train_tokenizer
 from seqtool.decoding import feed_prompt, sample
-from seqtool.distributed import shared_run
 from seqtool.errors import DataError, OptionError
+from seqtool.files import now_iso
 from seqtool.metrics import perplexity, word_count
 from seqtool.models.base import SequenceModel
 from seqtool.models.lm import LMConfig, build_lm
-from seqtool.runtime import config_section, finish_run, load_model_weights, resolve_device
-from seqtool.tokenizers import EOS, Tokenizer, load_tokenizer, train_tokenizer
-from seqtool.train import Objective, TrainConfig, Trainer, TrainResult, describe
-from seqtool.workspace import ModelDir, Workspace, now_iso
+from seqtool.store.weights import load_model_weights
+from seqtool.store.workspace import ModelDir, Workspace, config_section
+from seqtool.training.config import Objective, TrainConfig, TrainResult, describe
+from seqtool.training.device import resolve_device
+from seqtool.training.run import finish_run, shared_run
+from seqtool.training.trainer import Trainer
 
 
 @dataclass
@@ -102,21 +106,21 @@ def train_lm(
     model_cfg.validate()
     train_cfg.validate()
     dev = dev_lines(dev_path)
-    # Under torchrun, rank 0 sets the folder up; the other ranks read it (see seqtool.distributed).
+    # Under torchrun, rank 0 sets the folder up; the other ranks read it (see seqtool.training.run).
     with shared_run(ws, name, resume, resolve_device(device), progress) as run:
         md, dist, dev_device, progress, resume = run.md, run.dist, run.device, run.progress, run.resume
         if run.reads_folder:
             cfg = md.config()
             model_cfg = LMConfig(**config_section(cfg, "model", md))
             train_cfg = train_cfg.with_stored(config_section(cfg, "train_config", md))
-            tokenizer = load_tokenizer(md, config_section(cfg, "tokenizer", md))
+            tokenizer = load_tokenizer(md.path, config_section(cfg, "tokenizer", md))
         else:
             progress({"event": "status", "message": f"training a {tok_cfg.kind} tokenizer on {train_path}"})
             tokenizer = train_tokenizer(
                 (line for _, line in read_lines(train_path)), tok_cfg.kind, vocab_size=tok_cfg.vocab_size,
                 min_count=tok_cfg.min_count, lang=tok_cfg.lang, threads=threads,
             )  # fmt: skip
-            tok_entry = tokenizer.save(md, "tokenizer")
+            tok_entry = tokenizer.save(md.path, "tokenizer")
             model_cfg.vocab_size = tokenizer.vocab_size
             cfg = {
                 "name": name, "kind": "lm", "arch": _arch(model_cfg), "created": now_iso(), "status": "training",
@@ -156,7 +160,7 @@ def train_lm(
 
 
 def _token_batches(lengths: np.ndarray, cfg: TrainConfig, epoch: int) -> list[np.ndarray]:
-    from seqtool.batching import token_batches
+    from seqtool.data.batching import token_batches
 
     return token_batches(lengths, cfg.batch_tokens, cfg.seed, epoch)
 
@@ -180,7 +184,7 @@ def load_lm(ws: Workspace, name: str | None, device: str = "auto") -> LoadedLM:
     md, cfg = ws.find(name, "lm", hint="train one with `seqtool train-lm` or run `seqtool demo`")
     dev = resolve_device(device)
     model = build_lm(LMConfig(**config_section(cfg, "model", md)))
-    tokenizer = load_tokenizer(md, config_section(cfg, "tokenizer", md))
+    tokenizer = load_tokenizer(md.path, config_section(cfg, "tokenizer", md))
     return LoadedLM(md, cfg, load_model_weights(md, model, dev), tokenizer, dev)
 
 

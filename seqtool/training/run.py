@@ -1,28 +1,20 @@
-"""Run-time plumbing shared by the tasks: devices, loading a trained model, new model folders."""
+"""Setting a training run up: the model folder (new, resumed, or a killed set-up started again), rank 0's
+role under torchrun (see :mod:`seqtool.training.distributed`), and marking a finished run done."""
 
 from __future__ import annotations
 
 import contextlib
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from seqtool.errors import OptionError, WorkspaceError
-from seqtool.models.base import SequenceModel
-from seqtool.workspace import ModelDir, Workspace
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """``auto`` picks a GPU when one is present."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise OptionError(f"--device must be auto, cpu or cuda, got {device!r}")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise OptionError("--device cuda: no CUDA GPU is available here; use --device cpu")
-    return torch.device(device)
+from seqtool.errors import WorkspaceError
+from seqtool.store.workspace import ModelDir, Workspace
+from seqtool.training.distributed import DistContext, process_group
 
 
 def unique_name(ws: Workspace, base: str) -> str:
@@ -67,8 +59,7 @@ def new_model_dir(ws: Workspace, name: str, resume: bool) -> Iterator[ModelDir]:
         try:
             yield md
         except BaseException as e:
-            from seqtool.errors import SeqtoolError
-            from seqtool.train import TrainingInterrupted
+            from seqtool.errors import SeqtoolError, TrainingInterrupted
 
             started = md.checkpoint_path.exists()
             if created and isinstance(e, SeqtoolError) and not isinstance(e, TrainingInterrupted) and not started:
@@ -94,36 +85,6 @@ def _remove_stale_temporaries(md: ModelDir) -> None:
         path.unlink(missing_ok=True)
 
 
-def count_parameters(model: SequenceModel) -> int:
-    return model.num_parameters()
-
-
-def load_model_weights(md: ModelDir, model: SequenceModel, device: torch.device) -> SequenceModel:
-    from seqtool.train import load_weights
-
-    if not md.weights_path.exists():
-        raise WorkspaceError(
-            f"model {md.name!r} has no weights yet ({md.weights_path} missing): training has not finished an "
-            "evaluation; resume it with --resume"
-        )
-    # A `seqtool compress`ed folder stores int8/bf16 weights and runs reduced-precision kernels.
-    from seqtool.compress import compression_of, load_compressed
-
-    compression = compression_of(md.config(), md)
-    if compression is not None:
-        load_compressed(model, md.weights_path, compression)
-    else:
-        load_weights(model, md.weights_path)
-    return model.to(device).eval()
-
-
-def config_section(cfg: dict[str, Any], key: str, md: ModelDir) -> dict[str, Any]:
-    section = cfg.get(key)
-    if not isinstance(section, dict):
-        raise WorkspaceError(f"{md.config_path}: missing the {key!r} section")
-    return section
-
-
 def finish_run(md: ModelDir, result: Any, **extra: Any) -> None:
     """Mark a finished training run as done in its config (best metric, training summary, ``extra``
     keys) and drop the encoded-corpus cache, which only a resumed run needs."""
@@ -137,3 +98,65 @@ def finish_run(md: ModelDir, result: Any, **extra: Any) -> None:
     )  # fmt: skip
     md.write_config(cfg)
     shutil.rmtree(md.file("cache"), ignore_errors=True)
+
+
+@contextlib.contextmanager
+def shared_model_dir(ws: Workspace, name: str, resume: bool, dist: DistContext) -> Iterator[ModelDir]:
+    """Rank 0 takes the folder as a single process would (lock, checks, clean-up on failure);
+    the other ranks only read it, after rank 0's set-up (see the module docstring)."""
+    if dist.is_main:
+        from seqtool.training.run import new_model_dir
+
+        with new_model_dir(ws, name, resume) as md:
+            yield md
+    else:
+        yield ws.model_dir(name)
+
+
+def quiet(_: dict[str, Any]) -> None:
+    """The progress callback of ranks other than 0: only rank 0 reports."""
+
+
+@dataclass
+class SharedRun:
+    """One training run's folder as this rank sees it (see the module docstring for the roles)."""
+
+    dist: DistContext
+    md: ModelDir
+    device: torch.device
+    progress: Callable[[dict[str, Any]], None]  # rank 0's callback; a no-op on the other ranks
+    resume: bool  # continue the folder's run (false also when a killed set-up left no config)
+
+    @property
+    def reads_folder(self) -> bool:
+        """Config, tokenizers and encoded corpus come from the folder (a resume, or a rank other than 0)."""
+        return self.resume or not self.dist.is_main
+
+    def load_encoded(self, cache: Path, sides: int) -> Any:
+        """The encoded corpus rank 0 left in ``cache`` (None: rank 0 must encode it now)."""
+        from seqtool.data.batching import load_encoded
+
+        encoded = load_encoded(cache, sides) if self.reads_folder else None
+        if encoded is None and not self.dist.is_main:
+            raise WorkspaceError(f"rank {self.dist.rank}: rank 0's encoded corpus in {cache} is missing or stale")
+        return encoded
+
+    def publish(self, cfg: dict[str, Any]) -> None:
+        """Rank 0 writes the config, then lets the other ranks read the folder."""
+        if self.dist.is_main:
+            self.md.write_config(cfg)
+            self.dist.share(None)
+
+
+@contextlib.contextmanager
+def shared_run(
+    ws: Workspace, name: str, resume: bool, device: torch.device, progress: Callable[[dict[str, Any]], None]
+) -> Iterator[SharedRun]:
+    """Set up a training run under torchrun or alone: rank 0 sets the folder up, the other ranks
+    wait (until :meth:`SharedRun.publish`) and then read it."""
+    with process_group(device) as dist, shared_model_dir(ws, name, resume, dist) as md:
+        run = SharedRun(dist, md, dist.device(device), progress if dist.is_main else quiet, False)
+        run.resume = dist.share(resume and md.config_path.exists())  # no config: a killed set-up, start again
+        if not dist.is_main:
+            dist.share(None)  # wait until rank 0 has written the config, tokenizers and encoded corpus
+        yield run

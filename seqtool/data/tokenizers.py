@@ -11,8 +11,7 @@ and decoders never need to know which tokenizer they were trained with. A tokeni
   ``私 は 泳げ な い 。`` map to the same pieces.
 
 A tokenizer is saved into the model folder (``<prefix>.vocab.json`` or ``<prefix>.model``) and
-described by a small dict stored in ``config.json``.
-"""
+described by a small dict stored in ``config.json``."""
 
 from __future__ import annotations
 
@@ -21,14 +20,17 @@ import io
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
+from seqtool.data.specials import BOS, EOS, PAD, SPECIAL_PIECES, UNK
+from seqtool.data.text import join_japanese, normalize_english
 from seqtool.errors import DataError, OptionError
-from seqtool.text import join_japanese, normalize_english
-from seqtool.workspace import ModelDir, atomic_write_bytes, atomic_write_json
+from seqtool.files import atomic_write_bytes, atomic_write_json
 
-SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
-PAD, UNK, BOS, EOS = 0, 1, 2, 3
+SPECIALS = SPECIAL_PIECES
+
+
 TOKENIZER_KINDS = ("word", "unigram", "bpe")
 
 
@@ -71,7 +73,7 @@ class Tokenizer(ABC):
     def piece_to_id(self, piece: str) -> int: ...
 
     @abstractmethod
-    def save(self, model_dir: ModelDir, prefix: str) -> dict[str, Any]:
+    def save(self, folder: Path, prefix: str) -> dict[str, Any]:
         """Write the vocabulary/model files; return the dict to store in config.json."""
 
     def pieces(self, text: str) -> list[str]:
@@ -134,14 +136,14 @@ class WordTokenizer(Tokenizer):
     def piece_to_id(self, piece: str) -> int:
         return self.index.get(piece, UNK)
 
-    def save(self, model_dir: ModelDir, prefix: str) -> dict[str, Any]:
+    def save(self, folder: Path, prefix: str) -> dict[str, Any]:
         filename = f"{prefix}.vocab.json"
-        atomic_write_json(model_dir.file(filename), self.tokens)
+        atomic_write_json(folder / filename, self.tokens)
         return {**self._base_config(), "file": filename, "vocab_size": self.vocab_size}
 
     @classmethod
-    def load(cls, model_dir: ModelDir, cfg: dict[str, Any]) -> WordTokenizer:
-        path = model_dir.file(cfg["file"])
+    def load(cls, folder: Path, cfg: dict[str, Any]) -> WordTokenizer:
+        path = folder / cfg["file"]
         try:
             tokens = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError, RecursionError) as e:
@@ -232,14 +234,14 @@ class SentencePieceTokenizer(Tokenizer):
     def piece_to_id(self, piece: str) -> int:
         return self.sp.piece_to_id(piece)
 
-    def save(self, model_dir: ModelDir, prefix: str) -> dict[str, Any]:
+    def save(self, folder: Path, prefix: str) -> dict[str, Any]:
         filename = f"{prefix}.model"
-        atomic_write_bytes(model_dir.file(filename), self.model_proto)
+        atomic_write_bytes(folder / filename, self.model_proto)
         return {**self._base_config(), "file": filename, "vocab_size": self.vocab_size}
 
     @classmethod
-    def load(cls, model_dir: ModelDir, cfg: dict[str, Any]) -> SentencePieceTokenizer:
-        path = model_dir.file(cfg["file"])
+    def load(cls, folder: Path, cfg: dict[str, Any]) -> SentencePieceTokenizer:
+        path = folder / cfg["file"]
         try:
             proto = path.read_bytes()
             return cls(proto, cfg["kind"], cfg.get("normalize", "none"), cfg.get("strip_spaces", False))
@@ -270,10 +272,10 @@ def train_tokenizer(
     raise OptionError(f"--tokenizer must be one of {', '.join(TOKENIZER_KINDS)}, got {kind!r}")
 
 
-def load_tokenizer(model_dir: ModelDir, cfg: dict[str, Any]) -> Tokenizer:
-    """The tokenizer described by ``cfg`` (an entry of config.json) from ``model_dir``."""
+def load_tokenizer(folder: Path, cfg: dict[str, Any]) -> Tokenizer:
+    """The tokenizer described by ``cfg`` (an entry of config.json) from the model folder ``folder``."""
     if cfg.get("kind") == "word":
-        return WordTokenizer.load(model_dir, cfg)
+        return WordTokenizer.load(folder, cfg)
     if cfg.get("kind") in ("unigram", "bpe"):
-        return SentencePieceTokenizer.load(model_dir, cfg)
-    raise DataError(f"{model_dir.config_path}: unknown tokenizer kind {cfg.get('kind')!r}")
+        return SentencePieceTokenizer.load(folder, cfg)
+    raise DataError(f"{folder / 'config.json'}: unknown tokenizer kind {cfg.get('kind')!r}")

@@ -15,8 +15,7 @@ A folder from a stranger is data, never code. Before anything in it is used:
 Only the files seqtool knows are copied (``checkpoint.pt`` deliberately not: an imported model is
 for use, not for resuming someone else's training). The copy goes to a temporary folder inside the
 workspace, is validated there (what is checked is what is used), and is renamed into
-``models/<name>`` only if everything passes; on any error nothing is left behind.
-"""
+``models/<name>`` only if everything passes; on any error nothing is left behind."""
 
 from __future__ import annotations
 
@@ -28,11 +27,19 @@ from pathlib import Path
 from typing import Any
 
 from seqtool.errors import SeqtoolError, WorkspaceError
-from seqtool.workspace import ModelDir, Workspace, now_iso, validate_name
+from seqtool.files import now_iso
+from seqtool.store.weights import check_weights
+from seqtool.store.workspace import ModelDir, Workspace, validate_name
 
 WEIGHTS = "model.safetensors"
+
+
 EMBEDDING_VECTORS = "vectors.bin"  # the default of seqtool.embeddings (config "vectors": {"file": ...})
+
+
 OPTIONAL_FILES = ("metrics.jsonl", "train.log", "counts.json")
+
+
 REQUIRED_KEYS = {"lm": ("kind", "arch", "model", "tokenizer"), "mt": ("kind", "arch", "model_arch", "model",
                  "tokenizers"), "embeddings": ("kind", "arch")}  # fmt: skip
 
@@ -124,12 +131,12 @@ def validate_model_dir(md: ModelDir, cfg: dict[str, Any], staging_workspace: Wor
         return None
     model, vocab_checks = _build_on_meta(md, cfg)
     for label, tokenizer_cfg, expected in vocab_checks:
-        from seqtool.tokenizers import load_tokenizer
+        from seqtool.data.tokenizers import load_tokenizer
 
-        size = load_tokenizer(md, tokenizer_cfg).vocab_size
+        size = load_tokenizer(md.path, tokenizer_cfg).vocab_size
         if size != expected:
             raise WorkspaceError(f"{md.config_path}: the {label} has {size} entries but the model expects {expected}")
-    from seqtool.compress import check_compressed, compression_of
+    from seqtool.store.weights import check_compressed, compression_of
 
     compression = compression_of(cfg, md)  # `seqtool compress`ed: int8/bf16 tensors in the recorded layout
     if compression is not None:
@@ -173,41 +180,6 @@ def _build_on_meta(md: ModelDir, cfg: dict[str, Any]) -> tuple[Any, list[tuple[s
         raise WorkspaceError(f"{md.config_path}: the model section does not describe a model ({e})") from None
 
 
-def check_weights(path: Path, model: Any) -> None:
-    """The safetensors header must list exactly the model's tensors with the model's shapes.
-
-    Tied parameters (one tensor under two names) are stored once under either name.
-    """
-    from safetensors import SafetensorError, safe_open
-
-    from seqtool.train import one_line
-
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as f:  # reads the JSON header only
-            stored = {key: tuple(f.get_slice(key).get_shape()) for key in f.keys()}  # noqa: SIM118
-    except (SafetensorError, OSError, ValueError) as e:
-        raise WorkspaceError(f"{path}: not a readable safetensors file ({one_line(e)})") from None
-    groups: dict[int, list[str]] = {}
-    shapes: dict[str, tuple[int, ...]] = {}
-    for key, tensor in model.state_dict(keep_vars=True).items():
-        groups.setdefault(id(tensor), []).append(key)
-        shapes[key] = tuple(tensor.shape)
-    unexpected = sorted(set(stored) - set(shapes))
-    missing = [names[0] for names in groups.values() if not any(n in stored for n in names)]
-    if unexpected or missing:
-        problems = []
-        if missing:
-            problems.append(f"missing {', '.join(missing[:3])}" + (" ..." if len(missing) > 3 else ""))
-        if unexpected:
-            problems.append(f"unexpected {', '.join(unexpected[:3])}" + (" ..." if len(unexpected) > 3 else ""))
-        raise WorkspaceError(f"{path}: tensors do not match the model in config.json ({'; '.join(problems)})")
-    for key, shape in stored.items():
-        if shape != shapes[key]:
-            raise WorkspaceError(
-                f"{path}: tensor {key} has shape {list(shape)}, the model in config.json needs {list(shapes[key])}"
-            )
-
-
 def _check_embeddings(md: ModelDir, cfg: dict[str, Any], staging_workspace: Workspace | None) -> None:
     """Vectors through the embeddings module's own loader (gensim's word2vec reader, no pickle)."""
     try:
@@ -219,7 +191,7 @@ def _check_embeddings(md: ModelDir, cfg: dict[str, Any], staging_workspace: Work
 
 
 def _tokenizer_file(where: Path, tok_cfg: Any, label: str) -> str:
-    from seqtool.tokenizers import TOKENIZER_KINDS
+    from seqtool.data.tokenizers import TOKENIZER_KINDS
 
     if not isinstance(tok_cfg, dict) or tok_cfg.get("kind") not in TOKENIZER_KINDS:
         raise WorkspaceError(f"{where}: {label} needs a 'kind' among {', '.join(TOKENIZER_KINDS)}")

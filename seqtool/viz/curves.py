@@ -1,10 +1,9 @@
 """Learning-curve figures: trained models' metrics histories and the binary-addition experiment.
 
 Library code: it reads model folders and writes PNGs, never prints, and raises typed errors.
-Figures are drawn with :mod:`seqtool.plots` (Agg backend, CJK font, atomic PNG writes), several
+Figures are drawn with :mod:`seqtool.viz.figures` (Agg backend, CJK font, atomic PNG writes), several
 panels side by side so that a loss and an accuracy (or perplexity, or BLEU) with very different
-scales each get their own y axis.
-"""
+scales each get their own y axis."""
 
 from __future__ import annotations
 
@@ -14,19 +13,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from seqtool.errors import DataError, ModelNotFoundError, OptionError, WorkspaceError
-from seqtool.plots import DPI, pyplot, save_figure
-from seqtool.workspace import Workspace
+from seqtool.errors import DataError, OptionError, WorkspaceError
+from seqtool.store.workspace import Workspace, load_model_config
+from seqtool.viz.figures import DPI, pyplot, save_figure
 
 if TYPE_CHECKING:
-    from seqtool.experiments.binary_addition import BinaryAdditionResult
-    from seqtool.experiments.next_word import NextWordResult
+    from seqtool.tasks.experiments.binary_addition import BinaryAdditionResult
+    from seqtool.tasks.experiments.next_word import NextWordResult
+
 
 PANEL_SIZE = (6.0, 4.5)  # inches per panel; at plots.DPI (120) a two-panel figure is 1440x540 pixels
+
+
 METRIC_LABELS = {
     "ppl": "perplexity", "bleu": "BLEU", "chrf": "chrF", "ter": "TER", "acc": "accuracy",
     "top1": "top-1 accuracy", "top5": "top-5 accuracy",
 }  # fmt: skip
+
+
 MAX_FILENAME_NAMES = 60  # characters of joined model names in a default figure file name
 
 
@@ -54,7 +58,7 @@ def _panels(count: int, title: str) -> tuple[Any, list[Any]]:
 
 
 def _save(fig: Any, path: Path) -> Path:
-    """Save through :func:`seqtool.plots.save_figure`; an unwritable place becomes a one-line error."""
+    """Save through :func:`seqtool.viz.figures.save_figure`; an unwritable place becomes a one-line error."""
     try:
         return save_figure(fig, path)
     except OSError as e:
@@ -68,10 +72,6 @@ def default_figure_name(prefix: str, parts: Sequence[str]) -> str:
     if len(joined) > MAX_FILENAME_NAMES:
         joined = f"{parts[0]}-and-{len(parts) - 1}-more"
     return f"{prefix}-{joined}.png"
-
-
-# ---------------------------------------------------------------------------------------------
-# Trained models: metrics.jsonl histories
 
 
 @dataclass
@@ -104,15 +104,6 @@ def _dev_metric(cfg: dict[str, Any], rows: list[dict[str, Any]]) -> str | None:
                 return candidate
     others = sorted(c for c in columns if c.startswith("dev_") and c != "dev_loss")
     return others[0] if others else None
-
-
-def load_model_config(ws: Workspace, name: str) -> dict[str, Any]:
-    """A model's config.json, or a one-line error naming the models that do exist."""
-    md = ws.model_dir(name)
-    if not md.config_path.exists():
-        known = ", ".join(sorted(m.name for m, _ in ws.list_models())) or "none"
-        raise ModelNotFoundError(f"no model named {name!r} in workspace {ws.root} (models: {known})")
-    return md.config()
 
 
 def check_unique(names: Sequence[str]) -> None:
@@ -213,10 +204,6 @@ def _integer_ticks() -> Any:
     from matplotlib.ticker import MaxNLocator
 
     return MaxNLocator(integer=True)
-
-
-# ---------------------------------------------------------------------------------------------
-# The binary-addition experiment
 
 
 def plot_binary_addition(results: Sequence[BinaryAdditionResult], path: Path) -> Path:

@@ -2,7 +2,7 @@
 
 ``seqtool compress`` writes a new model folder whose ``config.json`` has a ``"compression"``
 section (``{"quantize": "none"|"bf16"|"int8", "prune": fraction, "from": original}``); every
-loader goes through :func:`seqtool.runtime.load_model_weights`, which calls :func:`load_compressed`
+loader goes through :func:`seqtool.store.weights.load_model_weights`, which calls :func:`load_compressed`
 for such folders, so ``translate``, ``evaluate``, ``predict-next`` and ``generate`` use them like
 any other model.
 
@@ -20,24 +20,22 @@ any other model.
 Why not ``torch.ao.quantization.quantize_dynamic`` or torchao: the former is deprecated (torch's
 docs point to torchao); torchao 0.18's eager CPU int8 paths measured *slower* than fp32 here
 (dynamic int8 2.4x slower, weight-only 1.3x slower on a 256x1024 layer; their speed comes with
-``torch.compile``), so adding it as a dependency buys nothing for seqtool's CPU inference.
-"""
+``torch.compile``), so adding it as a dependency buys nothing for seqtool's CPU inference."""
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqtool.errors import OptionError, WorkspaceError
-from seqtool.workspace import ModelDir, atomic_path
+from seqtool.errors import OptionError
 
 QUANTIZE = ("none", "bf16", "int8")
+
+
 SCALE_SUFFIX = ".scale"  # int8 files: "<name>.scale" holds the per-row scales of "<name>"
 
 
@@ -53,21 +51,6 @@ class Compression:
             raise OptionError(f"--quantize must be one of {', '.join(QUANTIZE)}, got {self.quantize!r}")
         if not 0.0 <= self.prune < 1.0:
             raise OptionError(f"--prune must be in [0, 1), got {self.prune}")
-
-
-def compression_of(cfg: dict[str, Any], md: ModelDir) -> Compression | None:
-    """The compression recorded in a model's config, checked; None for an ordinary model."""
-    section = cfg.get("compression")
-    if section is None:
-        return None
-    if not isinstance(section, dict):
-        raise WorkspaceError(f"{md.config_path}: 'compression' must be a JSON object")
-    try:
-        comp = Compression(quantize=section.get("quantize", "none"), prune=float(section.get("prune", 0.0)))
-        comp.validate()
-    except (OptionError, TypeError, ValueError) as e:
-        raise WorkspaceError(f"{md.config_path}: invalid 'compression' section ({e})") from None
-    return comp
 
 
 # ----- the int8 kernel: present in torch builds for x86/ARM CPUs and CUDA, checked at run time
@@ -151,82 +134,6 @@ def compressed_tensors(model: nn.Module, quantize: str) -> dict[str, torch.Tenso
     return out
 
 
-def save_compressed(model: nn.Module, path: Path, quantize: str) -> None:
-    from safetensors.torch import save_file
-
-    tensors = compressed_tensors(model, quantize)
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={"seqtool_quantize": quantize})
-
-
-def check_compressed(path: Path, model: nn.Module, comp: Compression) -> None:
-    """The file's header must describe ``model`` in the recorded format (names, shapes, dtypes)."""
-    from safetensors import SafetensorError, safe_open
-
-    from seqtool.train import one_line
-
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as f:  # the JSON header only
-            stored = {key: (tuple(f.get_slice(key).get_shape()), f.get_slice(key).get_dtype()) for key in f.keys()}  # noqa: SIM118
-    except (SafetensorError, OSError, ValueError) as e:
-        raise WorkspaceError(f"{path}: not a readable safetensors file ({one_line(e)})") from None
-    expected = compressed_tensors_spec(model, comp.quantize)
-    for name, (shape, dtype) in expected.items():
-        if name not in stored:
-            raise WorkspaceError(f"{path}: tensor {name} is missing ({comp.quantize} model in config.json)")
-        if stored[name] != (shape, dtype):
-            raise WorkspaceError(
-                f"{path}: tensor {name} is {stored[name][1]} {list(stored[name][0])}, the {comp.quantize} model in "
-                f"config.json needs {dtype} {list(shape)}"
-            )
-    unexpected = sorted(set(stored) - set(expected))
-    if unexpected:
-        raise WorkspaceError(f"{path}: unexpected tensors {', '.join(unexpected[:3])} (not in the model config)")
-
-
-def compressed_tensors_spec(model: nn.Module, quantize: str) -> dict[str, tuple[tuple[int, ...], str]]:
-    """Names, shapes and safetensors dtype names of :func:`compressed_tensors`, without touching data
-    (works on a meta-device model)."""
-    matrices = weight_matrices(model)
-    names = {torch.int8: "I8", torch.bfloat16: "BF16", torch.float32: "F32", torch.int64: "I64"}
-    seen: set[int] = set()
-    spec = {}
-    for name, t in model.state_dict(keep_vars=True).items():
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        shape = tuple(t.shape)
-        if quantize == "int8" and name in matrices:
-            spec[name], spec[name + SCALE_SUFFIX] = (shape, "I8"), ((shape[0],), "F32")
-        elif t.is_floating_point():
-            spec[name] = (shape, "BF16" if quantize == "bf16" else "F32")
-        else:
-            spec[name] = (shape, names.get(t.dtype, str(t.dtype)))
-    return spec
-
-
-def load_compressed(model: nn.Module, path: Path, comp: Compression) -> nn.Module:
-    """Fill ``model`` (fp32, CPU) from a compressed file, then switch its Linear layers to the
-    reduced-precision kernels. Returns the model (modules are replaced in place)."""
-    from safetensors.torch import load_file
-
-    check_compressed(path, model, comp)
-    stored = load_file(str(path), device="cpu")
-    groups: dict[int, list[str]] = {}
-    for name, t in model.state_dict(keep_vars=True).items():
-        groups.setdefault(id(t), []).append(name)
-    state = {}
-    for names in groups.values():
-        key = next(n for n in names if n in stored)
-        t = stored[key]
-        if key + SCALE_SUFFIX in stored:
-            t = t.float() * stored[key + SCALE_SUFFIX][:, None]
-        for n in names:
-            state[n] = t.float() if t.is_floating_point() else t
-    model.load_state_dict(state)
-    return apply_precision(model, comp.quantize)
-
-
 # ----- inference modules
 class BF16Linear(nn.Module):
     """A Linear layer whose matrix product runs in bf16; input and output keep their dtype."""
@@ -276,11 +183,3 @@ def apply_precision(model: nn.Module, quantize: str) -> nn.Module:
                 fast = Int8Linear(child) if quantize == "int8" and int8_supported(child) else BF16Linear(child)
                 setattr(parent, child_name, fast)
     return model
-
-
-def weights_bytes(md: ModelDir) -> int | None:
-    """Size of a model's weights file on disk (None when it has none yet)."""
-    try:
-        return md.weights_path.stat().st_size
-    except OSError:
-        return None

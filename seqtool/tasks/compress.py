@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from seqtool.compress import Compression, compression_of, prune_, require_int8, save_compressed, weights_bytes
 from seqtool.errors import OptionError, WorkspaceError
-from seqtool.workspace import ModelDir, Workspace, now_iso, validate_name
+from seqtool.files import now_iso
+from seqtool.models.quantization import Compression, prune_, require_int8
+from seqtool.store.weights import compression_of, save_compressed, weights_bytes
+from seqtool.store.workspace import ModelDir, Workspace, validate_name
 
 
 @dataclass
@@ -30,7 +32,7 @@ class CompressResult:
 
 
 def _source(ws: Workspace, name: str) -> tuple[ModelDir, dict[str, Any]]:
-    from seqtool.curves import load_model_config
+    from seqtool.store.workspace import load_model_config
 
     cfg = load_model_config(ws, name)
     md = ws.model_dir(name)
@@ -43,20 +45,20 @@ def _source(ws: Workspace, name: str) -> tuple[ModelDir, dict[str, Any]]:
 
 def load_any(ws: Workspace, name: str, device: str = "cpu") -> Any:
     """The loaded translator or language model ``name`` (whichever kind it is)."""
-    from seqtool.curves import load_model_config
+    from seqtool.store.workspace import load_model_config
 
     if load_model_config(ws, name)["kind"] == "mt":
-        from seqtool.translation import load_translator
+        from seqtool.tasks.mt import load_translator
 
         return load_translator(ws, name, device)
-    from seqtool.language_model import load_lm
+    from seqtool.tasks.lm import load_lm
 
     return load_lm(ws, name, device)
 
 
 def compress_model(ws: Workspace, name: str, out: str, quantize: str, prune: float) -> CompressResult:
     """Write ``out``: ``name``'s weights pruned by magnitude and stored in ``quantize`` precision."""
-    from seqtool.model_import import model_files
+    from seqtool.tasks.import_model import model_files
 
     comp = Compression(quantize, prune)
     comp.validate()
@@ -112,7 +114,7 @@ def measure(
     }  # fmt: skip
     if cfg["kind"] == "mt":
         from seqtool.metrics import bleu_only
-        from seqtool.translation import read_dev
+        from seqtool.tasks.mt import read_dev
 
         src = src or Path(cfg["data"]["dev_src"])
         ref = ref or Path(cfg["data"]["dev_tgt"])
@@ -126,7 +128,7 @@ def measure(
         row.update(data=str(src), sentences=len(sources), seconds=round(seconds, 2),
                    sentences_per_s=round(len(sources) / seconds, 2), bleu=round(bleu_only(hyps, refs), 2))  # fmt: skip
     else:
-        from seqtool.language_model import dev_lines, score_lines
+        from seqtool.tasks.lm import dev_lines, score_lines
 
         data = src or Path(cfg["data"]["dev"])
         lines = dev_lines(data)[: limit or None]
@@ -143,6 +145,6 @@ def stored_nonzero(path: Path) -> int:
     """Non-zero entries of the stored weights (tied tensors are stored once; int8 scales not counted)."""
     from safetensors.torch import load_file
 
-    from seqtool.compress import SCALE_SUFFIX
+    from seqtool.models.quantization import SCALE_SUFFIX
 
     return sum(int((t != 0).sum()) for k, t in load_file(str(path)).items() if not k.endswith(SCALE_SUFFIX))

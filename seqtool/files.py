@@ -1,0 +1,118 @@
+"""Files and paths, below everything else: atomic writes (temporary file, fsync, rename) and where the
+workspace is. A kill at any instant leaves either the old or the new version of a file, never a torn one."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from seqtool.errors import WorkspaceError
+
+DEFAULT_WORKSPACE = Path("workspace")
+
+
+def resolve_workspace(path: str | Path | None) -> Path:
+    """The workspace path from an option value, ``$SEQTOOL_WORKSPACE``, or ``./workspace``."""
+    if path is None:
+        path = os.environ.get("SEQTOOL_WORKSPACE") or DEFAULT_WORKSPACE
+    return Path(path)
+
+
+def write_error(path: Path, error: OSError) -> WorkspaceError:
+    """An OSError while saving (disk full, quota, permissions, read-only, a file where a folder
+    should be) is the user's environment, not a bug: one line naming the file, exit code 2."""
+    reason = error.strerror or str(error)
+    return WorkspaceError(f"cannot write {path} ({reason}); the previous version of the file, if any, is unchanged")
+
+
+def _current_umask() -> int:
+    """The process umask. Linux shows it in /proc; elsewhere it can only be read by setting it
+    (and restoring it at once)."""
+    with contextlib.suppress(OSError, ValueError, StopIteration), open("/proc/self/status", encoding="ascii") as f:
+        return int(next(line for line in f if line.startswith("Umask:")).split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _temporary_beside(path: Path) -> str:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise write_error(path, e) from None
+    try:
+        # mkstemp creates the file 0600; once renamed it is an ordinary file (a config, weights, a
+        # figure) and gets the mode open() would give it, 0666 minus the umask.
+        os.fchmod(fd, 0o666 & ~_current_umask())
+    except OSError as e:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise write_error(path, e) from None
+    os.close(fd)
+    return tmp
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix."""
+    tmp = _temporary_beside(path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(e, OSError) and e.errno is not None:  # a file-system error, not e.g. a URLError
+            raise write_error(path, e) from None
+        raise
+    fsync_dir(path.parent)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path for a library that writes files itself (torch.save, sentencepiece, gensim);
+    on success it is fsynced and renamed to ``path``, on failure removed."""
+    tmp = _temporary_beside(path)
+    try:
+        yield Path(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(e, OSError) and e.errno is not None:  # a file-system error, not e.g. a URLError
+            raise write_error(path, e) from None
+        raise
+    fsync_dir(path.parent)
+
+
+def fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def now_iso() -> str:
+    return _dt.datetime.now().astimezone().isoformat(timespec="seconds")

@@ -1,0 +1,1 @@
+"""Figures only: learning curves, attention heatmaps, embedding maps (matplotlib, imported lazily)."""
