@@ -8,28 +8,16 @@ at once; beam search keeps ``batch x beam`` hypotheses in one tensor.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 
+from seqtool.data.search import Hypothesis, output_length_cap
 from seqtool.data.specials import BOS, EOS, PAD
 from seqtool.models.base import SequenceModel, State, reorder_state
 
 
-@dataclass
-class Hypothesis:
-    ids: list[int]
-    score: float  # total log-probability
-    attention: list[list[float]] | None = None  # (output step, source position), attention models only
-    normalized: float = 0.0  # score after the length penalty (what beams are ranked by)
-    extra: dict = field(default_factory=dict)
-
-
 def max_output_length(src_lengths: torch.Tensor | None, ratio: float = 1.5, slack: int = 10, cap: int = 200) -> int:
     """Longest output worth producing: proportional to the longest source (or ``cap`` for LMs)."""
-    if src_lengths is None:
-        return cap
-    return min(cap, int(float(src_lengths.max()) * ratio) + slack)
+    return output_length_cap(None if src_lengths is None else int(src_lengths.max()), ratio, slack, cap)
 
 
 def feed_prompt(model: SequenceModel, state: State, prompt: torch.Tensor) -> tuple[torch.Tensor, State]:
@@ -99,7 +87,7 @@ def pad_continuation(k: int, device: torch.device) -> torch.Tensor:
 
 
 def length_penalty(length: torch.Tensor, alpha: float) -> torch.Tensor:
-    """GNMT length penalty ((5 + |y|) / 6) ** alpha; alpha 0 ranks by raw log-probability."""
+    """GNMT length penalty ((5 + |y|) / 6) ** alpha (seqtool.data.search.gnmt_penalty, batched)."""
     return ((5.0 + length.float()) / 6.0) ** alpha
 
 

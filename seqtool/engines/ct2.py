@@ -1,0 +1,245 @@
+"""CTranslate2: convert seqtool's Transformers with its Python spec API, and translate with the result.
+
+Conversion (:func:`convert`) maps the pre-LN Transformer of :mod:`seqtool.models.transformer`
+onto ``ctranslate2.specs.TransformerSpec`` (translators) or ``TransformerDecoderModelSpec`` (the
+Transformer LM, run by ``ctranslate2.Generator``): embeddings scaled by sqrt(d), the model's own
+sinusoidal table passed as explicit position encodings (CTranslate2's built-in table has another
+layout), fused q/k/v and k/v projections, the final LayerNorms, the tied output layer, and the
+tokenizer's pieces as the vocabulary with seqtool's specials (``<bos>``/``<eos>``, not ``<s>``/``</s>``).
+
+Decoding (:class:`CT2Translator`) keeps seqtool's meaning of every option: the same output-length
+cap per batch, ``min_decoding_length=0`` (CTranslate2's default 1 masks end-of-sentence at the first
+step), raw log-probability scores (``length_penalty=0``), and beam search re-ranked with seqtool's
+GNMT penalty ((5 + |y|) / 6) ** alpha over all ``beam`` finished hypotheses (CTranslate2's own
+penalty is |y| ** alpha without end-of-sentence).
+
+Nothing here imports torch; the converter takes numpy arrays.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from seqtool.data.search import Hypothesis, gnmt_penalty, output_length_cap
+from seqtool.data.specials import BOS, EOS, PAD, UNK
+from seqtool.data.text import is_cjk_language, join_japanese
+from seqtool.data.tokenizers import Tokenizer
+from seqtool.errors import DataError, OptionError
+
+LAYER_NORM_EPS = 1e-5  # torch.nn.LayerNorm's default
+
+
+def vocabulary(tok: Tokenizer) -> list[str]:
+    """The tokenizer's pieces in id order (CTranslate2 speaks tokens, not ids); they must be unique.
+    Ids 0-3 are pad, unk, bos, eos whatever their pieces (``<bos>``, or sentencepiece's ``<s>``)."""
+    pieces = [tok.id_to_piece(i) for i in range(tok.vocab_size)]
+    if len(set(pieces)) != len(pieces):
+        raise DataError("the vocabulary has repeated pieces: CTranslate2 (which reads tokens) cannot map it 1:1")
+    return pieces
+
+
+def _linear(spec: Any, w: dict[str, np.ndarray], prefix: str) -> None:
+    spec.weight = w[f"{prefix}.weight"]
+    if f"{prefix}.bias" in w:
+        spec.bias = w[f"{prefix}.bias"]
+
+
+def _norm(spec: Any, w: dict[str, np.ndarray], prefix: str) -> None:
+    spec.gamma, spec.beta = w[f"{prefix}.weight"], w[f"{prefix}.bias"]
+
+
+def _stack(spec: Any, w: dict[str, np.ndarray], prefix: str, positions: np.ndarray, cross: bool) -> None:
+    """One seqtool TransformerStack (embedding, blocks, final norm) into an encoder/decoder spec."""
+    embeddings = spec.embeddings[0] if isinstance(spec.embeddings, list) else spec.embeddings
+    embeddings.weight = w[f"{prefix}.embed.weight"]
+    spec.scale_embeddings = True  # x * sqrt(d), as TransformerStack.embed_tokens
+    spec.position_encodings.encodings = positions
+    _norm(spec.layer_norm, w, f"{prefix}.norm")
+    for i, layer in enumerate(spec.layer):
+        b = f"{prefix}.blocks.{i}"
+        _norm(layer.self_attention.layer_norm, w, f"{b}.self_norm")
+        _linear(layer.self_attention.linear[0], w, f"{b}.self_attn.qkv_proj")  # fused q, k, v (that order)
+        _linear(layer.self_attention.linear[1], w, f"{b}.self_attn.out_proj")
+        if cross:
+            _norm(layer.attention.layer_norm, w, f"{b}.cross_norm")
+            _linear(layer.attention.linear[0], w, f"{b}.cross_attn.q_proj")
+            _linear(layer.attention.linear[1], w, f"{b}.cross_attn.kv_proj")  # fused k, v
+            _linear(layer.attention.linear[2], w, f"{b}.cross_attn.out_proj")
+        _norm(layer.ffn.layer_norm, w, f"{b}.ff_norm")
+        _linear(layer.ffn.linear_0, w, f"{b}.ff.0")
+        _linear(layer.ffn.linear_1, w, f"{b}.ff.2")
+
+
+def _special_tokens(config: Any, vocab: list[str]) -> None:
+    config.unk_token, config.bos_token, config.eos_token = vocab[UNK], vocab[BOS], vocab[EOS]
+    config.layer_norm_epsilon = LAYER_NORM_EPS
+
+
+def build_spec(kind: str, model: dict[str, Any], weights: dict[str, np.ndarray], vocabs: list[list[str]],
+               positions: np.ndarray) -> Any:  # fmt: skip
+    """The CTranslate2 spec of a seqtool Transformer translator (kind "mt") or Transformer LM ("lm")."""
+    from ctranslate2.specs import transformer_spec
+
+    if kind == "mt":
+        spec = transformer_spec.TransformerSpec.from_config(
+            (model["encoder_layers"], model["decoder_layers"]), model["heads"], pre_norm=True, alignment_heads=0
+        )
+        _stack(spec.encoder, weights, "encoder", positions, cross=False)
+        _stack(spec.decoder, weights, "decoder", positions, cross=True)
+        spec.decoder.projection.weight = weights["output.weight"]
+        spec.register_source_vocabulary(vocabs[0])
+        spec.register_target_vocabulary(vocabs[1])
+        _special_tokens(spec.config, vocabs[1])
+        spec.config.decoder_start_token = vocabs[1][BOS]
+        spec.config.add_source_bos = spec.config.add_source_eos = False  # seqtool's sources carry no specials
+    else:
+        spec = transformer_spec.TransformerDecoderModelSpec.from_config(model["layers"], model["heads"], pre_norm=True)
+        _stack(spec.decoder, weights, "stack", positions, cross=False)
+        spec.decoder.projection.weight = weights["output.weight"]
+        if "output.bias" in weights:
+            spec.decoder.projection.bias = weights["output.bias"]
+        spec.register_vocabulary(vocabs[0])
+        _special_tokens(spec.config, vocabs[0])
+    return spec
+
+
+def convert(kind: str, model: dict[str, Any], weights: dict[str, np.ndarray], vocabs: list[list[str]],
+            positions: np.ndarray, out_dir: Path, quantization: str) -> Path:  # fmt: skip
+    """Write the CTranslate2 model to ``out_dir`` (which must not exist) through a Converter."""
+    from ctranslate2.converters.converter import Converter
+
+    class SeqtoolConverter(Converter):
+        def _load(self) -> Any:
+            return build_spec(kind, model, weights, vocabs, positions)
+
+    SeqtoolConverter().convert(str(out_dir), quantization=quantization)
+    return out_dir
+
+
+def _load_error(path: Path, e: Exception) -> str:
+    return f"{path}: cannot load the CTranslate2 engine ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
+
+
+class CT2Translator:
+    """A translator backed by ``ctranslate2.Translator``; the same ``translate`` interface (and results)
+    as :class:`seqtool.tasks.mt.LoadedTranslator`."""
+
+    engine = "ctranslate2"
+
+    def __init__(self, md: Any, config: dict[str, Any], folder: Path, src_tok: Tokenizer, tgt_tok: Tokenizer,
+                 threads: int | None = None, positions: int = 1024) -> None:  # fmt: skip
+        import ctranslate2
+
+        self.md, self.config, self.folder, self.src_tok, self.tgt_tok = md, config, folder, src_tok, tgt_tok
+        self.positions = positions
+        self.device = "cpu"
+        try:
+            self.translator = ctranslate2.Translator(
+                str(folder), device="cpu", compute_type="default", intra_threads=threads or 0
+            )
+        except (RuntimeError, ValueError, OSError) as e:
+            raise DataError(_load_error(folder, e)) from None
+        self.src_pieces = vocabulary(src_tok)
+        tgt = vocabulary(tgt_tok)
+        self.tgt_ids = {p: i for i, p in enumerate(tgt)}
+        self.eos_piece = tgt[EOS]
+
+    @property
+    def joins_output(self) -> bool:
+        return is_cjk_language(self.config.get("tgt_lang", ""))
+
+    def translate(self, texts: Sequence[str], *, tokenized: bool = False, **kwargs: Any) -> list[list[Any]]:
+        return self.translate_texts(texts, join=self.joins_output and not tokenized, **kwargs)
+
+    def translate_texts(
+        self,
+        texts: Sequence[str],
+        *,
+        beam: int = 5,
+        alpha: float = 1.0,
+        nbest: int = 1,
+        batch_sentences: int = 64,
+        display: bool = True,
+        join: bool = False,
+        with_hypotheses: bool = False,
+        return_attention: bool = False,
+        progress: Callable[[int], None] = lambda done: None,
+    ) -> list[list[Any]]:
+        """As :func:`seqtool.tasks.mt.translate_texts`: same batching (shortest first), same output cap
+        per batch, same search semantics; attention only when asked (it costs time)."""
+        del display
+        if beam <= 0 or nbest <= 0 or nbest > beam:
+            raise OptionError(f"need 1 <= --nbest <= --beam, got beam {beam}, nbest {nbest}")
+        encoded = self.src_tok.encode_batch(list(texts))
+        for n, ids in enumerate(encoded):
+            if len(ids) >= self.positions:
+                raise DataError(f"sentence {n + 1} has {len(ids)} tokens; the CTranslate2 engine handles fewer than "
+                                f"{self.positions}: translate it with --engine torch")  # fmt: skip
+        order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
+        results: list[list[Any]] = [[] for _ in texts]
+        for start in range(0, len(order), batch_sentences):
+            idx = order[start : start + batch_sentences]
+            for i in idx:
+                if not encoded[i]:
+                    results[i] = [("", Hypothesis([], 0.0)) if with_hypotheses else ""] * nbest
+            nonempty = [i for i in idx if encoded[i]]
+            if nonempty:
+                found = self._search([encoded[i] for i in nonempty], beam, alpha, nbest, return_attention)
+                for i, hyps in zip(nonempty, found, strict=True):
+                    outs = []
+                    for h in hyps:
+                        text = self.tgt_tok.decode(h.ids)
+                        text = join_japanese(text) if join else text
+                        outs.append((text, h) if with_hypotheses else text)
+                    results[i] = outs
+            progress(min(start + batch_sentences, len(order)))
+        return results
+
+    def _search(self, sources: list[list[int]], beam: int, alpha: float, nbest: int, attention: bool
+                ) -> list[list[Hypothesis]]:  # fmt: skip
+        longest = max(len(s) for s in sources)
+        max_len = min(output_length_cap(longest), self.positions)
+        greedy = beam == 1 and nbest == 1
+        options: dict[str, Any] = dict(
+            beam_size=beam, max_decoding_length=max_len, min_decoding_length=0, length_penalty=0.0,
+            return_scores=True, return_end_token=True, return_attention=attention, max_input_length=0,
+        )  # fmt: skip
+        if not greedy:
+            # Rank all `beam` finished hypotheses with seqtool's penalty. (<pad> is not suppressed: that
+            # would renormalize every step's distribution without it, while seqtool's beam search drops it
+            # after normalizing; a trained model never ranks it among the best candidates anyway.)
+            options.update(num_hypotheses=beam)
+        tokens = [[self.src_pieces[i] for i in s] for s in sources]
+        out = []
+        for src, result in zip(sources, self.translator.translate_batch(tokens, **options), strict=True):
+            hyps = []
+            for k, pieces in enumerate(result.hypotheses):
+                ended = bool(pieces) and pieces[-1] == self.eos_piece
+                ids = [self.tgt_ids[p] for p in (pieces[:-1] if ended else pieces)]
+                ids = [i for i in ids if i != PAD]
+                score = float(result.scores[k])
+                weights = None
+                if attention and result.attention:
+                    weights = [row[: len(src)] for row in result.attention[k][: len(ids) + 1]]
+                h = Hypothesis(ids, score, weights)
+                if not greedy:
+                    h.normalized = score / gnmt_penalty(len(pieces), alpha)
+                hyps.append(h)
+            if not greedy:
+                finished = [h for h, p in zip(hyps, result.hypotheses, strict=True) if p and p[-1] == self.eos_piece]
+                hyps = sorted(finished or hyps, key=lambda h: h.normalized, reverse=True)
+            out.append(hyps[:nbest])
+        return out
+
+
+def open_translator(md: Any, config: dict[str, Any], folder: Path, src_tok: Tokenizer, tgt_tok: Tokenizer,
+                    threads: int | None, positions: int) -> CT2Translator:  # fmt: skip
+    if not (folder / "model.bin").is_file():
+        raise DataError(f"{folder}: no model.bin; export again with `seqtool export {md.name} --force`")
+    threads = threads or int(os.environ.get("OMP_NUM_THREADS", "0") or 0) or None
+    return CT2Translator(md, config, folder, src_tok, tgt_tok, threads, positions)

@@ -1,0 +1,169 @@
+"""`seqtool export --engine ctranslate2`: a tiny trained Transformer translator and LM converted to
+CTranslate2 must give seqtool's own outputs (float32: token for token, log-probs to 1e-4), int8 must
+keep the BLEU at a third of the size, and models CTranslate2 cannot run get a clear error."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from seqtool.data.specials import BOS, EOS
+from seqtool.engines import exported_engines, read_meta
+from seqtool.engines.ct2 import open_translator, vocabulary
+from seqtool.metrics import bleu_only
+from seqtool.models.base import Batch
+from seqtool.models.lm import LMConfig
+from seqtool.store.workspace import Workspace
+from seqtool.tasks.export import export_model
+from seqtool.tasks.lm import TokenizerConfig, lm_train_config, load_lm, train_lm
+from seqtool.tasks.mt import MTDataConfig, load_translator, mt_train_config, read_dev, train_mt
+from tests.conftest import SAMPLE, assert_clean_error, run_cli
+
+ENJA = SAMPLE / "enja"
+TINY_TRANSFORMER = dict(dim=128, heads=4, ff_dim=256, encoder_layers=2, decoder_layers=2, dropout=0.0)
+
+
+@pytest.fixture(scope="module")
+def mt_ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """A tiny Transformer translator (the default recipe, checkpoint averaging included), exported twice."""
+    torch.set_num_threads(1)
+    ws = Workspace(tmp_path_factory.mktemp("ct2") / "ws")
+    train_mt(
+        ws, "tf", ENJA / "train.en", ENJA / "train.ja", ENJA / "dev.en", ENJA / "dev.ja", "transformer",
+        TINY_TRANSFORMER, mt_train_config("transformer", epochs=8, batch_tokens=1000, lr=3e-3, warmup=50),
+        MTDataConfig(src_vocab=300, tgt_vocab=300),
+    )  # fmt: skip
+    for q in ("float32", "int8"):
+        export_model(ws, "tf", quantize=q)
+    return ws
+
+
+def _engine(ws: Workspace, quantization: str):  # noqa: ANN202 - test helper
+    tr = load_translator(ws, "tf", "cpu")
+    folder = tr.md.path / f"ct2-{quantization}"
+    return tr, open_translator(tr.md, tr.config, folder, tr.src_tok, tr.tgt_tok, 1, read_meta(folder)["positions"])
+
+
+def _dev() -> tuple[list[str], list[str]]:
+    return read_dev(ENJA / "dev.en", ENJA / "dev.ja")
+
+
+def test_export_writes_engine_folders(mt_ws: Workspace) -> None:
+    md = mt_ws.model_dir("tf")
+    assert exported_engines(md.path) == ["ct2-int8", "ct2-float32"]
+    meta = read_meta(md.path / "ct2-int8")
+    assert meta["quantization"] == "int8" and meta["weights"]["size"] == md.weights_path.stat().st_size
+    vocab = json.loads((md.path / "ct2-float32" / "target_vocabulary.json").read_text())
+    assert vocab[BOS] == load_translator(mt_ws, "tf", "cpu").tgt_tok.id_to_piece(BOS)
+    r = run_cli("export", "tf", "--quantize", "int8", "-w", str(mt_ws.root))
+    assert_clean_error(r, "already exists", "--force")
+
+
+def test_float32_greedy_matches_torch_token_for_token(mt_ws: Workspace) -> None:
+    tr, ct = _engine(mt_ws, "float32")
+    sources, _ = _dev()
+    ours = tr.translate(sources, beam=1, tokenized=True, with_hypotheses=True)
+    theirs = ct.translate(sources, beam=1, tokenized=True, with_hypotheses=True)
+    assert sum(bool(h[0][1].ids) for h in ours) > 0.9 * len(sources)  # the model learned to say something
+    for (a_text, a), (b_text, b) in (pair for o, t in zip(ours, theirs, strict=True) for pair in [(o[0], t[0])]):
+        assert b.ids == a.ids and b_text == a_text
+        assert b.score == pytest.approx(a.score, abs=1e-4 * (len(a.ids) + 1))
+    # Per-token log-probabilities: CTranslate2's scoring of seqtool's output vs the torch model's.
+    src_ids = tr.src_tok.encode_batch(sources)
+    src_vocab, tgt_vocab = vocabulary(tr.src_tok), vocabulary(tr.tgt_tok)
+    scored = ct.translator.score_batch(
+        [[src_vocab[i] for i in s] for s in src_ids], [[tgt_vocab[i] for i in o[0][1].ids] for o in ours]
+    )
+    model = tr.model.eval()
+    for s, o, result in zip(src_ids, ours, scored, strict=True):
+        out = o[0][1].ids
+        src = torch.tensor([s])
+        batch = Batch(torch.tensor([[BOS, *out]]), torch.tensor([[*out, EOS]]), src, torch.tensor([len(s)]))
+        with torch.no_grad():
+            logp = torch.log_softmax(model.logits(model.features(batch)), -1)[0]
+        torch_tokens = logp.gather(1, batch.tgt_out[0][:, None])[:, 0].numpy()
+        np.testing.assert_allclose(np.array(result.log_probs), torch_tokens, atol=1e-4)
+
+
+def test_beam_search_agrees_and_ranks_with_the_gnmt_penalty(mt_ws: Workspace) -> None:
+    tr, ct = _engine(mt_ws, "float32")
+    sources, _ = _dev()
+    ours = tr.translate(sources, beam=5, tokenized=True, with_hypotheses=True)
+    theirs = ct.translate(sources, beam=5, tokenized=True, with_hypotheses=True)
+    same = [o[0][0] == t[0][0] for o, t in zip(ours, theirs, strict=True)]
+    assert sum(same) >= 0.95 * len(sources)
+    for o, t, agree in zip(ours, theirs, same, strict=True):
+        if agree:  # the same hypothesis gets the same raw and normalized score
+            assert t[0][1].score == pytest.approx(o[0][1].score, abs=1e-3)
+            assert t[0][1].normalized == pytest.approx(o[0][1].normalized, abs=1e-3)
+    nbest = ct.translate(sources[:10], beam=4, nbest=3, with_hypotheses=True)
+    for hyps in nbest:
+        scores = [h.normalized for _, h in hyps]
+        assert len(hyps) == 3 and scores == sorted(scores, reverse=True)
+
+
+def test_int8_keeps_bleu_at_a_third_of_the_size(mt_ws: Workspace) -> None:
+    sources, refs = _dev()
+    _, fp32 = _engine(mt_ws, "float32")
+    _, int8 = _engine(mt_ws, "int8")
+    bleu = {}
+    for name, engine in (("float32", fp32), ("int8", int8)):
+        bleu[name] = bleu_only([h[0] for h in engine.translate(sources, beam=5, tokenized=True)], refs)
+    assert bleu["float32"] > 20  # a model that translates, so the comparison means something
+    assert abs(bleu["int8"] - bleu["float32"]) <= 1.0, bleu
+    md = mt_ws.model_dir("tf")
+    assert (md.path / "ct2-int8" / "model.bin").stat().st_size <= md.weights_path.stat().st_size / 3
+
+
+def test_transformer_lm_runs_as_a_generator(tmp_path) -> None:  # noqa: ANN001
+    import ctranslate2
+
+    torch.set_num_threads(1)
+    ws = Workspace(tmp_path / "ws")
+    cfg = LMConfig(cell="transformer", heads=2, ff_dim=96, layers=1, emb_dim=48, hidden=48, dropout=0.0)
+    train_lm(ws, "tlm", ENJA / "train.en", ENJA / "dev.en", cfg,
+             lm_train_config(epochs=4, batch_tokens=400, lr=3e-3), TokenizerConfig())  # fmt: skip
+    export_model(ws, "tlm", quantize="float32")
+    lm = load_lm(ws, "tlm", "cpu")
+    vocab = vocabulary(lm.tokenizer)
+    gen = ctranslate2.Generator(str(lm.md.path / "ct2-float32"), intra_threads=1)
+    prompts = [line.split()[:3] for line in (ENJA / "dev.en").read_text().splitlines()[:20]]
+    model = lm.model.eval()
+    for words in prompts:
+        prompt = [BOS, *(lm.tokenizer.encode(" ".join(words)))]
+        # seqtool's greedy continuation, step by step, with its per-token log-probabilities
+        state, ids, logps = model.start(None, None, 1), list(prompt), []
+        with torch.no_grad():
+            for t in prompt[:-1]:
+                _, state = model.step(torch.tensor([t]), state)
+            token = prompt[-1]
+            for _ in range(12):
+                logp, state = model.step(torch.tensor([token]), state)
+                token = int(logp[0].argmax())
+                ids.append(token)
+                logps.append(float(logp[0, token]))
+                if token == EOS:
+                    break
+        (result,) = gen.generate_batch([[vocab[i] for i in prompt]], max_length=len(ids) - len(prompt),
+                                       min_length=0, include_prompt_in_result=False, return_end_token=True)  # fmt: skip
+        assert result.sequences_ids[0] == ids[len(prompt) :]
+        (scored,) = gen.score_batch([[vocab[i] for i in ids]])
+        np.testing.assert_allclose(np.array(scored.log_probs)[len(prompt) - 1 :], logps, atol=1e-4)
+
+
+def test_recurrent_models_get_a_clear_error(tmp_path) -> None:  # noqa: ANN001
+    torch.set_num_threads(1)
+    ws = Workspace(tmp_path / "ws")
+    train_mt(
+        ws, "gru", ENJA / "train.en", ENJA / "train.ja", ENJA / "dev.en", ENJA / "dev.ja", "gru",
+        {"emb_dim": 32, "hidden": 32}, mt_train_config("gru", epochs=1, batch_tokens=2000),
+        MTDataConfig(src_vocab=200, tgt_vocab=200),
+    )  # fmt: skip
+    r = run_cli("export", "gru", "-w", str(ws.root))
+    assert_clean_error(r, "CTranslate2 runs only Transformer", "--engine torch")
+    assert exported_engines(ws.model_dir("gru").path) == []
+    assert_clean_error(run_cli("export", "gru", "--quantize", "int4", "-w", str(ws.root)), "--quantize")
+    assert_clean_error(run_cli("export", "nope", "-w", str(ws.root)), "no model named 'nope'")
