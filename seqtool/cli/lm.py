@@ -22,7 +22,7 @@ from seqtool.cli.common import (
     training_summary,
 )
 
-CELL_HELP = "rnn, lstm, gru or transformer."
+CELL_HELP = "rnn, lstm, gru, transformer or wavenet."
 
 
 @app.command("train-lm")
@@ -44,6 +44,9 @@ def train_lm_cmd(
     context: Annotated[int, typer.Option(help="Window model: predict from the N previous words (0: causal LM).")] = 0,
     bidirectional: Annotated[bool, typer.Option(help="Window model only: read the window both ways.")] = False,
     heads: Annotated[int, typer.Option(help="Transformer attention heads.")] = 4,
+    kernel: Annotated[int, typer.Option(help="WaveNet convolution width.")] = 2,
+    dilation_cycle: Annotated[int, typer.Option(help="WaveNet: dilations 1, k, k^2 .. k^(cycle-1), repeated.")] = 4,
+    channels: Annotated[int, typer.Option(help="WaveNet residual/skip channels.")] = 256,
     tokenizer: Annotated[str, typer.Option(help="word, unigram or bpe (sentencepiece).")] = "word",
     vocab_size: Annotated[int, typer.Option(help="Vocabulary size limit.")] = 32000,
     min_count: Annotated[int, typer.Option(help="Word tokenizer: rarer words become <unk>.")] = 1,
@@ -77,6 +80,7 @@ def train_lm_cmd(
     model_cfg = LMConfig(
         cell=cell, activation=activation, layers=layers, emb_dim=emb_dim, hidden=hidden, dropout=dropout,
         tie_weights=tie_weights, context=context, bidirectional=bidirectional, heads=heads, ff_dim=4 * emb_dim,
+        kernel=kernel, dilation_cycle=dilation_cycle, channels=channels,
     )  # fmt: skip
     train_cfg = lm_train_config(
         epochs=epochs, max_minutes=max_minutes, batch_tokens=batch_size, lr=lr, patience=patience, seed=seed,

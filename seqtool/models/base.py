@@ -52,6 +52,10 @@ class SequenceModel(nn.Module):
         logits, state = self.step_logits(tokens, state)
         return torch.log_softmax(logits.float(), dim=-1), state
 
+    def info(self) -> dict[str, int | float]:
+        """Derived facts worth reporting when training starts (e.g. a WaveNet's receptive field)."""
+        return {}
+
     def num_parameters(self) -> int:
         # Tied weights are shared Parameter objects, so parameters() counts them once.
         return sum(p.numel() for p in self.parameters())

@@ -19,8 +19,9 @@ from seqtool.errors import OptionError
 from seqtool.models.base import SequenceModel, State
 from seqtool.models.rnn import ACTIVATIONS, CELLS, hidden_to_state, make_rnn, state_to_hidden
 from seqtool.models.transformer import TransformerStack
+from seqtool.models.wavenet import WaveNetLM
 
-LM_CELLS = (*CELLS, "transformer")
+LM_CELLS = (*CELLS, "transformer", "wavenet")
 
 
 @dataclass
@@ -28,7 +29,7 @@ class LMConfig:
     """Every key of a language model's ``config.json`` "model" section."""
 
     vocab_size: int = 10000
-    cell: str = "lstm"  # rnn | lstm | gru | transformer
+    cell: str = "lstm"  # rnn | lstm | gru | transformer | wavenet
     activation: str = "tanh"  # plain RNN only: tanh | relu
     layers: int = 2
     emb_dim: int = 256
@@ -39,6 +40,9 @@ class LMConfig:
     bidirectional: bool = False  # window model only
     heads: int = 4  # Transformer only
     ff_dim: int = 1024  # Transformer only
+    kernel: int = 2  # WaveNet only: convolution width
+    dilation_cycle: int = 4  # WaveNet only: dilations kernel**0 .. kernel**(cycle-1), repeated
+    channels: int = 256  # WaveNet only: residual/skip channels
 
     def validate(self) -> None:
         if self.cell not in LM_CELLS:
@@ -58,8 +62,14 @@ class LMConfig:
             raise OptionError(
                 "--bidirectional needs --context N: a causal LM read backwards would see the word it must predict"
             )
-        if self.context and self.cell == "transformer":
+        if self.context and self.cell not in CELLS:
             raise OptionError("--context (the window model) needs a recurrent --cell: rnn, lstm or gru")
+        if self.cell == "wavenet":
+            for name in ("kernel", "dilation_cycle", "channels"):
+                if getattr(self, name) <= 0:
+                    raise OptionError(f"--{name.replace('_', '-')} must be > 0, got {getattr(self, name)}")
+            if self.kernel < 2:
+                raise OptionError(f"--kernel must be >= 2 (a width-1 convolution sees no context), got {self.kernel}")
         if self.cell == "transformer" and self.emb_dim % self.heads:
             raise OptionError(f"--emb-dim {self.emb_dim} must be divisible by --heads {self.heads}")
 
@@ -195,10 +205,12 @@ class WindowLM(SequenceModel):
         return logits, {"window": window}
 
 
+# The registry: --cell -> model class (recurrent cells build RecurrentLM, or WindowLM with --context).
+LM_MODELS: dict[str, type[SequenceModel]] = {"transformer": TransformerLM, "wavenet": WaveNetLM}
+
+
 def build_lm(cfg: LMConfig) -> SequenceModel:
     cfg.validate()
     if cfg.context:
         return WindowLM(cfg)
-    if cfg.cell == "transformer":
-        return TransformerLM(cfg)
-    return RecurrentLM(cfg)
+    return LM_MODELS.get(cfg.cell, RecurrentLM)(cfg)  # type: ignore[call-arg]

@@ -139,6 +139,10 @@ def train_lm(
         torch.manual_seed(train_cfg.seed)  # initial weights from the seed: a restarted run is the same run
         model = build_lm(model_cfg).to(dev_device)
         cfg["parameters"] = model.num_parameters()
+        if model.info():  # e.g. a WaveNet's receptive field
+            cfg["info"] = model.info()
+        for key, value in model.info().items():
+            progress({"event": "status", "message": f"{key.replace('_', ' ')}: {value}"})
         cfg["data"]["train_sentences"], cfg["data"]["skipped_empty"] = stats.kept, stats.empty
         run.publish(cfg)
         lengths = corpus.lengths() + 1
