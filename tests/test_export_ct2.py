@@ -167,3 +167,90 @@ def test_recurrent_models_get_a_clear_error(tmp_path) -> None:  # noqa: ANN001
     assert exported_engines(ws.model_dir("gru").path) == []
     assert_clean_error(run_cli("export", "gru", "--quantize", "int4", "-w", str(ws.root)), "--quantize")
     assert_clean_error(run_cli("export", "nope", "-w", str(ws.root)), "no model named 'nope'")
+
+
+# --- the translate integration: auto engine, no torch on the fast path, unusable engines -----------------
+
+NO_TORCH = """
+import json, sys
+from seqtool.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as e:
+    code = e.code
+print(json.dumps({"torch": "torch" in sys.modules, "code": code}), file=sys.stderr)
+"""
+
+
+def _copy(ws: Workspace, tmp_path) -> Workspace:  # noqa: ANN001
+    import shutil
+
+    shutil.copytree(ws.root, tmp_path / "ws")
+    return Workspace(tmp_path / "ws")
+
+
+def test_translate_uses_the_engine_without_importing_torch(mt_ws: Workspace) -> None:
+    import subprocess
+    import sys
+
+    sources, _ = _dev()
+    args = ["translate", "-w", str(mt_ws.root), "--input", str(ENJA / "dev.en"), "--tokenized", "--json"]
+    r = subprocess.run([sys.executable, "-c", NO_TORCH, *args], capture_output=True, text=True, timeout=300)
+    assert json.loads(r.stderr.strip().splitlines()[-1]) == {"torch": False, "code": 0}, r.stderr
+    engine = [row["translations"][0]["text"] for row in json.loads(r.stdout)["results"]]
+    torch_out = [h[0] for h in load_translator(mt_ws, "tf", "cpu").translate(sources, beam=5, tokenized=True)]
+    assert len(engine) == len(sources)
+    assert sum(a == b for a, b in zip(engine, torch_out, strict=True)) >= 0.9 * len(sources)
+    # evaluate mt and the listing say which engine runs; --engine torch still runs torch
+    r = run_cli("evaluate", "mt", "-w", str(mt_ws.root), "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["engine"] == "ctranslate2"
+    r = run_cli("evaluate", "mt", "-w", str(mt_ws.root), "--engine", "torch", "--json")
+    assert json.loads(r.stdout)["engine"] == "torch"
+    listing = json.loads(run_cli("models", "-w", str(mt_ws.root), "--json").stdout)
+    assert listing["models"][0]["engines"] == ["torch", "ct2-int8", "ct2-float32"]
+    shown = json.loads(run_cli("models", "show", "tf", "-w", str(mt_ws.root), "--json").stdout)
+    assert shown["engines"] == ["torch", "ct2-int8", "ct2-float32"]
+
+
+def test_unusable_engines_fall_back_with_a_notice_or_fail_cleanly(mt_ws: Workspace, tmp_path) -> None:  # noqa: ANN001
+    import os
+    import shutil
+
+    ws = _copy(mt_ws, tmp_path)
+    md = ws.model_dir("tf")
+    w = ["-w", str(ws.root), "--input", str(ENJA / "dev.en"), "--beam", "2"]
+    reference = run_cli("translate", *w, "--engine", "torch")
+    assert reference.returncode == 0 and reference.stdout.count("\n") == 100
+    # a damaged model.bin (CTranslate2 would refuse it, or worse, load it): torch translates, one notice
+    model_bin = md.path / "ct2-int8" / "model.bin"
+    model_bin.write_bytes(model_bin.read_bytes()[:1000])
+    r = run_cli("translate", *w)
+    assert r.returncode == 0 and r.stdout == reference.stdout
+    assert "damaged" in r.stderr and "translating with torch" in r.stderr and len(r.stderr.splitlines()) == 1
+    assert_clean_error(run_cli("translate", *w, "--engine", "ctranslate2"), "damaged", "seqtool export tf")
+    # weights changed after the export (retrained, compressed): stale
+    shutil.rmtree(md.path / "ct2-int8")
+    os.utime(md.weights_path, ns=(1, 1))
+    r = run_cli("translate", *w)
+    assert r.returncode == 0 and r.stdout == reference.stdout and "other weights" in r.stderr
+    # an incomplete export folder, then none at all
+    (md.path / "ct2-float32" / "seqtool-engine.json").unlink()
+    assert_clean_error(run_cli("translate", *w, "--engine", "ctranslate2"), "not a complete seqtool export")
+    shutil.rmtree(md.path / "ct2-float32")
+    r = run_cli("translate", *w)
+    assert r.returncode == 0 and r.stdout == reference.stdout and r.stderr == ""
+    assert_clean_error(run_cli("translate", *w, "--engine", "ctranslate2"), "no CTranslate2 engine")
+    assert_clean_error(run_cli("translate", *w, "--engine", "onnx"), "--engine must be one of")
+
+
+def test_distillation_teacher_translates_on_its_engine(mt_ws: Workspace, tmp_path) -> None:  # noqa: ANN001
+    from seqtool.tasks.distill import prepare
+
+    ws = _copy(mt_ws, tmp_path)
+    plan = prepare(ws, "tf", "student", limit=30, beam=3)
+    assert plan.info["teacher_engine"] == "ctranslate2"
+    sources = [line for line in (ENJA / "train.en").read_text().splitlines()][:30]
+    _, int8 = _engine(ws, "int8")
+    expected = [h[0] for h in int8.translate(sources, beam=3, tokenized=True)]
+    assert plan.tgt.read_text().splitlines() == expected

@@ -35,7 +35,19 @@ ModelOpt = Annotated[
 ThreadsOpt = Annotated[
     int | None, typer.Option("--threads", help="CPU threads for torch \\[default: all cores].", show_default=False)
 ]
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="auto (an exported CTranslate2 engine when the model has one, else torch), torch or ctranslate2.",
+    ),
+]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu or cuda (auto picks a GPU when present).")]
+
+
+def notice(message: str) -> None:
+    """One dim line on stderr (e.g. an engine that cannot be used, and what is used instead)."""
+    err_console.print(f"note: {message}", style="dim", markup=False, highlight=False, soft_wrap=True)
 
 
 def print_json(obj: Any) -> None:

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from seqtool.cli.app import app
-from seqtool.cli.common import err_console
+from seqtool.cli.common import err_console, notice
 from seqtool.cli.mt import train_mt_cmd
 
 # train-mt's options minus the ones the teacher decides (languages, target text).
@@ -27,6 +27,9 @@ def distill_cmd(
     teacher_beam: Annotated[int, typer.Option(help="Beam size of the teacher's translations.")] = 5,
     teacher_batch: Annotated[int, typer.Option(help="Sentences per teacher decoding batch.")] = 64,
     limit: Annotated[int, typer.Option(help="Distill on the first N training sentences only (0: all).")] = 0,
+    teacher_engine: Annotated[
+        str, typer.Option(help="auto (the teacher's CTranslate2 export when it has one), torch or ctranslate2.")
+    ] = "auto",
     **train_options: Any,
 ) -> None:
     """Sequence-level distillation: the teacher translates the training source (beam search), the student
@@ -43,6 +46,7 @@ def distill_cmd(
         plan = prepare(
             ws, teacher, train_options["name"], src=src, beam=teacher_beam, batch_sentences=teacher_batch,
             limit=limit, resume=train_options["resume"], device=train_options["device"], progress=progress,
+            engine=teacher_engine, notify=notice,
         )  # fmt: skip
     dev_src = train_options.pop("dev_src") or plan.dev_src
     dev_tgt = train_options.pop("dev_tgt") or plan.dev_tgt

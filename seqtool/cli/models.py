@@ -11,8 +11,8 @@ from seqtool.cli.app import models_app
 from seqtool.cli.common import JsonOpt, WorkspaceOpt, console, print_json
 
 
-def model_summary(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
-    """The documented JSON shape of one model in `seqtool models --json`."""
+def model_summary(name: str, cfg: dict[str, Any], engines: list[str] | None = None) -> dict[str, Any]:
+    """The documented JSON shape of one model in `seqtool models --json` (``engines``: exported copies)."""
     best = cfg.get("best") or {}
     return {
         "name": name,
@@ -24,6 +24,7 @@ def model_summary(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
         "best_value": best.get("value"),
         "status": cfg.get("status"),
         "created": cfg.get("created"),
+        "engines": ["torch", *(engines or [])] if cfg.get("kind") in ("lm", "mt") else [],
     }
 
 
@@ -39,10 +40,11 @@ def list_models(ctx: typer.Context, workspace: WorkspaceOpt = None, json: JsonOp
     """List the models in the workspace (name, kind, architecture, parameters, data, best dev metric)."""
     if ctx.invoked_subcommand is not None:
         return
+    from seqtool.engines import exported_engines
     from seqtool.store.workspace import Workspace
 
     ws = Workspace(workspace)
-    rows = [model_summary(md.name, cfg) for md, cfg in ws.list_models()]
+    rows = [model_summary(md.name, cfg, exported_engines(md.path)) for md, cfg in ws.list_models()]
     defaults = ws.defaults()
     if json:
         print_json({"workspace": str(ws.root), "models": rows, "defaults": defaults})
@@ -51,7 +53,7 @@ def list_models(ctx: typer.Context, workspace: WorkspaceOpt = None, json: JsonOp
         console.print(f"no models in {ws.root}; train one (`seqtool train-lm`) or run `seqtool demo`")
         return
     table = Table(title=f"models in {ws.root}")
-    for col in ("name", "kind", "arch", "parameters", "train data", "best dev", "status", "created"):
+    for col in ("name", "kind", "arch", "parameters", "train data", "best dev", "status", "engines", "created"):
         table.add_column(col, justify="right" if col == "parameters" else "left")
     for r in rows:
         star = " *" if defaults.get(r["kind"]) == r["name"] else ""
@@ -65,6 +67,7 @@ def list_models(ctx: typer.Context, workspace: WorkspaceOpt = None, json: JsonOp
             _file_names(r["train_data"]),
             best,
             r["status"] or "-",
+            " ".join(r["engines"]) or "-",
             (r["created"] or "-")[:19],
         )
     console.print(table)
@@ -89,12 +92,16 @@ def show(
     cfg = md.config()
     files = {p.name: p.stat().st_size for p in sorted(md.path.iterdir()) if p.is_file() and not p.name.startswith(".")}
     metrics = md.metrics()
+    from seqtool.engines import exported_engines
+
+    engines = ["torch", *exported_engines(md.path)] if cfg.get("kind") in ("lm", "mt") else []
     if json:
-        print_json({"name": name, "config": cfg, "files": files, "metrics": metrics})
+        print_json({"name": name, "config": cfg, "files": files, "metrics": metrics, "engines": engines})
         return
     import json as _json
 
     console.print(f"[bold]{name}[/] ({cfg.get('kind')}, {cfg.get('arch')}) in {md.path}")
+    console.print(f"engines: {', '.join(engines)} (`seqtool export {name}` adds a CTranslate2 copy)", style="dim")
     console.print_json(_json.dumps(cfg, ensure_ascii=False))
     table = Table(title="files")
     table.add_column("file")

@@ -12,11 +12,13 @@ from rich.table import Table
 from seqtool.cli.app import app, evaluate_app
 from seqtool.cli.common import (
     DeviceOpt,
+    EngineOpt,
     JsonOpt,
     ModelOpt,
     ThreadsOpt,
     WorkspaceOpt,
     console,
+    notice,
     print_json,
     sample_data_dir,
     setup_torch,
@@ -139,16 +141,18 @@ def translate_cmd(
     show_attention: Annotated[bool, typer.Option(help="Save an attention heatmap PNG (attention models).")] = False,
     batch_size: Annotated[int, typer.Option(help="Sentences per decoding batch.")] = 64,
     model: ModelOpt = None,
+    engine: EngineOpt = "auto",
     device: DeviceOpt = "auto",
     threads: ThreadsOpt = None,
     workspace: WorkspaceOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Translate TEXT, or every line of --input / stdin (in batches, order kept)."""
+    from seqtool.data.corpus import read_lines
     from seqtool.errors import OptionError, check_positive
     from seqtool.files import atomic_write_text
     from seqtool.store.workspace import Workspace
-    from seqtool.tasks.mt import load_translator, read_texts
+    from seqtool.tasks.translator import load_translator
 
     check_positive("--beam", beam)
     check_positive("--batch-size", batch_size)
@@ -159,16 +163,22 @@ def translate_cmd(
     if text is not None:
         texts = [text]
     elif input is not None:
-        texts = read_texts(input)
+        texts = [line for _, line in read_lines(input)]
     elif not sys.stdin.isatty():
         texts = [line.rstrip("\r\n") for line in sys.stdin]
     else:
         raise OptionError("nothing to translate: give TEXT, --input FILE, or lines on stdin")
-    setup_torch(threads)
+    if threads is not None:
+        check_positive("--threads", threads)
     ws = Workspace(workspace)
-    tr = load_translator(ws, model, device)
+    tr = load_translator(ws, model, device, engine=engine, threads=threads, notify=notice)
+    extra = {}
+    if tr.engine == "torch":
+        setup_torch(threads)
+    elif show_attention:
+        extra["return_attention"] = True  # CTranslate2 computes it only on request
     found = tr.translate(texts, tokenized=tokenized, beam=beam, alpha=length_penalty, nbest=nbest,
-                         batch_sentences=batch_size, with_hypotheses=True)  # fmt: skip
+                         batch_sentences=batch_size, with_hypotheses=True, **extra)  # fmt: skip
     if show_attention:
         _save_attention(tr, ws, texts, found)
     if json:
@@ -189,8 +199,11 @@ def _save_attention(tr, ws, texts, found) -> None:  # noqa: ANN001 - CLI helper
     from seqtool.files import now_iso
     from seqtool.viz.figures import attention_heatmap
 
-    if tr.config.get("model", {}).get("attention", "none") == "none":
-        raise OptionError(f"model {tr.md.name!r} has no attention to show (train with --attention bahdanau|luong)")
+    if tr.engine == "torch" and tr.config.get("model", {}).get("attention", "none") == "none":
+        raise OptionError(
+            f"model {tr.md.name!r} has no attention to show on torch (train with --attention bahdanau|luong, "
+            "or export a Transformer with `seqtool export` and use --engine ctranslate2)"
+        )
     stamp = now_iso().replace(":", "").replace("+", "_")[:17]
     for n, (source, hyps) in enumerate(zip(texts, found, strict=True)):
         _, hyp = hyps[0]
@@ -212,6 +225,7 @@ def evaluate_mt_cmd(
     tokenize: Annotated[str, typer.Option(help="sacrebleu tokenizer; 'none' for pre-segmented references.")] = "none",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Also write the translations here.")] = None,
     model: ModelOpt = None,
+    engine: EngineOpt = "auto",
     device: DeviceOpt = "auto",
     threads: ThreadsOpt = None,
     workspace: WorkspaceOpt = None,
@@ -223,10 +237,11 @@ def evaluate_mt_cmd(
     from seqtool.files import atomic_write_text
     from seqtool.metrics import translation_scores
     from seqtool.store.workspace import Workspace
-    from seqtool.tasks.mt import load_translator, read_dev
+    from seqtool.tasks.mt import read_dev
+    from seqtool.tasks.translator import load_translator
 
     setup_torch(threads)
-    tr = load_translator(Workspace(workspace), model, device)
+    tr = load_translator(Workspace(workspace), model, device, engine=engine, threads=threads, notify=notice)
     src = src or Path(tr.config["data"]["dev_src"])
     ref = ref or Path(tr.config["data"]["dev_tgt"])
     sources, refs = read_dev(src, ref)
@@ -236,12 +251,12 @@ def evaluate_mt_cmd(
     scores = translation_scores(hyps, refs, tokenize=tokenize)
     if output is not None:
         atomic_write_text(output, "".join(h + "\n" for h in hyps))
-    result = {"model": tr.md.name, "src": str(src), "ref": str(ref), "beam": beam, **scores.as_dict(),
+    result = {"model": tr.md.name, "engine": tr.engine, "src": str(src), "ref": str(ref), "beam": beam, **scores.as_dict(),
               "decode_seconds": round(seconds, 2)}  # fmt: skip
     if json:
         print_json(result)
         return
-    _print_scores(f"{tr.md.name} on {src} (beam {beam}, {seconds:.1f}s)", result)
+    _print_scores(f"{tr.md.name} on {src} (beam {beam}, {tr.engine}, {seconds:.1f}s)", result)
 
 
 def _print_scores(title: str, result: dict) -> None:

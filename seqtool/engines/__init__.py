@@ -6,6 +6,7 @@ imports torch. Listing the engines of a folder imports nothing at all."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -36,3 +37,13 @@ def read_meta(folder: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return meta if isinstance(meta, dict) else None
+
+
+def file_sha256(path: Path) -> str:
+    """The engine's weights digest, checked before each use: a damaged model.bin that CTranslate2 would
+    still load must not translate silently wrong."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

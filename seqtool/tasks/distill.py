@@ -44,10 +44,13 @@ def staging_dir(ws: Workspace, student: str) -> Path:
 def prepare(
     ws: Workspace, teacher: str, student: str, *, src: Path | None = None, beam: int = 5, batch_sentences: int = 64,
     limit: int = 0, resume: bool = False, device: str = "auto", progress: Callable[[int, int], None] = lambda d, t: None,
+    engine: str = "auto", notify: Callable[[str], None] = lambda message: None,
 ) -> DistillPlan:  # fmt: skip
-    """Translate the training source with the teacher (or reuse that output on --resume);
-    ``progress(done, total)`` reports the sentences translated so far."""
-    from seqtool.tasks.mt import load_translator, read_texts
+    """Translate the training source with the teacher (or reuse that output on --resume), on its exported
+    CTranslate2 engine when it has one (``engine``, as `translate --engine`); ``progress(done, total)``
+    reports the sentences translated so far."""
+    from seqtool.tasks.mt import read_texts
+    from seqtool.tasks.translator import load_translator
 
     validate_name(student)
     if beam <= 0 or limit < 0:
@@ -56,7 +59,7 @@ def prepare(
         raise OptionError("the student needs its own --name, not the teacher's")
     if not resume and ws.model_dir(student).path.exists():
         raise WorkspaceError(f"model {student!r} already exists in {ws.root}; choose another --name or --resume it")
-    tr = load_translator(ws, teacher, device)
+    tr = load_translator(ws, teacher, device, engine=engine, notify=notify)
     data = tr.config.get("data") or {}
     src = src or Path(data.get("train_src", ""))
     if not src.is_file():
@@ -76,7 +79,7 @@ def prepare(
                             progress=lambda done: progress(done, len(sources)))  # fmt: skip
         seconds = time.perf_counter() - t0
         atomic_write_text(target, "".join(h[0] + "\n" for h in hyps))
-    info = {"teacher": teacher, "teacher_arch": tr.config.get("arch"), "beam": beam, "sentences": len(sources),
+    info = {"teacher": teacher, "teacher_arch": tr.config.get("arch"), "beam": beam, "teacher_engine": tr.engine, "sentences": len(sources),
             "source": str(src), "teacher_seconds": round(seconds, 1)}  # fmt: skip
     return DistillPlan(src, target, Path(data["dev_src"]), Path(data["dev_tgt"]), tr.config["src_lang"],
                        tr.config["tgt_lang"], info)  # fmt: skip

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from seqtool.engines import META_FILE, QUANTIZATIONS, engine_dir, weights_stamp
+from seqtool.engines import META_FILE, QUANTIZATIONS, engine_dir, file_sha256, weights_stamp
 from seqtool.errors import OptionError, WorkspaceError
 from seqtool.files import atomic_write_json, now_iso
 from seqtool.store.workspace import Workspace
@@ -90,6 +90,7 @@ def export_model(
         convert(cfg["kind"], cfg["model"], _numpy_weights(model), vocabs, positions, stage / "m", quantize)
         meta = {"engine": engine, "quantization": quantize, "kind": cfg["kind"], "positions": POSITIONS,
                 "ctranslate2": ctranslate2.__version__, "weights": weights_stamp(md.weights_path),
+                "model_bin_sha256": file_sha256(stage / "m" / "model.bin"),
                 "created": now_iso()}  # fmt: skip
         atomic_write_json(stage / "m" / META_FILE, meta)
         if out.exists():

@@ -1,0 +1,100 @@
+"""The one place that picks a translator's engine: an exported CTranslate2 copy or seqtool's torch model.
+
+:func:`load_translator` returns an object with the interface of
+:class:`seqtool.tasks.mt.LoadedTranslator` (``md``, ``config``, ``src_tok``, ``tgt_tok``,
+``joins_output``, ``translate(texts, tokenized=..., beam=..., alpha=..., nbest=..., ...)``) plus
+``engine`` ("torch" or "ctranslate2"). This module imports no torch: with an engine present, a
+translation never loads it.
+
+``engine="auto"`` uses the preferred export (int8, then int16, then float32) when the folder has
+one that matches the current weights, and otherwise the torch model; an export that cannot be used
+(stale, corrupt) is reported through ``notify`` in one line and torch translates instead.
+``engine="ctranslate2"`` turns the same problems into errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from seqtool.engines import QUANTIZATIONS, engine_dir, file_sha256, read_meta, weights_stamp
+from seqtool.errors import OptionError, SeqtoolError, WorkspaceError
+from seqtool.store.workspace import ModelDir, Workspace, config_section
+
+ENGINES = ("auto", "torch", "ctranslate2")
+
+
+def load_translator(
+    ws: Workspace,
+    name: str | None,
+    device: str = "auto",
+    *,
+    engine: str = "auto",
+    threads: int | None = None,
+    notify: Callable[[str], None] = lambda message: None,
+) -> Any:
+    """The translator ``name`` (default: the workspace's) on the engine chosen as described above."""
+    if engine not in ENGINES:
+        raise OptionError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    md, cfg = ws.find(name, "mt", hint="train one with `seqtool train-mt` or run `seqtool demo`")
+    if engine != "torch":
+        tr = _ctranslate2(md, cfg, device, threads, strict=engine == "ctranslate2", notify=notify)
+        if tr is not None:
+            return tr
+    from seqtool.tasks.mt import load_translator as load_torch_translator
+
+    tr = load_torch_translator(ws, md.name, device)
+    tr.engine = "torch"
+    return tr
+
+
+def _ctranslate2(md: ModelDir, cfg: dict[str, Any], device: str, threads: int | None, *, strict: bool,
+                 notify: Callable[[str], None]) -> Any:  # fmt: skip
+    """The CTranslate2 translator of ``md``, or None (auto mode) when there is none to use."""
+
+    def unusable(message: str) -> None:
+        if strict:
+            raise WorkspaceError(message)
+        notify(f"{message}; translating with torch instead")
+
+    if device not in ("auto", "cpu"):
+        if strict:
+            raise OptionError(
+                f"the ctranslate2 engine runs on the CPU: use --device cpu, or --engine torch for {device}"
+            )
+        return None
+    folders = [engine_dir(md.path, q) for q in QUANTIZATIONS if engine_dir(md.path, q).is_dir()]
+    if not folders:
+        if strict:
+            raise WorkspaceError(
+                f"model {md.name!r} has no CTranslate2 engine; create one with `seqtool export {md.name}`"
+            )
+        return None
+    folder = folders[0]
+    meta = read_meta(folder)
+    export_again = f"`seqtool export {md.name} --quantize {folder.name.split('-', 1)[1]} --force`"
+    if meta is None or meta.get("kind") != "mt":
+        return unusable(f"{folder}: not a complete seqtool export; export again with {export_again}")
+    try:
+        current = weights_stamp(md.weights_path)
+    except OSError:
+        current = None
+    if meta.get("weights") != current:
+        return unusable(
+            f"{folder.name} of {md.name!r} was exported from other weights; export again with {export_again}"
+        )
+    try:
+        intact = file_sha256(folder / "model.bin") == meta.get("model_bin_sha256")
+    except OSError:
+        intact = False
+    if not intact:
+        return unusable(f"{folder / 'model.bin'} is missing or damaged; export again with {export_again}")
+    from seqtool.data.tokenizers import load_tokenizer
+    from seqtool.engines.ct2 import open_translator
+
+    toks = config_section(cfg, "tokenizers", md)
+    src_tok, tgt_tok = load_tokenizer(md.path, toks["src"]), load_tokenizer(md.path, toks["tgt"])
+    try:
+        return open_translator(md, cfg, folder, src_tok, tgt_tok, threads, int(meta.get("positions", 512)))
+    except SeqtoolError as e:
+        return unusable(str(e))
