@@ -99,6 +99,14 @@ def test_beam_search_agrees_and_ranks_with_the_gnmt_penalty(mt_ws: Workspace) ->
         if agree:  # the same hypothesis gets the same raw and normalized score
             assert t[0][1].score == pytest.approx(o[0][1].score, abs=1e-3)
             assert t[0][1].normalized == pytest.approx(o[0][1].normalized, abs=1e-3)
+    # --show-attention: one row per output token (+ end of sentence), each a distribution over the source
+    for beam in (1, 3):
+        ((_, hyp),) = ct.translate(["my father likes cats ."], beam=beam, with_hypotheses=True, return_attention=True)[
+            0
+        ]
+        weights = np.array(hyp.attention)
+        assert weights.shape == (len(hyp.ids) + 1, len(tr.src_tok.encode("my father likes cats .")))
+        np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-4)
     nbest = ct.translate(sources[:10], beam=4, nbest=3, with_hypotheses=True)
     for hyps in nbest:
         scores = [h.normalized for _, h in hyps]

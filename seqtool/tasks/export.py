@@ -36,7 +36,7 @@ def check_exportable(name: str, cfg: dict[str, Any]) -> None:
         if model.get("cell") != "transformer" or model.get("context"):
             raise OptionError(
                 f"model {name!r} is a {cfg.get('arch')} language model: CTranslate2 runs only Transformer models "
-                "(no RNN/GRU/LSTM support); use it with seqtool's own commands (predict, generate, evaluate lm)"
+                "(no recurrent or convolutional ones); use it with seqtool's own commands (predict, generate, evaluate lm)"
             )
     if kind not in ("mt", "lm"):
         raise OptionError(f"model {name!r} is a {kind} model; only translators and language models can be exported")
