@@ -101,8 +101,17 @@ def test_cli_compress_table_and_json(trained):
     original, small = report["measured"]
     assert small["weights_bytes"] < 0.52 * original["weights_bytes"]
     assert abs(small["bleu"] - original["bleu"]) < 10 and small["sentences"] == 20
-    compare = run_cli("models", "compare", "mt", "mt-bf16-cli", "-w", ws)
-    assert compare.returncode == 0 and "weights on disk" in compare.stdout, compare.stdout
+    # `models compare` reports the two folders as they are on disk, and where the small one came from.
+    compare = run_cli("models", "compare", "mt", "mt-bf16-cli", "-w", ws, "--json")
+    assert compare.returncode == 0, compare.stderr
+    rows = {row["name"]: row for row in json.loads(compare.stdout)["models"]}
+    for name in ("mt", "mt-bf16-cli"):
+        assert rows[name]["weights_bytes"] == trained.model_dir(name).weights_path.stat().st_size
+    assert rows["mt"]["compression"] is None
+    assert rows["mt-bf16-cli"]["compression"] == {"quantize": "bf16", "prune": 0.0, "from": "mt", "zeroed_weights": 0}
+    assert rows["mt-bf16-cli"]["parameters"] == rows["mt"]["parameters"]
+    table = run_cli("models", "compare", "mt", "mt-bf16-cli", "-w", ws)
+    assert "bf16 of mt" in table.stdout and "weights on disk" in table.stdout, table.stdout
 
 
 def test_bad_input_is_clean(trained, tmp_path):

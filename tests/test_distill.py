@@ -29,9 +29,18 @@ def test_student_learns_from_teacher_output(tmp_path):
     assert cfg["distill"]["teacher"] == "teacher" and cfg["distill"]["beam"] == 3
     kept = ws.root / "models" / "student" / "distill.ja"
     assert cfg["data"]["train_tgt"] == str(kept)
-    # The training target is the teacher's output: one line per source line, teacher translations.
+    # The training target is the teacher's output: one line per source line, and those lines are the
+    # teacher's beam-3 translations (segmented), not the corpus's references.
     teacher_out = kept.read_text(encoding="utf-8").splitlines()
-    assert len(teacher_out) == len((d / "train.en").read_text(encoding="utf-8").splitlines())
+    sources = (d / "train.en").read_text(encoding="utf-8").splitlines()
+    references = (d / "train.ja").read_text(encoding="utf-8").splitlines()
+    assert len(teacher_out) == len(sources)
+    # The same batches as distill's (the output-length cap depends on the longest source of a batch).
+    again = run_cli("translate", "-m", "teacher", "--tokenized", "--beam", "3", "-i", str(d / "train.en"), "-w", w)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines() == teacher_out
+    differ = sum(t != r for t, r in zip(teacher_out, references, strict=True))
+    assert differ > 0  # the teacher is imperfect (72 of 1,274 lines here): so not a copy of train.ja
     assert not (ws.root / ".distill-student").exists()
     history = [json.loads(line) for line in (ws.root / "models" / "student" / "metrics.jsonl").read_text().splitlines()]
     assert history[-1]["dev_bleu"] > history[0]["dev_bleu"]

@@ -19,8 +19,7 @@ from seqtool.data.tokenizers import SPECIALS, WordTokenizer
 from seqtool.errors import WorkspaceError
 from seqtool.files import atomic_write_json
 from seqtool.store.workspace import ModelDir
-from tests.conftest import SAMPLE, assert_clean_error, run_cli
-from tests.test_models_import import make_lm_folder, make_mt_folder, run_main, snapshot
+from tests.conftest import SAMPLE, assert_clean_error, make_lm_folder, make_mt_folder, run_cli, run_main, snapshot
 
 TINY_LM = ["--cell", "gru", "--layers", "1", "--emb-dim", "16", "--hidden", "16", "--dropout", "0"]
 QUICK = ["--epochs", "1", "--batch-size", "400", "--threads", "1", "--device", "cpu"]

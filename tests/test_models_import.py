@@ -13,117 +13,25 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from seqtool.cli import main
-from seqtool.data.tokenizers import SPECIALS, WordTokenizer
 from seqtool.errors import SeqtoolError
-from seqtool.files import now_iso
-from seqtool.models.lm import LMConfig, build_lm
-from seqtool.models.seq2seq import build_translator, translator_config
-from seqtool.store.weights import save_weights
-from seqtool.store.workspace import ModelDir, Workspace
+from seqtool.store.workspace import Workspace
 from seqtool.tasks.import_model import import_model
 from seqtool.tasks.lm import load_lm, predict_next
 from seqtool.tasks.mt import load_translator
-from seqtool.training.config import describe
-from tests.conftest import assert_clean_error, run_cli
-
-EN = ["i", "can", "'t", "swim", ".", "my", "father", "likes", "tea", "and", "the", "dog", "runs"]
-JA = ["私", "は", "泳げ", "な", "い", "。", "父", "が", "お茶", "好き", "犬"]
-
-
-def make_lm_folder(folder: Path, name: str = "tiny-lm") -> Path:
-    """A complete, usable LM folder (untrained weights) like the ones `train-lm` writes."""
-    md = ModelDir(folder)
-    tok = WordTokenizer([*SPECIALS, *EN], normalize="english")
-    tok_entry = tok.save(md.path, "tokenizer")
-    model_cfg = LMConfig(vocab_size=tok.vocab_size, cell="gru", layers=1, emb_dim=16, hidden=16, dropout=0.0)
-    torch.manual_seed(0)
-    model = build_lm(model_cfg)
-    save_weights(model, md.weights_path)
-    md.write_config(
-        {
-            "name": name,
-            "kind": "lm",
-            "arch": "gru-lm",
-            "created": now_iso(),
-            "status": "done",
-            "parameters": model.num_parameters(),
-            "data": {"train": "elsewhere.txt", "dev": "elsewhere-dev.txt"},
-            "model": describe(model_cfg),
-            "tokenizer": {**tok_entry, "lang": "en", "min_count": 1},
-            "best": {"metric": "dev_ppl", "value": 99.0, "epoch": 1},
-        }  # fmt: skip
-    )
-    md.metrics_path.write_text(json.dumps({"epoch": 1, "step": 3, "train_loss": 4.0, "dev_ppl": 99.0}) + "\n")
-    return folder
-
-
-def make_mt_folder(folder: Path, name: str = "tiny-mt") -> Path:
-    """A complete, usable translator folder (GRU + attention, untrained weights)."""
-    md = ModelDir(folder)
-    src, tgt = WordTokenizer([*SPECIALS, *EN], normalize="english"), WordTokenizer([*SPECIALS, *JA])
-    toks = {"src": src.save(md.path, "src"), "tgt": tgt.save(md.path, "tgt")}
-    values = dict(src_vocab=src.vocab_size, tgt_vocab=tgt.vocab_size, emb_dim=16, hidden=16, attention="luong")
-    model_cfg = translator_config("gru", values)
-    torch.manual_seed(0)
-    model = build_translator(model_cfg)
-    save_weights(model, md.weights_path)
-    md.write_config(
-        {
-            "name": name,
-            "kind": "mt",
-            "arch": "gru+luong",
-            "model_arch": "gru",
-            "created": now_iso(),
-            "status": "done",
-            "src_lang": "en",
-            "tgt_lang": "ja",
-            "parameters": model.num_parameters(),
-            "model": describe(model_cfg),
-            "tokenizers": toks,
-            "data": {"train": "a b", "dev": "c d"},
-            "best": {"metric": "dev_bleu", "value": 1.0, "epoch": 1},
-        }  # fmt: skip
-    )
-    return folder
-
-
-def make_embeddings_folder(folder: Path, name: str = "tiny-vec") -> Path:
-    from gensim.models import KeyedVectors
-
-    kv = KeyedVectors(vector_size=4)
-    kv.add_vectors(EN, np.random.default_rng(0).normal(size=(len(EN), 4)).astype(np.float32))
-    folder.mkdir(parents=True)
-    kv.save_word2vec_format(str(folder / "vectors.bin"), binary=True)
-    ModelDir(folder).write_config(
-        {"name": name, "kind": "embeddings", "arch": "skipgram", "created": now_iso(), "status": "done",
-         "vectors": {"file": "vectors.bin", "format": "word2vec-bin"}, "data": {"train": "x"}, "best": None}
-    )  # fmt: skip
-    return folder
-
-
-def snapshot(root: Path) -> dict[str, bytes]:
-    """Every file under ``root`` with its bytes: "the workspace is unchanged" is equality of these."""
-    if not root.exists():
-        return {}
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def run_main(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
-    """The CLI in-process (fast: no new interpreter); returns exit code, stdout, stderr."""
-    capsys.readouterr()
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.conftest import (
+    JA,
+    assert_clean_error,
+    make_embeddings_folder,
+    make_lm_folder,
+    make_mt_folder,
+    run_cli,
+    run_main,
+    snapshot,
+)
 
 
 @pytest.fixture
@@ -145,10 +53,16 @@ def test_import_lm_and_mt_then_use_them(tmp_path, workspace_with_a_model):
     assert len(predict_next(lm, "my father", 3)) == 3
     assert lm.config["imported"]["from"] == str(lm_src.resolve())
 
-    import_model(ws, make_mt_folder(tmp_path / "mt"), "translator")
+    mt_src = make_mt_folder(tmp_path / "mt")
+    import_model(ws, mt_src, "translator")
     tr = load_translator(ws, "translator", "cpu")
-    (out,) = tr.translate(["my father likes tea ."], beam=2)
-    assert isinstance(out[0], str)
+    # The imported translator runs with the very weights of the folder it came from, and speaks its
+    # target vocabulary (the untrained model's words are arbitrary, but they are Japanese pieces).
+    original = load_file(str(mt_src / "model.safetensors"))
+    loaded = tr.model.state_dict()
+    assert set(original) <= set(loaded) and all(torch.equal(original[k], loaded[k]) for k in original)
+    (out,) = tr.translate(["my father likes tea ."], beam=2, tokenized=True)
+    assert out[0] and set(out[0].split()) <= set(JA), out
     assert not [p for p in ws.root.iterdir() if p.name.startswith(".import-")]
 
 

@@ -7,31 +7,18 @@ import json
 import pytest
 import torch
 
+from seqtool.data.search import gnmt_penalty
+from seqtool.data.specials import BOS, EOS
 from seqtool.decoding import beam_search, greedy
 from seqtool.metrics import translation_scores
 from seqtool.models.seq2seq import build_translator, translator_config
 from seqtool.store.workspace import Workspace
 from seqtool.tasks.mt import MTDataConfig, load_translator, mt_train_config, train_mt
-from tests.conftest import assert_clean_error, run_cli
-
-SMALL_RNN = {"emb_dim": 64, "hidden": 64, "dropout": 0.0}
-
-
-def train_small(tmp_path, sample, arch="gru", epochs=6, **model):
-    torch.set_num_threads(1)
-    ws = Workspace(tmp_path)
-    d = sample / "enja"
-    values = {**(SMALL_RNN if arch != "transformer" else {}), **model}
-    result = train_mt(
-        ws, f"mt-{arch}", d / "train.en", d / "train.ja", d / "dev.en", d / "dev.ja", arch, values,
-        mt_train_config(arch, epochs=epochs, batch_tokens=1000, lr=3e-3, warmup=50, average_last=0),
-        MTDataConfig(src_vocab=300, tgt_vocab=300),
-    )  # fmt: skip
-    return ws, result
+from tests.conftest import SMALL_RNN, assert_clean_error, run_cli, train_tiny_mt
 
 
 def test_gru_attention_learns_and_translates_known_pair(tmp_path, sample):
-    ws, result = train_small(tmp_path, sample, "gru", epochs=8, attention="bahdanau", bidirectional=True)
+    ws, result = train_tiny_mt(tmp_path, "gru", epochs=8, attention="bahdanau", bidirectional=True)
     history = load_translator(ws, None, "cpu").md.metrics()
     assert history[-1]["dev_bleu"] > history[0]["dev_bleu"] + 20
     assert result.best["value"] > 60
@@ -39,10 +26,17 @@ def test_gru_attention_learns_and_translates_known_pair(tmp_path, sample):
     # A training pair, typed as a user would (raw English); the output is shown without word spaces.
     assert tr.translate(["I can't swim."])[0][0] == "私は泳げない。"
     assert tr.translate(["i can 't swim ."], tokenized=True)[0][0] == "私 は 泳げ な い 。"
-    # Greedy and beam search agree on an easy sentence, and beam search keeps n-best ordered.
-    hyps = tr.translate(["my father likes cats ."], beam=4, nbest=3, with_hypotheses=True)[0]
+    # Greedy and beam search agree where they must: on a training sentence the model has learnt,
+    # beam 5 finds the greedy translation or one it scores at least as high (same GNMT scoring),
+    # and the n-best list is ordered by that score.
+    text = "my father likes cats ."
+    ((g_text, g),) = tr.translate([text], beam=1, with_hypotheses=True)[0]
+    hyps = tr.translate([text], beam=5, nbest=3, with_hypotheses=True)[0]
+    (b_text, best) = hyps[0]
+    assert best.normalized >= g.score / gnmt_penalty(len(g.ids) + 1, 1.0) - 1e-5
+    assert b_text == g_text == "私の父は猫が好きです。"  # the training pair's target
     scores = [h.normalized for _, h in hyps]
-    assert scores == sorted(scores, reverse=True)
+    assert scores == sorted(scores, reverse=True) and len({tuple(h.ids) for _, h in hyps}) == 3
     # Attention weights: one row per output token (+ </s>), each a distribution over the source.
     ((_, hyp),) = tr.translate(["my father likes cats ."], beam=1, with_hypotheses=True)[0]
     weights = torch.tensor(hyp.attention)
@@ -51,8 +45,8 @@ def test_gru_attention_learns_and_translates_known_pair(tmp_path, sample):
 
 
 def test_transformer_learns(tmp_path, sample):
-    ws, result = train_small(tmp_path, sample, "transformer", epochs=6, dim=64, heads=2, ff_dim=128,
-                             encoder_layers=2, decoder_layers=2, dropout=0.0)  # fmt: skip
+    ws, result = train_tiny_mt(tmp_path, "transformer", epochs=6, dim=64, heads=2, ff_dim=128,
+                               encoder_layers=2, decoder_layers=2, dropout=0.0)  # fmt: skip
     history = load_translator(ws, None, "cpu").md.metrics()
     assert history[-1]["dev_bleu"] > history[0]["dev_bleu"] + 20
 
@@ -74,15 +68,48 @@ def test_incremental_decoding_matches_full_forward(arch):
     for t in range(tgt_in.shape[1]):
         logp, state = model.step(tgt_in[:, t], state)
         assert torch.allclose(logp, full[:, t], atol=1e-5), (arch, t)
-    # beam 1 is greedy; beam search returns valid, finished hypotheses
-    g = greedy(model, src, lengths, max_len=6)
-    b = beam_search(model, src, lengths, beam=3, nbest=2, max_len=6)
-    assert len(g) == 2 and len(b) == 2 and all(len(h) == 2 for h in b)
+    # Greedy (cached steps, a batch of two) is the argmax rollout of the full forward pass, and its
+    # score is the log-probability that pass gives its output; so is every beam hypothesis's score.
+    with torch.no_grad():
+        for b, hyp in enumerate(greedy(model, src, lengths, max_len=6)):
+            ids, score = full_forward_greedy(model, src[b : b + 1, : lengths[b]], lengths[b : b + 1], 6)
+            assert hyp.ids == [i for i in ids if i != EOS] and hyp.score == pytest.approx(score, abs=1e-4)
+        found = beam_search(model, src, lengths, beam=3, nbest=2, max_len=6)
+        for b, hyps in enumerate(found):
+            assert len(hyps) == 2 and hyps[0].normalized >= hyps[1].normalized and hyps[0].ids != hyps[1].ids
+            for h in hyps:
+                forced = [forced_score(model, src[b : b + 1, : lengths[b]], lengths[b : b + 1], h.ids + end)
+                          for end in ([], [EOS])]  # fmt: skip
+                assert min(abs(h.score - f) for f in forced) < 1e-4, (arch, b, h, forced)
+
+
+def _full_logp(model, src, lengths, prefix: list[int]) -> torch.Tensor:
+    """Next-token log-probs after every position of ``prefix`` (one sentence), by the full forward pass."""
+    from seqtool.models.base import Batch
+
+    tgt = torch.tensor([prefix])
+    return torch.log_softmax(model.logits(model.features(Batch(tgt, tgt, src, lengths))), -1)[0]
+
+
+def full_forward_greedy(model, src, lengths, max_len: int) -> tuple[list[int], float]:
+    ids, score = [], 0.0
+    for _ in range(max_len):
+        logp = _full_logp(model, src, lengths, [BOS, *ids])[-1]
+        ids.append(int(logp.argmax()))
+        score += float(logp.max())
+        if ids[-1] == EOS:
+            break
+    return ids, score
+
+
+def forced_score(model, src, lengths, ids: list[int]) -> float:
+    logp = _full_logp(model, src, lengths, [BOS, *ids])
+    return float(sum(logp[t, i] for t, i in enumerate(ids)))
 
 
 def reference_beam(model, src, length, beam: int, max_len: int, alpha: float) -> list[tuple[list[int], float]]:
     """Plain beam search over the whole vocabulary for one sentence (the oracle for the batched one)."""
-    from seqtool.data.specials import BOS, EOS, PAD
+    from seqtool.data.specials import PAD
     from seqtool.decoding import length_penalty
 
     hyps = [([], 0.0, model.start(src, length, 1), False)]
