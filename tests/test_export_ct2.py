@@ -262,3 +262,20 @@ def test_distillation_teacher_translates_on_its_engine(mt_ws: Workspace, tmp_pat
     _, int8 = _engine(ws, "int8")
     expected = [h[0] for h in int8.translate(sources, beam=3, tokenized=True)]
     assert plan.tgt.read_text().splitlines() == expected
+
+
+def test_a_compressed_model_exports_its_dequantized_weights(mt_ws: Workspace, tmp_path) -> None:  # noqa: ANN001
+    from seqtool.tasks.compress import compress_model
+    from seqtool.tasks.export import export_hint
+
+    ws = _copy(mt_ws, tmp_path)
+    compress_model(ws, "tf", "tf8", "int8", 0.0)
+    assert export_hint(ws, "tf8") is not None
+    export_model(ws, "tf8", quantize="float32")
+    sources, _ = _dev()
+    original = [h[0] for h in load_translator(ws, "tf", "cpu").translate(sources, beam=1, tokenized=True)]
+    r = run_cli("translate", "-w", str(ws.root), "-m", "tf8", "--input", str(ENJA / "dev.en"), "--beam", "1",
+                "--tokenized")  # fmt: skip
+    assert r.returncode == 0 and r.stderr == ""
+    exported = r.stdout.splitlines()
+    assert sum(a == b for a, b in zip(exported, original, strict=True)) >= 0.9 * len(sources)

@@ -61,6 +61,11 @@ def compress_cmd(
     )
     if rows:
         _print_table(rows)
+    from seqtool.tasks.export import export_hint
+
+    hint = export_hint(ws, out)
+    if hint:
+        console.print(hint, style="dim")
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:

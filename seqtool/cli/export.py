@@ -34,3 +34,9 @@ def export_cmd(
         f"[bold green]exported {result['model']}[/] to {result['path']} ({result['engine']} {result['quantization']}, "
         f"{result['bytes']:,} bytes = {ratio:.0%} of model.safetensors)"
     )
+    if result["runs_as"] != result["quantization"]:
+        console.print(
+            f"note: this CPU has no {result['quantization']} kernels in CTranslate2; the engine runs as "
+            f"{result['runs_as']} here",
+            style="dim",
+        )

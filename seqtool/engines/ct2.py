@@ -133,8 +133,12 @@ class CT2Translator:
 
     def __init__(self, md: Any, config: dict[str, Any], folder: Path, src_tok: Tokenizer, tgt_tok: Tokenizer,
                  threads: int | None = None, positions: int = 1024) -> None:  # fmt: skip
+        import logging
+
         import ctranslate2
 
+        # Its one warning on CPUs without int16 kernels (the weights then run as int8) is for `export` to say.
+        ctranslate2.set_log_level(logging.ERROR)
         self.md, self.config, self.folder, self.src_tok, self.tgt_tok = md, config, folder, src_tok, tgt_tok
         self.positions = positions
         self.device = "cpu"
@@ -243,3 +247,11 @@ def open_translator(md: Any, config: dict[str, Any], folder: Path, src_tok: Toke
         raise DataError(f"{folder}: no model.bin; export again with `seqtool export {md.name} --force`")
     threads = threads or int(os.environ.get("OMP_NUM_THREADS", "0") or 0) or None
     return CT2Translator(md, config, folder, src_tok, tgt_tok, threads, positions)
+
+
+def runs_as(quantization: str) -> str:
+    """What CTranslate2 computes a ``quantization`` export with on this machine's CPU."""
+    import ctranslate2
+
+    supported = ctranslate2.get_supported_compute_types("cpu")
+    return quantization if quantization in supported else ("int8" if "int8" in supported else "float32")

@@ -78,7 +78,9 @@ def safe_load_checkpoint(path: Path, device: torch.device) -> dict[str, Any]:
     return state
 
 
-def load_model_weights(md: ModelDir, model: SequenceModel, device: torch.device) -> SequenceModel:
+def load_model_weights(md: ModelDir, model: SequenceModel, device: torch.device, fp32: bool = False) -> SequenceModel:
+    """The folder's weights into ``model``; a compressed folder's run on its reduced-precision kernels,
+    unless ``fp32`` (plain fp32 modules holding the dequantized weights: what an export converts)."""
     from seqtool.store.weights import load_weights
 
     if not md.weights_path.exists():
@@ -91,7 +93,7 @@ def load_model_weights(md: ModelDir, model: SequenceModel, device: torch.device)
 
     compression = compression_of(md.config(), md)
     if compression is not None:
-        load_compressed(model, md.weights_path, compression)
+        load_compressed(model, md.weights_path, compression, kernels=not fp32)
     else:
         load_weights(model, md.weights_path)
     return model.to(device).eval()
@@ -166,7 +168,7 @@ def compressed_tensors_spec(model: nn.Module, quantize: str) -> dict[str, tuple[
     return spec
 
 
-def load_compressed(model: nn.Module, path: Path, comp: Compression) -> nn.Module:
+def load_compressed(model: nn.Module, path: Path, comp: Compression, kernels: bool = True) -> nn.Module:
     """Fill ``model`` (fp32, CPU) from a compressed file, then switch its Linear layers to the
     reduced-precision kernels. Returns the model (modules are replaced in place)."""
     from safetensors.torch import load_file
@@ -185,7 +187,7 @@ def load_compressed(model: nn.Module, path: Path, comp: Compression) -> nn.Modul
         for n in names:
             state[n] = t.float() if t.is_floating_point() else t
     model.load_state_dict(state)
-    return apply_precision(model, comp.quantize)
+    return apply_precision(model, comp.quantize) if kernels else model
 
 
 def weights_bytes(md: ModelDir) -> int | None:

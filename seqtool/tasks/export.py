@@ -17,7 +17,7 @@ from typing import Any
 from seqtool.engines import META_FILE, QUANTIZATIONS, engine_dir, file_sha256, weights_stamp
 from seqtool.errors import OptionError, WorkspaceError
 from seqtool.files import atomic_write_json, now_iso
-from seqtool.store.workspace import Workspace
+from seqtool.store.workspace import ModelDir, Workspace, config_section
 
 ENGINES = ("ctranslate2",)
 POSITIONS = 512  # rows of the exported sinusoidal table: sources up to 511 tokens (5x the training --max-len)
@@ -40,6 +40,40 @@ def check_exportable(name: str, cfg: dict[str, Any]) -> None:
             )
     if kind not in ("mt", "lm"):
         raise OptionError(f"model {name!r} is a {kind} model; only translators and language models can be exported")
+
+
+def export_hint(ws: Workspace, name: str) -> str | None:
+    """What `compress` suggests for a model CTranslate2 can run (None for the others)."""
+    try:
+        check_exportable(name, ws.model_dir(name).config())
+    except (OptionError, WorkspaceError):
+        return None
+    return (
+        f"tip: for fast CPU inference, `seqtool export {name} --quantize int8` converts this Transformer to "
+        "CTranslate2 (real int8 kernels, no torch start-up); translate then uses it by default"
+    )
+
+
+def _fp32_model(md: ModelDir, cfg: dict[str, Any]) -> tuple[Any, list[list[str]]]:
+    """The model with plain fp32 weights (a compressed folder's dequantized), and its vocabularies."""
+    import torch
+
+    from seqtool.data.tokenizers import load_tokenizer
+    from seqtool.engines.ct2 import vocabulary
+    from seqtool.store.weights import load_model_weights
+
+    if cfg["kind"] == "mt":
+        from seqtool.models.seq2seq import build_translator, translator_config
+
+        model = build_translator(translator_config(cfg["model_arch"], config_section(cfg, "model", md)))
+        toks = config_section(cfg, "tokenizers", md)
+        vocabs = [vocabulary(load_tokenizer(md.path, toks[side])) for side in ("src", "tgt")]
+    else:
+        from seqtool.models.lm import LMConfig, build_lm
+
+        model = build_lm(LMConfig(**config_section(cfg, "model", md)))
+        vocabs = [vocabulary(load_tokenizer(md.path, config_section(cfg, "tokenizer", md)))]
+    return load_model_weights(md, model, torch.device("cpu"), fp32=True), vocabs
 
 
 def _numpy_weights(model: Any) -> dict[str, Any]:
@@ -69,20 +103,10 @@ def export_model(
         raise WorkspaceError(f"{out} already exists; pass --force to export again")
     import ctranslate2
 
-    from seqtool.engines.ct2 import convert, vocabulary
+    from seqtool.engines.ct2 import convert, runs_as
 
-    if cfg["kind"] == "mt":
-        from seqtool.tasks.mt import load_translator
-
-        tr = load_translator(ws, md.name, "cpu")
-        model, vocabs = tr.model, [vocabulary(tr.src_tok), vocabulary(tr.tgt_tok)]
-        table = model.decoder.positions
-    else:
-        from seqtool.tasks.lm import load_lm
-
-        lm = load_lm(ws, md.name, "cpu")
-        model, vocabs = lm.model, [vocabulary(lm.tokenizer)]
-        table = model.stack.positions
+    model, vocabs = _fp32_model(md, cfg)
+    table = model.decoder.positions if cfg["kind"] == "mt" else model.stack.positions
     positions = table.table if table.table.shape[0] >= POSITIONS else type(table)(table.table.shape[1], POSITIONS).table
     positions = positions[:POSITIONS].numpy().astype("float32" if quantize == "float32" else "float16")
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=md.path))
@@ -100,4 +124,4 @@ def export_model(
         shutil.rmtree(stage, ignore_errors=True)
     size = (out / "model.bin").stat().st_size
     return {"model": md.name, "engine": engine, "quantization": quantize, "path": str(out), "bytes": size,
-            "weights_bytes": md.weights_path.stat().st_size}  # fmt: skip
+            "weights_bytes": md.weights_path.stat().st_size, "runs_as": runs_as(quantize)}  # fmt: skip
