@@ -56,6 +56,12 @@ def train_lm_cmd(
     batch_size: Annotated[int, typer.Option(help="Tokens per batch (padding included).")] = 1024,
     lr: Annotated[float, typer.Option(help="Learning rate (Adam).")] = 3e-3,
     patience: Annotated[int, typer.Option(help="Early stopping: epochs without dev improvement.")] = 3,
+    schedule: Annotated[
+        str | None, typer.Option(help="plateau, linear or cosine (to 0 when the budget ends), constant, inverse_sqrt.")
+    ] = None,
+    warmup: Annotated[int | None, typer.Option(help="Warm-up steps (linear, cosine, inverse_sqrt).")] = None,
+    optimizer: Annotated[str | None, typer.Option(help="adam, adamw or sgd (e.g. --lr 20 --clip-norm 0.25).")] = None,
+    clip_norm: Annotated[float | None, typer.Option(help="Gradient-norm clipping (0: off).")] = None,
     precision: Annotated[
         str, typer.Option(help="auto, fp32 or bf16 (autocast; auto: bf16 on CPUs/GPUs with fast bf16).")
     ] = "auto",
@@ -84,7 +90,7 @@ def train_lm_cmd(
     )  # fmt: skip
     train_cfg = lm_train_config(
         epochs=epochs, max_minutes=max_minutes, batch_tokens=batch_size, lr=lr, patience=patience, seed=seed,
-        precision=precision,
+        precision=precision, schedule=schedule, warmup=warmup, optimizer=optimizer, clip_norm=clip_norm,
     )  # fmt: skip
     model_cfg.validate()
     train_cfg.validate()

@@ -60,6 +60,15 @@ def train_mt_cmd(
     label_smoothing: Annotated[float | None, typer.Option(help="Label smoothing.")] = None,
     patience: Annotated[int | None, typer.Option(help="Early stopping: epochs without dev BLEU gain.")] = None,
     average_last: Annotated[int | None, typer.Option(help="Average the last N epochs' weights at the end.")] = None,
+    schedule: Annotated[
+        str | None,
+        typer.Option(
+            help="inverse_sqrt, linear or cosine (warm-up, then to 0 when the budget ends), plateau, constant."
+        ),
+    ] = None,
+    optimizer: Annotated[str | None, typer.Option(help="adam, adamw (decoupled weight decay) or sgd.")] = None,
+    weight_decay: Annotated[float | None, typer.Option(help="Weight decay (decoupled with adamw).")] = None,
+    ema: Annotated[float | None, typer.Option(help="Evaluate and save an EMA of the weights with this decay.")] = None,
     precision: Annotated[
         str | None,
         typer.Option(help="auto, fp32 or bf16 autocast \\[default: auto: bf16 where the CPU/GPU has fast bf16]."),
@@ -94,6 +103,7 @@ def train_mt_cmd(
     train_cfg = mt_train_config(
         arch, epochs=epochs, max_minutes=max_minutes, batch_tokens=batch_size, lr=lr, warmup=warmup,
         label_smoothing=label_smoothing, patience=patience, average_last=average_last, precision=precision, seed=seed,
+        schedule=schedule, optimizer=optimizer, weight_decay=weight_decay, ema=ema,
     )  # fmt: skip
     data_cfg = MTDataConfig(src_lang, tgt_lang, tokenizer, src_vocab, tgt_vocab, max_len)
     sample = sample_data_dir() / "enja"

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from seqtool.errors import OptionError
+from seqtool.training.schedule import SCHEDULES
 
 
 @dataclass
@@ -16,12 +17,14 @@ class TrainConfig:
     epochs: int = 20  # upper bound on passes over the training data
     max_minutes: float | None = None  # wall-clock budget, evaluation included
     batch_tokens: int = 4096  # tokens per batch, padding included
-    optimizer: str = "adam"  # adam | sgd
+    optimizer: str = "adam"  # adam | adamw (decoupled weight decay) | sgd (plain, e.g. lr 20 with clip_norm 0.25)
     lr: float = 1e-3  # peak learning rate
     betas: tuple[float, float] = (0.9, 0.98)
-    weight_decay: float = 0.0
-    schedule: str = "inverse_sqrt"  # inverse_sqrt (warmup, then lr * sqrt(warmup/step)) | plateau | constant
-    warmup: int = 200  # steps of linear warm-up (inverse_sqrt)
+    weight_decay: float = 0.0  # adam/sgd: L2 added to the gradient; adamw: decoupled (weights shrink by lr * wd)
+    # inverse_sqrt: warm-up, then lr * sqrt(warmup/step) | plateau | constant | linear, cosine: warm-up, then
+    # decay to exactly 0 when the nearer budget (max_minutes, epochs) runs out (seqtool.training.schedule)
+    schedule: str = "inverse_sqrt"
+    warmup: int = 200  # steps of linear warm-up (inverse_sqrt, linear, cosine)
     plateau_factor: float = 0.25  # plateau: multiply lr by this when the dev metric does not improve
     label_smoothing: float = 0.0
     clip_norm: float = 1.0  # 0 disables gradient clipping
@@ -30,6 +33,13 @@ class TrainConfig:
     precision: str = "auto"  # auto | fp32 | bf16 (autocast for matrix products); auto: bf16 where it is fast
     checkpoint_minutes: float = 5.0  # also save a resumable checkpoint this often within an epoch
     average_last: int = 0  # MT: average the weights of the last N epochs at the end, keep it if better
+    ema: float = 0.0  # > 0: decay of an EMA of the weights (e.g. 0.999); the EMA is evaluated and saved
+    # Language models: "sentences" (padded sentence batches, a fresh state per sentence) | "stream" (the
+    # corpus as parallel streams read in windows of bptt tokens, the recurrent state carried across
+    # windows; batch_tokens // bptt streams) | "auto" (stream for recurrent causal LMs, else sentences).
+    batching: str = "sentences"
+    bptt: int = 35  # stream batching: tokens per window (truncated back-propagation through time)
+    bptt_jitter: bool = False  # stream batching: window lengths drawn around bptt (AWD-LSTM's N(bptt, 5))
 
     def with_stored(self, stored: dict[str, Any]) -> TrainConfig:
         """On --resume: the stored settings, with the budgets given on the command line (this config's)."""
@@ -42,10 +52,20 @@ class TrainConfig:
                 raise OptionError(f"{option} must be > 0, got {getattr(self, name)}")
         if self.max_minutes is not None and self.max_minutes <= 0:
             raise OptionError(f"--max-minutes must be > 0, got {self.max_minutes}")
-        if self.optimizer not in ("adam", "sgd"):
-            raise OptionError(f"optimizer must be adam or sgd, got {self.optimizer!r}")
-        if self.schedule not in ("inverse_sqrt", "plateau", "constant"):
-            raise OptionError(f"schedule must be inverse_sqrt, plateau or constant, got {self.schedule!r}")
+        if self.optimizer not in ("adam", "adamw", "sgd"):
+            raise OptionError(f"--optimizer must be adam, adamw or sgd, got {self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise OptionError(f"--schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if self.warmup < 0 or (self.warmup == 0 and self.schedule == "inverse_sqrt"):
+            raise OptionError(f"--warmup must be >= 0 (> 0 for inverse_sqrt), got {self.warmup}")
+        if not 0 <= self.ema < 1:
+            raise OptionError(f"--ema must be in [0, 1) (0: off), got {self.ema}")
+        if self.weight_decay < 0:
+            raise OptionError(f"--weight-decay must be >= 0, got {self.weight_decay}")
+        if self.batching not in ("auto", "stream", "sentences"):
+            raise OptionError(f"--batching must be auto, stream or sentences, got {self.batching!r}")
+        if self.bptt < 2:
+            raise OptionError(f"--bptt must be >= 2, got {self.bptt}")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise OptionError(f"--precision must be auto, fp32 or bf16, got {self.precision!r}")
         if self.patience < 1:

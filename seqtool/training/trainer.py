@@ -12,13 +12,10 @@ Checkpoints (``checkpoint.pt``) hold only tensors and plain Python values, so th
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -31,9 +28,12 @@ from seqtool.files import atomic_path
 from seqtool.models.base import SequenceModel
 from seqtool.store.weights import safe_load_checkpoint, save_weights
 from seqtool.store.workspace import ModelDir
+from seqtool.training import schedule
+from seqtool.training.averaging import mean_weights, weight_ema
 from seqtool.training.config import Objective, TrainConfig, TrainResult
 from seqtool.training.device import autocast
 from seqtool.training.distributed import all_ranks_sum, any_rank, broadcast_from_main
+from seqtool.training.interrupt import deferred_interrupt
 
 ProgressFn = Callable[[dict[str, Any]], None]
 
@@ -41,33 +41,6 @@ ProgressFn = Callable[[dict[str, Any]], None]
 # Save a resumable checkpoint every N optimizer steps as well (0: off). Hidden knob for tests that
 # kill a run mid-epoch, and for long epochs on slow machines; the time-based one is checkpoint_minutes.
 CHECKPOINT_STEPS_ENV = "SEQTOOL_CHECKPOINT_STEPS"
-
-
-@contextlib.contextmanager
-def deferred_interrupt() -> Iterator[Callable[[], bool]]:
-    """Turn the first Ctrl-C into a request that the loop honours between steps.
-
-    A KeyboardInterrupt raised in the middle of an optimizer step or an end-of-epoch evaluation
-    would leave counters, metrics and weights half-updated, and a checkpoint saved from there
-    would not resume correctly. The loop polls the returned function at consistent points
-    instead. A second Ctrl-C interrupts at once (the last checkpoint on disk is kept).
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield lambda: False  # signal handlers can only be installed in the main thread
-        return
-    requested = False
-
-    def on_sigint(signum: int, frame: Any) -> None:
-        nonlocal requested
-        if requested:
-            raise KeyboardInterrupt
-        requested = True
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
-        yield lambda: requested
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _noop(_: dict[str, Any]) -> None:
@@ -129,6 +102,8 @@ class Trainer:
         params = [p for p in model.parameters() if p.requires_grad]
         if cfg.optimizer == "adam":
             self.optimizer = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+        elif cfg.optimizer == "adamw":  # decoupled weight decay (Loshchilov & Hutter 2019)
+            self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
         else:
             self.optimizer = torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.lr_scale = 1.0  # plateau schedule state
@@ -141,14 +116,25 @@ class Trainer:
         self.best: dict[str, Any] = {}
         self.bad_epochs = 0
         self.recent_weights: list[dict[str, torch.Tensor]] = []
+        # cfg.ema > 0: evaluation, best weights and averaging use this average of the weights.
+        self.ema = weight_ema(model, cfg.ema) if cfg.ema > 0 else None
+        self.fraction = 0.0  # of the budget used (time or epochs, the nearer): budget-aware schedules
+
+    @property
+    def eval_model(self) -> SequenceModel:
+        """The weights that are evaluated and saved: the EMA when enabled, else the trained ones."""
+        return self.ema.module if self.ema is not None else self.model
 
     # ----- learning-rate schedule
-    def lr_at(self, step: int) -> float:
-        cfg = self.cfg
-        if cfg.schedule == "inverse_sqrt":
-            step = max(step, 1)
-            return cfg.lr * min(step / cfg.warmup, math.sqrt(cfg.warmup / step))
-        return cfg.lr * self.lr_scale
+    def lr_at(self, step: int, fraction: float | None = None) -> float:
+        """The rate of step ``step``; ``fraction``: of the budget used (default: where the run is)."""
+        cfg, used = self.cfg, self.fraction if fraction is None else fraction
+        return schedule.lr_at(cfg.schedule, cfg.lr, step, cfg.warmup, used, self.lr_scale)
+
+    def _update_fraction(self, batch: int, batches: int, start: float) -> None:
+        position = self.epoch + batch / max(1, batches)
+        elapsed = time.perf_counter() - start
+        self.fraction = schedule.budget_fraction(elapsed, self.cfg.max_minutes, position, self.cfg.epochs)
 
     # ----- checkpoints
     def save_checkpoint(self) -> None:
@@ -170,6 +156,8 @@ class Trainer:
             "recent_weights": self.recent_weights,  # average_last: the epochs averaged at the end
             "torch_rng": torch.get_rng_state(),
         }
+        if self.ema is not None:
+            state["ema"] = self.ema.state_dict()
         if torch.cuda.is_available():
             state["cuda_rng"] = torch.cuda.get_rng_state_all()
         with atomic_path(self.md.checkpoint_path) as tmp:
@@ -190,6 +178,8 @@ class Trainer:
         # Keys added later: checkpoints written before them still resume.
         self.epoch_loss, self.epoch_tokens = state.get("epoch_loss", 0.0), state.get("epoch_tokens", 0)
         self.recent_weights = state.get("recent_weights", [])
+        if self.ema is not None and "ema" in state:
+            self.ema.load_state_dict(state["ema"])
         torch.set_rng_state(state["torch_rng"].cpu())
         if "cuda_rng" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
@@ -251,8 +241,10 @@ class Trainer:
             if self.batch_in_epoch == 0:
                 self.epoch_loss, self.epoch_tokens = 0.0, 0
             t_epoch, tokens_before = time.perf_counter(), self.epoch_tokens
+            self._update_fraction(self.batch_in_epoch, len(batches), start)
             for b in range(self.batch_in_epoch, len(batches)):
                 loss_sum, n = self.train_step(self.make_batch(batches[b]))
+                self._update_fraction(b + 1, len(batches), start)  # the budget used: the next step's rate
                 self.epoch_loss, self.epoch_tokens = self.epoch_loss + loss_sum, self.epoch_tokens + n
                 self.batch_in_epoch = b + 1
                 self.elapsed = time.perf_counter() - start
@@ -317,6 +309,8 @@ class Trainer:
         if self.cfg.clip_norm > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_norm)
         self.optimizer.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
         self.step += 1
         self.tokens += n_all
         return loss_sum.item(), n
@@ -330,13 +324,13 @@ class Trainer:
             self.best = {"metric": self.objective.metric, "value": value, "epoch": epoch_label, "step": self.step}
             self.bad_epochs = 0
             if self.rank == 0:
-                save_weights(self.model, self.md.weights_path)
+                save_weights(self.eval_model, self.md.weights_path)
         else:
             self.bad_epochs += 1
             if self.cfg.schedule == "plateau":
                 self.lr_scale *= self.cfg.plateau_factor
         if self.cfg.average_last > 1:
-            self.recent_weights.append({k: v.detach().clone() for k, v in self.model.state_dict().items()})
+            self.recent_weights.append({k: v.detach().clone() for k, v in self.eval_model.state_dict().items()})
             self.recent_weights = self.recent_weights[-self.cfg.average_last :]
         row = {
             "epoch": epoch_label, "step": self.step, "train_loss": round(train_loss, 5),
@@ -353,12 +347,13 @@ class Trainer:
         """Rank 0 evaluates; under torchrun the others receive its metrics, so that every rank takes
         the same best-weights and early-stopping decisions (weights are identical on all ranks)."""
         self.model.eval()
+        self.eval_model.eval()
         metrics = None
         if self.rank == 0:
             # Evaluated in full precision (no autocast), like `seqtool evaluate`: the recorded best
             # dev metric is then exactly what evaluating the saved weights reports.
             with torch.no_grad():
-                metrics = self.evaluate(self.model)
+                metrics = self.evaluate(self.eval_model)
         return broadcast_from_main(metrics, self.world_size)
 
     def _is_better(self, value: float) -> bool:
@@ -370,18 +365,18 @@ class Trainer:
 
     def try_average(self) -> None:
         """Average the last N epochs' weights; keep the average only if it scores better."""
-        current = {k: v.clone() for k, v in self.model.state_dict().items()}
-        averaged = {k: sum(w[k].float() for w in self.recent_weights) / len(self.recent_weights) for k in current}
-        self.model.load_state_dict({k: v.to(current[k].dtype) for k, v in averaged.items()})
+        model = self.eval_model
+        current = {k: v.clone() for k, v in model.state_dict().items()}
+        model.load_state_dict(mean_weights(self.recent_weights))
         metrics = self._shared_evaluation()
         value, n = metrics[self.objective.metric], len(self.recent_weights)
         if self._is_better(value):
             self.best = {"metric": self.objective.metric, "value": value, "epoch": self.epoch, "averaged": n}
             if self.rank == 0:
-                save_weights(self.model, self.md.weights_path)
+                save_weights(model, self.md.weights_path)
                 self.md.log(f"averaged last {n} epochs: {self.objective.metric}={value:.4f} (kept)")
         else:
-            self.model.load_state_dict(current)
+            model.load_state_dict(current)
             if self.rank == 0:
                 self.md.log(f"averaged last {n} epochs: {self.objective.metric}={value:.4f} (not kept: "
                             f"best {self.best['value']:.4f} at epoch {self.best['epoch']})")  # fmt: skip
