@@ -48,6 +48,13 @@ def train_mt_cmd(
     heads: Annotated[int | None, typer.Option(help="Transformer attention heads.")] = None,
     ff_dim: Annotated[int | None, typer.Option(help="Transformer feed-forward size.")] = None,
     dropout: Annotated[float | None, typer.Option(help="Dropout probability.")] = None,
+    attention_dropout: Annotated[float | None, typer.Option(help="Transformer: dropout on attention weights.")] = None,
+    activation_dropout: Annotated[
+        float | None, typer.Option(help="Transformer: dropout inside the feed-forward layer.")
+    ] = None,
+    source_word_dropout: Annotated[
+        float | None, typer.Option(help="Transformer: replace source tokens by <unk> with this probability.")
+    ] = None,
     tokenizer: Annotated[str, typer.Option(help="unigram, bpe (sentencepiece) or word.")] = "unigram",
     src_vocab: Annotated[int, typer.Option(help="Source vocabulary size.")] = 8000,
     tgt_vocab: Annotated[int, typer.Option(help="Target vocabulary size.")] = 8000,
@@ -94,10 +101,16 @@ def train_mt_cmd(
              "bidirectional": bidirectional}  # fmt: skip
     if arch == "transformer":
         given = {"dim": emb_dim, "heads": heads, "ff_dim": ff_dim, "dropout": dropout,
-                 "encoder_layers": layers, "decoder_layers": decoder_layers or layers}  # fmt: skip
+                 "encoder_layers": layers, "decoder_layers": decoder_layers or layers,
+                 "attention_dropout": attention_dropout, "activation_dropout": activation_dropout,
+                 "source_word_dropout": source_word_dropout}  # fmt: skip
     else:
         if decoder_layers is not None:
             raise OptionError("--decoder-layers is a Transformer option; recurrent models take --layers")
+        for option, value in (("--attention-dropout", attention_dropout), ("--activation-dropout", activation_dropout),
+                              ("--source-word-dropout", source_word_dropout)):  # fmt: skip
+            if value is not None:
+                raise OptionError(f"{option} is a Transformer option (--arch transformer)")
         given["layers"] = layers
     model_values = {k: v for k, v in given.items() if v is not None}
     train_cfg = mt_train_config(

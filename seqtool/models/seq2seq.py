@@ -147,8 +147,10 @@ def translator_config(arch: str, values: dict[str, Any]) -> RNNTranslatorConfig 
     for name in sizes:
         if getattr(cfg, name) <= 0:
             raise OptionError(f"--{name.replace('_', '-')} must be > 0, got {getattr(cfg, name)}")
-    if not 0 <= cfg.dropout < 1:
-        raise OptionError(f"--dropout must be in [0, 1), got {cfg.dropout}")
+    rates = ("dropout", "attention_dropout", "activation_dropout", "source_word_dropout")
+    for name in (r for r in rates if hasattr(cfg, r)):
+        if not 0 <= getattr(cfg, name) < 1:
+            raise OptionError(f"--{name.replace('_', '-')} must be in [0, 1), got {getattr(cfg, name)}")
     return cfg
 
 

@@ -15,23 +15,40 @@ import torch
 from torch import nn
 
 from seqtool.data.batch import Batch
+from seqtool.data.specials import UNK
 from seqtool.models.base import SequenceModel, State
 from seqtool.models.layers import MultiHeadAttention, SinusoidalPositions
 
 
 class TransformerBlock(nn.Module):
-    def __init__(self, dim: int, heads: int, ff_dim: int, dropout: float, cross_attention: bool = False) -> None:
+    def __init__(
+        self,
+        dim: int,
+        heads: int,
+        ff_dim: int,
+        dropout: float,
+        cross_attention: bool = False,
+        attention_dropout: float = 0.0,
+        activation_dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         self.self_norm = nn.LayerNorm(dim)
-        # Attention weights are not dropped out (fairseq's default), for the same reason.
-        self.self_attn = MultiHeadAttention(dim, heads, 0.0)
+        # By default attention weights are not dropped out (fairseq's default), and there is no dropout
+        # inside the feed-forward layer (fairseq's default too): on a CPU, drawing dropout masks is a
+        # surprisingly large share of a step, and the ff_dim-wide mask is the largest one.
+        self.self_attn = MultiHeadAttention(dim, heads, attention_dropout)
         self.cross_norm = nn.LayerNorm(dim) if cross_attention else None
-        self.cross_attn = MultiHeadAttention(dim, heads, 0.0, cross=True) if cross_attention else None
+        self.cross_attn = MultiHeadAttention(dim, heads, attention_dropout, cross=True) if cross_attention else None
         self.ff_norm = nn.LayerNorm(dim)
-        # No dropout inside the feed-forward layer (fairseq's default too): on a CPU, drawing dropout
-        # masks is a surprisingly large share of a step, and the ff_dim-wide mask is the largest one.
+        # Weights keep the names ff.0 / ff.2 of earlier versions; activation dropout is applied in _ff.
         self.ff = nn.Sequential(nn.Linear(dim, ff_dim), nn.ReLU(), nn.Linear(ff_dim, dim))
+        self.activation_dropout = nn.Dropout(activation_dropout) if activation_dropout > 0 else None
         self.dropout = nn.Dropout(dropout)
+
+    def _ff(self, x: torch.Tensor) -> torch.Tensor:
+        if self.activation_dropout is None:
+            return self.ff(x)
+        return self.ff[2](self.activation_dropout(self.ff[1](self.ff[0](x))))
 
     def forward(
         self,
@@ -48,7 +65,7 @@ class TransformerBlock(nn.Module):
         if self.cross_attn is not None:
             h, _ = self.cross_attn(self.cross_norm(x), mask=memory_mask, memory_kv=memory_kv)
             x = x + self.dropout(h)
-        x = x + self.dropout(self.ff(self.ff_norm(x)))
+        x = x + self.dropout(self._ff(self.ff_norm(x)))
         return x, new_cache
 
 
@@ -56,7 +73,16 @@ class TransformerStack(nn.Module):
     """Embedding (scaled by sqrt(d)) + sinusoidal positions + N blocks + final LayerNorm."""
 
     def __init__(
-        self, vocab_size: int, dim: int, layers: int, heads: int, ff_dim: int, dropout: float, cross_attention: bool
+        self,
+        vocab_size: int,
+        dim: int,
+        layers: int,
+        heads: int,
+        ff_dim: int,
+        dropout: float,
+        cross_attention: bool,
+        attention_dropout: float = 0.0,
+        activation_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         self.dim = dim
@@ -65,7 +91,8 @@ class TransformerStack(nn.Module):
         self.positions = SinusoidalPositions(dim)
         self.dropout = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(
-            TransformerBlock(dim, heads, ff_dim, dropout, cross_attention) for _ in range(layers)
+            TransformerBlock(dim, heads, ff_dim, dropout, cross_attention, attention_dropout, activation_dropout)
+            for _ in range(layers)
         )
         self.norm = nn.LayerNorm(dim)
 
@@ -85,19 +112,23 @@ class TransformerConfig:
     ff_dim: int = 1024
     encoder_layers: int = 3
     decoder_layers: int = 3
-    dropout: float = 0.1
+    dropout: float = 0.1  # on embeddings and on every sub-layer's output (before the residual sum)
     tie_embeddings: bool = True  # target embedding shared with the output layer
+    attention_dropout: float = 0.0  # on the attention weights (self- and cross-attention)
+    activation_dropout: float = 0.0  # inside the feed-forward layer, after the ReLU
+    source_word_dropout: float = 0.0  # training only: each source token becomes <unk> with this probability
 
 
 class TransformerTranslator(SequenceModel):
     def __init__(self, cfg: TransformerConfig) -> None:
         super().__init__()
         self.cfg = cfg
+        extra = (cfg.attention_dropout, cfg.activation_dropout)
         self.encoder = TransformerStack(
-            cfg.src_vocab, cfg.dim, cfg.encoder_layers, cfg.heads, cfg.ff_dim, cfg.dropout, cross_attention=False
+            cfg.src_vocab, cfg.dim, cfg.encoder_layers, cfg.heads, cfg.ff_dim, cfg.dropout, False, *extra
         )
         self.decoder = TransformerStack(
-            cfg.tgt_vocab, cfg.dim, cfg.decoder_layers, cfg.heads, cfg.ff_dim, cfg.dropout, cross_attention=True
+            cfg.tgt_vocab, cfg.dim, cfg.decoder_layers, cfg.heads, cfg.ff_dim, cfg.dropout, True, *extra
         )
         self.output = nn.Linear(cfg.dim, cfg.tgt_vocab, bias=False)
         if cfg.tie_embeddings:
@@ -108,6 +139,10 @@ class TransformerTranslator(SequenceModel):
     def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """-> memory (B, S, D) and the "may attend" mask (B, 1, 1, S) over real source tokens."""
         mask = (src != 0)[:, None, None, :]
+        if self.training and self.cfg.source_word_dropout > 0:
+            # Word dropout (Sennrich & Zhang 2019): whole source tokens replaced by <unk>; the mask is kept.
+            dropped = torch.rand(src.shape, device=src.device) < self.cfg.source_word_dropout
+            src = src.masked_fill(dropped & (src != 0), UNK)
         x = self.encoder.embed_tokens(src)
         for block in self.encoder.blocks:
             x, _ = block(x, self_mask=mask)
