@@ -1,0 +1,183 @@
+"""The Trainer on the paths users run by default, not only `average_last=0`: checkpoint averaging (the
+Transformer translator's default), the warm-up/inverse-sqrt and plateau schedules, the --max-minutes
+cut-off with its fractional epoch label, early stopping by patience, and bf16 autocast.
+
+Most tests drive the Trainer directly with a tiny GRU language model on a synthetic counting task
+(each token is the previous one plus one), so a run takes a fraction of a second; where the test is
+about a decision (keep the average or not, stop or go on), a scripted evaluation makes the dev metric
+whatever the test needs, and everything else is the real loop."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import seqtool.training.trainer as trainer_module
+from seqtool.data.batch import Batch
+from seqtool.data.specials import BOS, EOS
+from seqtool.metrics import bleu_only
+from seqtool.models.lm import LMConfig, build_lm
+from seqtool.store.workspace import ModelDir
+from seqtool.tasks.mt import load_translator, read_dev
+from seqtool.training.config import Objective, TrainConfig
+from seqtool.training.trainer import Trainer
+from tests.conftest import train_tiny_mt
+
+VOCAB, LENGTH, SEQUENCES, PER_BATCH = 24, 8, 40, 4
+DATA = torch.tensor([[4 + (s + k) % (VOCAB - 4) for k in range(LENGTH)] for s in range(SEQUENCES)])
+
+
+def make_batch(idx: np.ndarray) -> Batch:
+    rows = DATA[torch.as_tensor(idx)]
+    tgt_in = torch.cat([torch.full((len(rows), 1), BOS), rows], dim=1)
+    tgt_out = torch.cat([rows, torch.full((len(rows), 1), EOS)], dim=1)
+    return Batch(tgt_in, tgt_out)
+
+
+def epoch_batches(epoch: int) -> list[np.ndarray]:
+    order = np.random.default_rng(epoch).permutation(SEQUENCES)
+    return [order[i : i + PER_BATCH] for i in range(0, SEQUENCES, PER_BATCH)]  # 10 batches an epoch
+
+
+def dev_loss(model) -> dict[str, float]:
+    batch = make_batch(np.arange(SEQUENCES))
+    logits = model.logits(model.features(batch))
+    return {"dev_loss": float(torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), batch.tgt_out.flatten()))}
+
+
+def scripted(values: list[float], seen: list[dict[str, torch.Tensor]] | None = None):
+    """An evaluation that reports ``values`` in turn (and records the weights it was shown)."""
+    queue = list(values)
+
+    def evaluate(model) -> dict[str, float]:
+        if seen is not None:
+            seen.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+        return {"dev_loss": queue.pop(0)}
+
+    return evaluate
+
+
+def make_trainer(tmp_path, evaluate=dev_loss, progress=lambda _: None, **settings) -> Trainer:
+    torch.manual_seed(0)
+    model = build_lm(LMConfig(vocab_size=VOCAB, cell="gru", layers=1, emb_dim=16, hidden=32, dropout=0.0))
+    md = ModelDir(tmp_path / "m")
+    md.path.mkdir(parents=True)
+    cfg = TrainConfig(**{"lr": 1e-2, "schedule": "constant", "precision": "fp32", "patience": 100, **settings})
+    return Trainer(model, cfg, md, epoch_batches=epoch_batches, make_batch=make_batch, evaluate=evaluate,
+                   objective=Objective("dev_loss", False), device=torch.device("cpu"), progress=progress)  # fmt: skip
+
+
+def test_inverse_sqrt_schedule_values_and_the_rate_each_step_used(tmp_path):
+    steps: list[dict] = []
+    trainer = make_trainer(tmp_path, schedule="inverse_sqrt", lr=2e-3, warmup=8, epochs=2,
+                           progress=lambda e: steps.append(e) if e["event"] == "step" else None)  # fmt: skip
+    # Linear warm-up to the peak at step `warmup`, then lr * sqrt(warmup / step).
+    assert trainer.lr_at(1) == pytest.approx(2e-3 / 8)
+    assert trainer.lr_at(4) == pytest.approx(1e-3)
+    assert trainer.lr_at(8) == pytest.approx(2e-3)
+    assert trainer.lr_at(32) == pytest.approx(1e-3)
+    assert trainer.lr_at(0) == trainer.lr_at(1)
+    trainer.fit()
+    assert [e["lr"] for e in steps] == pytest.approx([trainer.lr_at(s) for s in range(1, 21)])
+
+
+def test_plateau_schedule_divides_the_rate_after_an_epoch_without_improvement(tmp_path):
+    trainer = make_trainer(tmp_path, schedule="plateau", lr=1e-2, plateau_factor=0.5, epochs=5,
+                           evaluate=scripted([5.0, 6.0, 4.0, 4.5, 4.6]))  # fmt: skip
+    assert trainer.lr_at(1) == pytest.approx(1e-2) == trainer.lr_at(1000)
+    result = trainer.fit()
+    # The rate each epoch trained with: worse after epoch 2 -> halved for epoch 3; after 4 -> again.
+    assert [row["lr"] for row in result.history] == pytest.approx([1e-2, 1e-2, 5e-3, 5e-3, 2.5e-3])
+    assert trainer.lr_at(1) == pytest.approx(1e-2 * 0.5**3)  # epoch 5 was worse as well
+
+
+def test_early_stopping_by_patience_keeps_the_best_epochs_weights(tmp_path):
+    seen: list[dict[str, torch.Tensor]] = []
+    trainer = make_trainer(tmp_path, epochs=20, patience=3, evaluate=scripted([3.0, 2.0, 2.5, 2.4, 2.1, 1.0], seen))
+    result = trainer.fit()
+    assert result.stopped_because == "no improvement for 3 epochs"
+    assert result.epochs == 5 and [row["epoch"] for row in result.history] == [1, 2, 3, 4, 5]
+    assert result.best["epoch"] == 2 and result.best["value"] == 2.0
+    saved = load_file(str(trainer.md.weights_path))
+    assert all(torch.equal(saved[k], seen[1][k]) for k in saved)  # epoch 2's weights, not the last ones
+
+
+def test_time_budget_stops_mid_epoch_with_a_fractional_label(tmp_path, monkeypatch):
+    clock = SimpleNamespace(now=1000.0)
+    monkeypatch.setattr(trainer_module, "time", SimpleNamespace(perf_counter=lambda: clock.now))
+
+    def slow_batch(idx: np.ndarray) -> Batch:
+        clock.now += 7.0  # every batch "takes" 7 s: the 2-minute budget runs out in epoch 2
+        return make_batch(idx)
+
+    trainer = make_trainer(tmp_path, epochs=10, max_minutes=2.0)
+    trainer.make_batch = slow_batch
+    result = trainer.fit()
+    assert result.stopped_because == "time budget"
+    assert [row["epoch"] for row in result.history] == [1, 1.8]  # 70 s, then 8 of 10 batches: 126 s
+    assert result.epochs == 1 and result.steps == 18
+    assert result.history[-1]["elapsed_s"] == pytest.approx(126.0)
+    assert result.best["epoch"] in (1, 1.8)
+
+
+def test_checkpoint_averaging_is_kept_only_when_better(tmp_path):
+    # Kept: the average of the last 3 epochs' weights scores better than any epoch.
+    seen: list[dict[str, torch.Tensor]] = []
+    trainer = make_trainer(tmp_path / "kept", epochs=4, average_last=3, evaluate=scripted([4, 3, 2, 1.5, 1.0], seen))
+    result = trainer.fit()
+    assert result.best == {"metric": "dev_loss", "value": 1.0, "epoch": 4, "averaged": 3}
+    expected = {k: sum(w[k].float() for w in seen[1:4]) / 3 for k in seen[0]}
+    assert torch.allclose(seen[4]["rnn.weight_hh_l0"], expected["rnn.weight_hh_l0"])  # what was evaluated
+    saved = load_file(str(trainer.md.weights_path))
+    assert all(torch.allclose(saved[k], expected[k].to(saved[k].dtype), atol=1e-6) for k in saved)
+    assert "averaged last 3 epochs: dev_loss=1.0000 (kept)" in trainer.md.log_path.read_text()
+    # Not kept: the average is worse; the best epoch's weights stay, and the log says why.
+    seen = []
+    trainer = make_trainer(tmp_path / "not", epochs=4, average_last=3, evaluate=scripted([4, 3, 2, 1.5, 1.7], seen))
+    result = trainer.fit()
+    assert result.best["epoch"] == 4 and "averaged" not in result.best
+    saved = load_file(str(trainer.md.weights_path))
+    assert all(torch.equal(saved[k], seen[3][k]) for k in saved)
+    assert "(not kept: best 1.5000 at epoch 4)" in trainer.md.log_path.read_text()
+
+
+def test_transformer_translator_default_averaging_on_real_training(tmp_path):
+    """The Transformer recipe averages the last 5 epochs (mt_train_config default): the log says what
+    the average scored, and the best record and saved weights agree with the decision."""
+    ws, result = train_tiny_mt(tmp_path, "transformer", epochs=6, train={"average_last": None},
+                               dim=32, heads=2, ff_dim=64, encoder_layers=1, decoder_layers=1, dropout=0.0)  # fmt: skip
+    md = ws.model_dir("mt-transformer")
+    assert md.config()["train_config"]["average_last"] == 5
+    (line,) = [x for x in md.log_path.read_text().splitlines() if "averaged last 5 epochs" in x]
+    averaged = float(re.search(r"dev_bleu=([0-9.]+)", line).group(1))
+    epochs_best = max(row["dev_bleu"] for row in result.history)
+    if "(kept)" in line:
+        assert averaged > epochs_best and result.best == {**result.best, "value": averaged, "averaged": 5}
+    else:
+        assert averaged <= epochs_best and "averaged" not in result.best
+    # The saved weights are the ones the best record describes: re-scoring them gives its value.
+    tr = load_translator(ws, "mt-transformer", "cpu")
+    d = md.config()["data"]
+    sources, refs = read_dev(Path(d["dev_src"]), Path(d["dev_tgt"]))
+    hyps = [h[0] for h in tr.translate(sources, tokenized=True, beam=1)]
+    assert bleu_only(hyps, refs) == pytest.approx(result.best["value"], abs=1e-6)
+
+
+def test_bf16_training_learns_on_cpu(tmp_path):
+    dtypes: set[torch.dtype] = set()
+    trainer = make_trainer(tmp_path / "bf16", precision="bf16", epochs=8, lr=2e-2)
+    handle = trainer.model.output.out.register_forward_hook(lambda m, i, out: dtypes.add(out.dtype))
+    result = trainer.fit()
+    handle.remove()
+    assert torch.bfloat16 in dtypes  # autocast really ran the output layer in bf16
+    losses = [row["train_loss"] for row in result.history]
+    assert losses[-1] < 0.4 * losses[0], losses
+    # and it learns about as well as full precision on the same run
+    fp32 = make_trainer(tmp_path / "fp32", precision="fp32", epochs=8, lr=2e-2).fit()
+    assert result.history[-1]["dev_loss"] < 1.25 * fp32.history[-1]["dev_loss"]
