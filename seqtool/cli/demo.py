@@ -106,3 +106,4 @@ def demo_cmd(
         f"demo finished in {time.perf_counter() - t0:.0f}s. Try `seqtool models`, `seqtool evaluate mt`, "
         f'`seqtool translate --show-attention "i can\'t swim"`.'
     )
+    console.print("Serve them with a web page and a JSON API: `seqtool serve`, then open http://127.0.0.1:8000/")

@@ -1,0 +1,145 @@
+"""Request and response bodies of the API (pydantic): the OpenAPI schema at ``/docs`` is generated from these."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is a 422 naming it, not silently ignored
+
+    model: str | None = Field(None, description="Model name (default: the workspace default of the endpoint's kind).")
+
+
+class TranslateRequest(_Request):
+    q: str | list[str] = Field(..., description="A sentence, or a list of sentences; raw text as a user types it.")
+    beam: int = Field(5, ge=1, description="Beam size (1: greedy).")
+    nbest: int = Field(1, ge=1, description="Also return the N best translations of each sentence.")
+    length_penalty: float = Field(1.0, ge=0.0, le=10.0, description="GNMT length penalty alpha.")
+    attention: bool = Field(False, description="Return the attention weights (attention models only).")
+
+
+class Attention(BaseModel):
+    source: list[str] = Field(..., description="Source pieces (columns).")
+    target: list[str] = Field(..., description="Output pieces, </s> last (rows).")
+    weights: list[list[float]] = Field(..., description="One row per output piece, one weight per source piece.")
+
+
+class Candidate(BaseModel):
+    text: str = Field(..., description="Display text (Japanese without word spaces).")
+    tokens: list[str] = Field(..., description="Output pieces of the target tokenizer.")
+    score: float = Field(..., description="Total log-probability.")
+
+
+class Translation(Candidate):
+    nbest: list[Candidate] | None = Field(None, description="The N best, best first (when nbest > 1).")
+    attention: Attention | None = None
+
+
+class TranslateResponse(BaseModel):
+    translations: list[Translation]
+    model: str
+    ms: float = Field(..., description="Milliseconds spent on the request in the server.")
+
+
+class SimilarRequest(_Request):
+    word: str
+    top: int = Field(10, ge=1)
+
+
+class AnalogyRequest(_Request):
+    expression: str = Field(..., description="Words joined by + and - (ASCII or full-width): 父 - 男 + 女")
+    top: int = Field(5, ge=1)
+    method: str = Field("add", description="add (3CosAdd) or mul (3CosMul).")
+
+
+class Scored(BaseModel):
+    word: str
+    score: float
+
+
+class NeighboursResponse(BaseModel):
+    query: str
+    results: list[Scored]
+    model: str
+
+
+class PredictNextRequest(_Request):
+    text: str = Field(..., description='The words so far, e.g. "i can \'t".')
+    top: int = Field(5, ge=1)
+
+
+class WordProbability(BaseModel):
+    word: str
+    probability: float
+
+
+class PredictNextResponse(BaseModel):
+    model: str
+    query: str
+    results: list[WordProbability]
+
+
+class GenerateRequest(_Request):
+    prompt: str = ""
+    max_words: int = Field(30, ge=1)
+    temperature: float = Field(1.0, gt=0.0)
+    top_k: int = Field(0, ge=0)
+    num: int = Field(1, ge=1)
+    seed: int | None = None
+
+
+class GenerateResponse(BaseModel):
+    model: str
+    prompt: str
+    samples: list[str]
+
+
+class BleuRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hypotheses: list[str]
+    references: list[str]
+    tokenize: str = Field("none", description="sacrebleu tokenizer; 'none' for pre-segmented text.")
+
+
+class BleuResponse(BaseModel):
+    bleu: float
+    chrf: float
+    ter: float
+    signatures: dict[str, str]
+    sentences: int
+
+
+class ModelInfo(BaseModel):
+    name: str
+    kind: str
+    architecture: str | None
+    languages: list[str] = Field(..., description="[source, target] for translators, [language] otherwise.")
+    best_metric: str | None
+    best_value: float | None
+    status: str | None
+    default: bool = Field(..., description="The workspace default of its kind.")
+    served: bool = Field(..., description="Answered by this server (finished, and in --models if given).")
+    loaded: bool = Field(..., description="In memory now (with --lazy, models load on first use).")
+
+
+class ModelsResponse(BaseModel):
+    workspace: str
+    models: list[ModelInfo]
+
+
+class MetricsResponse(BaseModel):
+    name: str
+    metric: str | None = Field(..., description="The dev metric training selected on.")
+    metrics: list[dict]
+
+
+class ReloadResponse(BaseModel):
+    added: list[str]
+    reloaded: list[str]
+    removed: list[str]
+
+
+class ErrorResponse(BaseModel):
+    error: str
