@@ -131,10 +131,10 @@ class Trainer:
         cfg, used = self.cfg, self.fraction if fraction is None else fraction
         return schedule.lr_at(cfg.schedule, cfg.lr, step, cfg.warmup, used, self.lr_scale)
 
-    def _update_fraction(self, batch: int, batches: int, start: float) -> None:
+    def _update_fraction(self, batch: int, batches: int) -> None:
+        """From the position and ``self.elapsed``: the same clock reading as the budget check."""
         position = self.epoch + batch / max(1, batches)
-        elapsed = time.perf_counter() - start
-        self.fraction = schedule.budget_fraction(elapsed, self.cfg.max_minutes, position, self.cfg.epochs)
+        self.fraction = schedule.budget_fraction(self.elapsed, self.cfg.max_minutes, position, self.cfg.epochs)
 
     # ----- checkpoints
     def save_checkpoint(self) -> None:
@@ -241,13 +241,13 @@ class Trainer:
             if self.batch_in_epoch == 0:
                 self.epoch_loss, self.epoch_tokens = 0.0, 0
             t_epoch, tokens_before = time.perf_counter(), self.epoch_tokens
-            self._update_fraction(self.batch_in_epoch, len(batches), start)
+            self._update_fraction(self.batch_in_epoch, len(batches))
             for b in range(self.batch_in_epoch, len(batches)):
                 loss_sum, n = self.train_step(self.make_batch(batches[b]))
-                self._update_fraction(b + 1, len(batches), start)  # the budget used: the next step's rate
                 self.epoch_loss, self.epoch_tokens = self.epoch_loss + loss_sum, self.epoch_tokens + n
                 self.batch_in_epoch = b + 1
                 self.elapsed = time.perf_counter() - start
+                self._update_fraction(b + 1, len(batches))  # the budget used: the next step's rate
                 rate = (self.epoch_tokens - tokens_before) / max(1e-9, time.perf_counter() - t_epoch)
                 self.progress(
                     {
@@ -282,6 +282,7 @@ class Trainer:
             label = self.epoch if finished_epoch else round(self.epoch + self.batch_in_epoch / len(batches), 3)
             improved = self.end_of_epoch(train_loss, rate, label)
             self.elapsed = time.perf_counter() - start
+            self._update_fraction(self.batch_in_epoch, len(batches))  # evaluation time counts too
             self.save_checkpoint()
             last_checkpoint = time.perf_counter()
             if any_rank(stop_requested(), ws):
