@@ -279,3 +279,19 @@ def test_a_compressed_model_exports_its_dequantized_weights(mt_ws: Workspace, tm
     assert r.returncode == 0 and r.stderr == ""
     exported = r.stdout.splitlines()
     assert sum(a == b for a, b in zip(exported, original, strict=True)) >= 0.9 * len(sources)
+
+
+def test_the_server_translates_on_the_engine(mt_ws: Workspace) -> None:
+    from fastapi.testclient import TestClient
+
+    from seqtool.serve.app import create_app
+
+    sources, _ = _dev()
+    _, int8 = _engine(mt_ws, "int8")
+    expected = int8.translate(sources[:4], beam=4, nbest=2, alpha=0.6, with_hypotheses=True)
+    with TestClient(create_app(mt_ws, device="cpu")) as client:
+        r = client.post("/api/translate", json={"q": sources[:4], "beam": 4, "nbest": 2, "length_penalty": 0.6})
+    assert r.status_code == 200, r.text
+    for got, hyps in zip(r.json()["translations"], expected, strict=True):
+        assert [c["text"] for c in got["nbest"]] == [text for text, _ in hyps]
+        assert [c["score"] for c in got["nbest"]] == pytest.approx([h.score for _, h in hyps], abs=1e-4)

@@ -70,7 +70,8 @@ class Served:
 def _load(md: ModelDir, kind: str, device: str) -> Any:
     ws = Workspace(md.path.parent.parent)
     if kind == "mt":
-        from seqtool.tasks.mt import load_translator
+        # An exported CTranslate2 engine when the folder has a usable one (seqtool export), else torch.
+        from seqtool.tasks.translator import load_translator
 
         return load_translator(ws, md.name, device)
     if kind == "lm":
