@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import importlib.util
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -68,6 +70,15 @@ def create_app(
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(str(STATIC / "index.html"))
+
+    @app.get("/fonts/ipaexg.ttf", include_in_schema=False)
+    async def cjk_font() -> FileResponse:
+        # Japanese on the page without system fonts or a CDN: the IPAexGothic font of the
+        # matplotlib-fontja dependency (which draws the figures), loaded only for CJK characters.
+        font = _cjk_font()
+        if font is None:
+            raise ApiError(404, "no CJK font installed (matplotlib-fontja)")
+        return FileResponse(str(font), media_type="font/ttf", headers={"Cache-Control": "max-age=86400"})
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
@@ -190,6 +201,14 @@ def create_app(
         return s.BleuResponse(**scores.as_dict())
 
     return app
+
+
+def _cjk_font() -> Path | None:
+    spec = importlib.util.find_spec("matplotlib_fontja")  # finds the package without importing matplotlib
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    font = Path(next(iter(spec.submodule_search_locations))) / "fonts" / "ipaexg.ttf"
+    return font if font.is_file() else None
 
 
 async def _call(entry: Served, fn: Any) -> Any:

@@ -5,6 +5,9 @@ const params = new URLSearchParams(location.search);
 if (params.get("token")) sessionStorage.setItem("seqtool-token", params.get("token"));
 const token = sessionStorage.getItem("seqtool-token");
 const $ = (id) => document.getElementById(id);
+// Fetch the Japanese font (served by seqtool from matplotlib-fontja) up front: text laid out before it
+// arrives would otherwise keep the fallback's empty boxes.
+const cjkFont = document.fonts.load("1em IPAexGothic", "私").catch(() => null);
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -29,6 +32,7 @@ async function api(path, body) {
   let data = null;
   try { data = await response.json(); } catch (e) { /* not JSON */ }
   if (!response.ok) throw new Error((data && data.error) || "the server answered " + response.status);
+  await cjkFont;
   return data;
 }
 
@@ -151,8 +155,12 @@ function curve(rows, metric) {
   const sy = (y) => (y1 === y0 ? h / 2 : h - 4 - ((y - y0) / (y1 - y0)) * (h - 8));
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
-  svg.setAttribute("width", w); svg.setAttribute("height", h); svg.setAttribute("class", "curve");
+  svg.setAttribute("width", w); svg.setAttribute("height", h); svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
+  svg.setAttribute("class", "curve");
   svg.setAttribute("aria-label", `${metric} per epoch`);
+  const title = document.createElementNS(ns, "title");
+  title.textContent = `${metric}: ` + ys.map((y) => y.toPrecision(4)).join(", ");
+  svg.append(title);
   const line = document.createElementNS(ns, "polyline");
   line.setAttribute("points", points.map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(" "));
   line.setAttribute("fill", "none"); line.setAttribute("stroke", "#2f5fd0"); line.setAttribute("stroke-width", "2");
