@@ -30,16 +30,23 @@ def feed_prompt(model: SequenceModel, state: State, prompt: torch.Tensor) -> tup
 
 @torch.no_grad()
 def greedy(
-    model: SequenceModel, src: torch.Tensor | None, src_lengths: torch.Tensor | None, max_len: int | None = None
+    model: SequenceModel,
+    src: torch.Tensor | None,
+    src_lengths: torch.Tensor | None,
+    max_len: int | None = None,
+    state: State | None = None,
 ) -> list[Hypothesis]:
-    """The most probable token at each step, for every sentence of the batch."""
-    batch = src.shape[0]
+    """The most probable token at each step, for every sentence of the batch (or every row of a
+    ready-made decoding ``state``, e.g. a latent chosen by the caller)."""
+    if state is None:
+        state = model.start(src, src_lengths, src.shape[0])
+    ref = next(iter(state.values()))
+    batch, device = ref.shape[0], ref.device
     max_len = max_len or max_output_length(src_lengths)
-    state = model.start(src, src_lengths, batch)
-    tokens = torch.full((batch,), BOS, dtype=torch.long, device=src.device)
-    outputs, scores = [], torch.zeros(batch, device=src.device)
+    tokens = torch.full((batch,), BOS, dtype=torch.long, device=device)
+    outputs, scores = [], torch.zeros(batch, device=device)
     attention: list[torch.Tensor] = []
-    done = torch.zeros(batch, dtype=torch.bool, device=src.device)
+    done = torch.zeros(batch, dtype=torch.bool, device=device)
     for _ in range(max_len):
         logits, state = model.step_logits(tokens, state)
         best, tokens = logits.max(dim=-1)
@@ -180,9 +187,12 @@ def sample(
     temperature: float = 1.0,
     top_k: int = 0,
     generator: torch.Generator | None = None,
+    state: State | None = None,
 ) -> list[list[int]]:
-    """Continue each (B, P) prompt by sampling from the (temperature-scaled, top-k) distribution."""
-    state = model.start(None, None, prompt.shape[0])
+    """Continue each (B, P) prompt by sampling from the (temperature-scaled, top-k) distribution,
+    from the model's start state or a given one (a dialogue context, a chosen latent)."""
+    if state is None:
+        state = model.start(None, None, prompt.shape[0])
     logp, state = feed_prompt(model, state, prompt)
     out: list[torch.Tensor] = []
     done = torch.zeros(prompt.shape[0], dtype=torch.bool, device=prompt.device)

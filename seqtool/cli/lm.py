@@ -22,7 +22,7 @@ from seqtool.cli.common import (
     training_summary,
 )
 
-CELL_HELP = "rnn, lstm, gru, transformer or wavenet."
+CELL_HELP = "rnn, lstm, gru, transformer, wavenet or vae (sentence VAE)."
 
 
 @app.command("train-lm")
@@ -47,6 +47,10 @@ def train_lm_cmd(
     kernel: Annotated[int, typer.Option(help="WaveNet convolution width.")] = 2,
     dilation_cycle: Annotated[int, typer.Option(help="WaveNet: dilations 1, k, k^2 .. k^(cycle-1), repeated.")] = 4,
     channels: Annotated[int, typer.Option(help="WaveNet residual/skip channels.")] = 256,
+    latent: Annotated[int, typer.Option(help="VAE latent size.")] = 32,
+    word_dropout: Annotated[float, typer.Option(help="VAE: decoder input words replaced by <unk>.")] = 0.4,
+    kl_anneal_steps: Annotated[int, typer.Option(help="VAE: steps over which the KL weight grows 0 -> 1.")] = 1000,
+    free_bits: Annotated[float, typer.Option(help="VAE: minimum KL per latent dimension in the loss.")] = 0.125,
     tokenizer: Annotated[str, typer.Option(help="word, unigram or bpe (sentencepiece).")] = "word",
     vocab_size: Annotated[int, typer.Option(help="Vocabulary size limit.")] = 32000,
     min_count: Annotated[int, typer.Option(help="Word tokenizer: rarer words become <unk>.")] = 1,
@@ -86,7 +90,8 @@ def train_lm_cmd(
     model_cfg = LMConfig(
         cell=cell, activation=activation, layers=layers, emb_dim=emb_dim, hidden=hidden, dropout=dropout,
         tie_weights=tie_weights, context=context, bidirectional=bidirectional, heads=heads, ff_dim=4 * emb_dim,
-        kernel=kernel, dilation_cycle=dilation_cycle, channels=channels,
+        kernel=kernel, dilation_cycle=dilation_cycle, channels=channels, latent=latent, word_dropout=word_dropout,
+        kl_anneal_steps=kl_anneal_steps, free_bits=free_bits,
     )  # fmt: skip
     train_cfg = lm_train_config(
         epochs=epochs, max_minutes=max_minutes, batch_tokens=batch_size, lr=lr, patience=patience, seed=seed,
@@ -194,11 +199,17 @@ def evaluate_lm_cmd(
     setup_torch(threads)
     lm = load_lm(Workspace(workspace), model, device)
     result = evaluate_lm(lm, data)
+    kl = {"kl": result["dev_kl"]} if "dev_kl" in result else {}  # a VAE: perplexity is the ELBO bound
     if json:
-        print_json({k: result[k] for k in ("model", "data", "perplexity", "top1", "top5")})
+        print_json({**{k: result[k] for k in ("model", "data", "perplexity", "top1", "top5")}, **kl})
         return
     table = Table(title=f"{result['model']} on {result['data']}")
-    for col in ("perplexity (per word)", "top-1", "top-5"):
+    for col in ("perplexity (per word)" + (", ELBO bound" if kl else ""), "top-1", "top-5"):
         table.add_column(col, justify="right")
-    table.add_row(f"{result['perplexity']:.2f}", f"{result['top1']:.1%}", f"{result['top5']:.1%}")
+    if kl:
+        table.add_column("KL (nats/sentence)", justify="right")
+    table.add_row(
+        f"{result['perplexity']:.2f}", f"{result['top1']:.1%}", f"{result['top5']:.1%}",
+        *([f"{kl['kl']:.2f}"] if kl else []),
+    )  # fmt: skip
     console.print(table)

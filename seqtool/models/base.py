@@ -34,6 +34,15 @@ class SequenceModel(nn.Module):
         """Output layer: (..., D) -> (..., V)."""
         raise NotImplementedError
 
+    def auxiliary_loss(self) -> torch.Tensor | None:
+        """An extra loss term for the last ``features`` call, summed over its batch (a VAE's KL
+        divergence), which training and evaluation add to the token loss; None for most models."""
+        return None
+
+    def auxiliary_metrics(self) -> dict[str, float]:
+        """Named sums over the last ``features`` call's batch worth reporting (a VAE's KL)."""
+        return {}
+
     def start(self, src: torch.Tensor | None, src_lengths: torch.Tensor | None, batch_size: int) -> State:
         """Decoder state before the first target token (after encoding ``src`` for translators)."""
         raise NotImplementedError

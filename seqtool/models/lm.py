@@ -19,9 +19,10 @@ from seqtool.errors import OptionError
 from seqtool.models.base import SequenceModel, State
 from seqtool.models.rnn import ACTIVATIONS, CELLS, hidden_to_state, make_rnn, state_to_hidden
 from seqtool.models.transformer import TransformerStack
+from seqtool.models.vae import SentenceVAE
 from seqtool.models.wavenet import WaveNetLM
 
-LM_CELLS = (*CELLS, "transformer", "wavenet")
+LM_CELLS = (*CELLS, "transformer", "wavenet", "vae")
 
 
 @dataclass
@@ -29,7 +30,7 @@ class LMConfig:
     """Every key of a language model's ``config.json`` "model" section."""
 
     vocab_size: int = 10000
-    cell: str = "lstm"  # rnn | lstm | gru | transformer | wavenet
+    cell: str = "lstm"  # rnn | lstm | gru | transformer | wavenet | vae
     activation: str = "tanh"  # plain RNN only: tanh | relu
     layers: int = 2
     emb_dim: int = 256
@@ -43,6 +44,10 @@ class LMConfig:
     kernel: int = 2  # WaveNet only: convolution width
     dilation_cycle: int = 4  # WaveNet only: dilations kernel**0 .. kernel**(cycle-1), repeated
     channels: int = 256  # WaveNet only: residual/skip channels
+    latent: int = 32  # VAE only: size of z
+    word_dropout: float = 0.4  # VAE only: decoder input words replaced by <unk> while training
+    kl_anneal_steps: int = 1000  # VAE only: KL weight grows linearly from 0 to 1 over these steps
+    free_bits: float = 0.125  # VAE only: minimum KL (nats) per latent dimension in the training loss
 
     def validate(self) -> None:
         if self.cell not in LM_CELLS:
@@ -58,6 +63,13 @@ class LMConfig:
             raise OptionError(f"--dropout must be in [0, 1), got {self.dropout}")
         if self.context < 0:
             raise OptionError(f"--context must be >= 0, got {self.context}")
+        if self.cell == "vae":
+            if self.bidirectional:
+                raise OptionError("--bidirectional does not apply to --cell vae (it is a causal sentence model)")
+            if self.latent <= 0 or self.kl_anneal_steps < 0 or self.free_bits < 0:
+                raise OptionError("--latent must be > 0, --kl-anneal-steps and --free-bits >= 0")
+            if not 0 <= self.word_dropout < 1:
+                raise OptionError(f"--word-dropout must be in [0, 1), got {self.word_dropout}")
         if self.bidirectional and self.context == 0:
             raise OptionError(
                 "--bidirectional needs --context N: a causal LM read backwards would see the word it must predict"
@@ -206,7 +218,7 @@ class WindowLM(SequenceModel):
 
 
 # The registry: --cell -> model class (recurrent cells build RecurrentLM, or WindowLM with --context).
-LM_MODELS: dict[str, type[SequenceModel]] = {"transformer": TransformerLM, "wavenet": WaveNetLM}
+LM_MODELS: dict[str, type[SequenceModel]] = {"transformer": TransformerLM, "wavenet": WaveNetLM, "vae": SentenceVAE}
 
 
 def build_lm(cfg: LMConfig) -> SequenceModel:

@@ -67,12 +67,17 @@ def score_lines(
     """Per-word perplexity and next-token top-1/top-5 accuracy of ``model`` on ``lines``."""
     model.eval()
     nll, tokens, top1, top5 = 0.0, 0, 0, 0
+    extras: dict[str, float] = {}
     for _, batch in batches_from_texts(lines, tokenizer, max_tokens):
         batch = batch.to(device)
         mask = batch.tgt_out != 0
         logits = model.logits(model.features(batch)[mask]).float()
         gold = batch.tgt_out[mask]
         nll += float(torch.nn.functional.cross_entropy(logits, gold, reduction="sum"))
+        extra = model.auxiliary_loss()  # a VAE's KL: the perplexity becomes the ELBO bound
+        nll += 0.0 if extra is None else float(extra)
+        for key, value in model.auxiliary_metrics().items():
+            extras[key] = extras.get(key, 0.0) + value
         best5 = logits.topk(min(5, logits.shape[-1]), dim=-1).indices
         top1 += int((best5[:, 0] == gold).sum())
         top5 += int((best5 == gold[:, None]).any(dim=-1).sum())
@@ -83,6 +88,7 @@ def score_lines(
         "dev_ppl": perplexity(nll, words),
         "top1": top1 / max(1, tokens),
         "top5": top5 / max(1, tokens),
+        **{f"dev_{key}": value / len(lines) for key, value in extras.items()},  # per sentence
     }
 
 
@@ -230,6 +236,8 @@ def generate(
         raise OptionError(f"--top-k must be >= 0, got {top_k}")
     generator = torch.Generator(device=lm.device)
     generator.manual_seed(seed if seed is not None else int(torch.seed() % (2**31)))
+    if seed is not None:
+        torch.manual_seed(seed)  # a latent-variable model draws its z from the global generator
     prompt_ids = lm.tokenizer.encode(prompt)
     (continuation,) = sample(lm.model, _prompt_tensor(lm, prompt), max_words, temperature, top_k, generator)
     return lm.tokenizer.decode(prompt_ids + continuation)

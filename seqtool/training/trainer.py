@@ -56,7 +56,8 @@ def masked_loss(model: SequenceModel, batch: Batch, label_smoothing: float = 0.0
     mask = batch.tgt_out != 0
     logits = model.logits(model.features(batch)[mask])
     loss = F.cross_entropy(logits.float(), batch.tgt_out[mask], reduction="sum", label_smoothing=label_smoothing)
-    return loss, int(mask.sum())
+    extra = model.auxiliary_loss()  # e.g. a VAE's KL term; None for most models
+    return (loss if extra is None else loss + extra.float()), int(mask.sum())
 
 
 class TokenLoss(torch.nn.Module):
