@@ -86,3 +86,9 @@ def bleu_only(hypotheses: Sequence[str], references: Sequence[str], tokenize: st
     from sacrebleu.metrics import BLEU
 
     return BLEU(tokenize=tokenize).corpus_score(list(hypotheses), [list(references)]).score
+
+
+def distinct_n(sentences: Iterable[Sequence[str]], n: int) -> float:
+    """Distinct-n (Li et al. 2016): distinct n-grams / all n-grams over every sentence (0 if none)."""
+    grams = [tuple(s[i : i + n]) for s in sentences for i in range(len(s) - n + 1)]
+    return len(set(grams)) / len(grams) if grams else 0.0

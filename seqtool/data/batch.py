@@ -11,13 +11,15 @@ import torch
 class Batch:
     """Padded id tensors (PAD = 0). ``tgt_in`` starts with ``<bos>``; ``tgt_out`` ends with ``<eos>``.
 
-    Language models use only the ``tgt_*`` fields; translators also get the source.
+    Language models use only the ``tgt_*`` fields; translators also get the source, dialogue models
+    the previous utterances.
     """
 
     tgt_in: torch.Tensor  # (B, T)
     tgt_out: torch.Tensor  # (B, T)
     src: torch.Tensor | None = None  # (B, S)
     src_lengths: torch.Tensor | None = None  # (B,) on the CPU, as pack_padded_sequence wants
+    context: torch.Tensor | None = None  # (B, K, S) dialogue models: the K previous utterances
 
     def to(self, device: torch.device | str) -> Batch:
         moved = {

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from seqtool.errors import ModelNotFoundError, WorkspaceError
 from seqtool.files import atomic_write_json, atomic_write_text, now_iso, resolve_workspace
 
-KINDS = ("lm", "mt", "embeddings")
+KINDS = ("lm", "mt", "embeddings", "dialog")
 
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")

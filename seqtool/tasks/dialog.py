@@ -1,0 +1,252 @@
+"""Dialogue: train HRED/VHRED, reply to a conversation, score replies.
+
+Data: one utterance per line, a blank line between dialogues, optional ``A: `` / ``B: `` speaker
+prefixes (stripped). Every utterance after a dialogue's first is a training reply, with the K
+utterances before it as its context. Like the other tasks this module only wires parts together:
+the word tokenizer, :class:`~seqtool.models.hred.HRED`, the shared
+:class:`~seqtool.training.trainer.Trainer` and :mod:`seqtool.decoding`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from seqtool.data.batch import Batch
+from seqtool.data.batching import token_batches
+from seqtool.data.corpus import check_file, read_lines
+from seqtool.data.specials import BOS, EOS
+from seqtool.data.tokenizers import Tokenizer, load_tokenizer, train_tokenizer
+from seqtool.decoding import greedy, sample
+from seqtool.errors import DataError, OptionError
+from seqtool.files import now_iso
+from seqtool.metrics import distinct_n, perplexity, word_count
+from seqtool.models.hred import HRED, DialogConfig
+from seqtool.store.weights import load_model_weights
+from seqtool.store.workspace import ModelDir, Workspace, config_section
+from seqtool.training.config import Objective, TrainConfig, TrainResult, describe
+from seqtool.training.device import resolve_device
+from seqtool.training.run import finish_run, shared_run
+from seqtool.training.trainer import Trainer
+
+SPEAKER = re.compile(r"^[AB]:\s*")
+Example = tuple[list[str], str]  # (context utterances, oldest first; reply)
+
+
+def dialog_train_config(**overrides: Any) -> TrainConfig:
+    """Defaults of `seqtool train-dialog`: Adam, plateau schedule, small batches."""
+    base = dict(lr=2e-3, schedule="plateau", plateau_factor=0.5, patience=3, batch_tokens=2048, clip_norm=1.0)
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    return TrainConfig(**base)
+
+
+def read_dialogues(path: Path) -> list[list[str]]:
+    """Blocks of non-empty lines separated by blank lines, speaker prefixes removed."""
+    dialogues: list[list[str]] = [[]]
+    for _, line in read_lines(path):
+        text = SPEAKER.sub("", line.strip()).strip()
+        if text:
+            dialogues[-1].append(text)
+        elif dialogues[-1]:
+            dialogues.append([])
+    dialogues = [d for d in dialogues if len(d) >= 2]
+    if not dialogues:
+        raise DataError(
+            f"{path}: no dialogue of at least two utterances (one utterance per line, a blank line between "
+            "dialogues); nothing to learn a reply from"
+        )
+    return dialogues
+
+
+def examples(dialogues: list[list[str]], k: int) -> list[Example]:
+    return [(d[max(0, i - k) : i], d[i]) for d in dialogues for i in range(1, len(d))]
+
+
+def _context_tensor(contexts: list[list[list[int]]], k: int) -> torch.Tensor:
+    """Utterance ids (B, K, S), a short history right-aligned (earlier slots empty)."""
+    width = max(1, max((len(u) for c in contexts for u in c), default=1))
+    out = np.zeros((len(contexts), k, width), dtype=np.int64)
+    for b, ctx in enumerate(contexts):
+        for j, utt in enumerate(ctx[-k:]):
+            slot = k - len(ctx[-k:]) + j
+            out[b, slot, : len(utt)] = utt
+    return torch.from_numpy(out)
+
+
+@dataclass
+class EncodedDialogs:
+    contexts: list[list[list[int]]]
+    replies: list[list[int]]
+    k: int
+
+    def lengths(self) -> np.ndarray:
+        return np.array([len(r) + 1 + sum(len(u) for u in c) for c, r in zip(self.contexts, self.replies, strict=True)])
+
+    def batch(self, indices: np.ndarray) -> Batch:
+        replies = [self.replies[i] for i in indices]
+        width = max(len(r) for r in replies) + 1
+        tgt_in, tgt_out = np.zeros((len(replies), width), np.int64), np.zeros((len(replies), width), np.int64)
+        for b, r in enumerate(replies):
+            tgt_in[b, : len(r) + 1], tgt_out[b, : len(r) + 1] = [BOS, *r], [*r, EOS]
+        context = _context_tensor([self.contexts[i] for i in indices], self.k)
+        return Batch(tgt_in=torch.from_numpy(tgt_in), tgt_out=torch.from_numpy(tgt_out), context=context)
+
+
+def encode_examples(items: list[Example], tokenizer: Tokenizer, k: int) -> EncodedDialogs:
+    contexts = [[tokenizer.encode(u) for u in ctx] for ctx, _ in items]
+    return EncodedDialogs(contexts, tokenizer.encode_batch([r for _, r in items]), k)
+
+
+@torch.no_grad()
+def score_dialogs(model: HRED, tokenizer: Tokenizer, items: list[Example], device: torch.device) -> dict[str, float]:
+    """Per-word perplexity of the reference replies (VHRED: the ELBO bound) and the mean KL."""
+    model.eval()
+    data = encode_examples(items, tokenizer, model.cfg.context)
+    nll, kl, tokens = 0.0, 0.0, 0
+    for idx in token_batches(data.lengths(), 4096, seed=0, epoch=0, shuffle=False):
+        batch = data.batch(idx).to(device)
+        mask = batch.tgt_out != 0
+        logits = model.logits(model.features(batch)[mask]).float()
+        nll += float(torch.nn.functional.cross_entropy(logits, batch.tgt_out[mask], reduction="sum"))
+        extra = model.auxiliary_loss()
+        nll += 0.0 if extra is None else float(extra)
+        kl += model.auxiliary_metrics().get("kl", 0.0)
+        tokens += int(mask.sum())
+    words = sum(word_count(tokenizer.prepare(r)) for _, r in items)
+    scores = {"dev_loss": nll / max(1, tokens), "dev_ppl": perplexity(nll, words)}
+    return {**scores, "dev_kl": kl / len(items)} if model.variational else scores
+
+
+def train_dialog(
+    ws: Workspace,
+    name: str,
+    train_path: Path,
+    dev_path: Path,
+    model_cfg: DialogConfig,
+    train_cfg: TrainConfig,
+    *,
+    lang: str = "en",
+    vocab_size: int = 32000,
+    min_count: int = 1,
+    device: str = "auto",
+    resume: bool = False,
+    progress: Callable[[dict[str, Any]], None] = lambda _: None,
+) -> TrainResult:
+    """Train (or resume) the dialogue model ``name`` in ``ws``."""
+    check_file(train_path)
+    check_file(dev_path)
+    model_cfg.validate()
+    train_cfg.validate()
+    train_dialogs, dev_dialogs = read_dialogues(train_path), read_dialogues(dev_path)
+    with shared_run(ws, name, resume, resolve_device(device), progress) as run:
+        md, dist, dev_device, progress = run.md, run.dist, run.device, run.progress
+        if run.reads_folder:
+            cfg = md.config()
+            model_cfg = DialogConfig(**config_section(cfg, "model", md))
+            train_cfg = train_cfg.with_stored(config_section(cfg, "train_config", md))
+            tokenizer = load_tokenizer(md.path, config_section(cfg, "tokenizer", md))
+        else:
+            utterances = (u for d in train_dialogs for u in d)
+            tokenizer = train_tokenizer(utterances, "word", vocab_size=vocab_size, min_count=min_count, lang=lang)
+            tok_entry = tokenizer.save(md.path, "tokenizer")
+            model_cfg.vocab_size = tokenizer.vocab_size
+            cfg = {
+                "name": name, "kind": "dialog", "arch": f"{model_cfg.arch}-{model_cfg.context}", "created": now_iso(),
+                "status": "training", "data": {"train": str(train_path), "dev": str(dev_path)},
+                "model": describe(model_cfg), "tokenizer": {**tok_entry, "lang": lang, "min_count": min_count},
+                "train_config": describe(train_cfg), "best": None,
+            }  # fmt: skip
+        train_items = examples(train_dialogs, model_cfg.context)
+        dev_items = examples(dev_dialogs, model_cfg.context)
+        progress({"event": "status", "message": f"{len(train_items)} training replies, {len(dev_items)} dev"})
+        data = encode_examples(train_items, tokenizer, model_cfg.context)
+        torch.manual_seed(train_cfg.seed)
+        model = HRED(model_cfg).to(dev_device)
+        cfg["parameters"] = model.num_parameters()
+        cfg["data"]["train_replies"], cfg["data"]["train_dialogues"] = len(train_items), len(train_dialogs)
+        run.publish(cfg)
+        lengths = data.lengths()
+        trainer = Trainer(
+            model, train_cfg, md, epoch_batches=lambda e: token_batches(lengths, train_cfg.batch_tokens, train_cfg.seed, e),
+            make_batch=data.batch, evaluate=lambda m: score_dialogs(m, tokenizer, dev_items, dev_device),  # type: ignore[arg-type]
+            objective=Objective("dev_ppl", False), device=dev_device, progress=progress, rank=dist.rank,
+            world_size=dist.world_size,
+        )  # fmt: skip
+        result = trainer.fit(resume=run.resume)
+        if not dist.is_main:
+            return result
+        finish_run(md, result)
+    ws.set_default("dialog", name)
+    return result
+
+
+@dataclass
+class LoadedDialog:
+    md: ModelDir
+    config: dict[str, Any]
+    model: HRED
+    tokenizer: Tokenizer
+    device: torch.device
+
+
+def load_dialog(ws: Workspace, name: str | None, device: str = "auto") -> LoadedDialog:
+    md, cfg = ws.find(name, "dialog", hint="train one with `seqtool train-dialog`")
+    dev = resolve_device(device)
+    model = HRED(DialogConfig(**config_section(cfg, "model", md)))
+    tokenizer = load_tokenizer(md.path, config_section(cfg, "tokenizer", md))
+    load_model_weights(md, model, dev)
+    model.eval()
+    return LoadedDialog(md, cfg, model, tokenizer, dev)
+
+
+@torch.no_grad()
+def respond(
+    dm: LoadedDialog,
+    history: list[str],
+    num: int = 1,
+    temperature: float = 0.0,
+    seed: int | None = None,
+    max_words: int = 40,
+) -> list[str]:
+    """``num`` replies to the conversation ``history`` (oldest first). Temperature 0 decodes greedily
+    (VHRED still varies: each reply draws its own z from the prior); above 0 samples words."""
+    history = [u.strip() for u in history if u.strip()]
+    if not history:
+        raise OptionError("give at least one utterance to reply to")
+    if num <= 0 or temperature < 0:
+        raise OptionError("--num must be > 0 and --temperature >= 0")
+    if seed is not None:
+        torch.manual_seed(seed)
+    k = dm.model.cfg.context
+    ctx = _context_tensor([[dm.tokenizer.encode(u) for u in history[-k:]]] * num, k).to(dm.device)
+    state = dm.model.start(ctx, None, num)
+    if temperature == 0:
+        ids = [h.ids for h in greedy(dm.model, ctx, None, max_words, state=state)]
+    else:
+        generator = torch.Generator(device=dm.device).manual_seed(seed if seed is not None else 0)
+        empty = torch.zeros((num, 0), dtype=torch.long, device=dm.device)
+        ids = sample(dm.model, empty, max_words, temperature, 0, generator, state=state)
+    return [dm.tokenizer.decode(i) for i in ids]
+
+
+def evaluate_dialog(
+    dm: LoadedDialog, data: Path | None, samples: int = 5, temperature: float = 0.0, seed: int = 1
+) -> dict[str, Any]:
+    """Per-word perplexity of the reference replies; distinct-1/2 of ``samples`` replies per context
+    (at most 200 contexts)."""
+    path = data or Path(dm.config["data"]["dev"])
+    items = examples(read_dialogues(path), dm.model.cfg.context)
+    scores = score_dialogs(dm.model, dm.tokenizer, items, dm.device)
+    replies = [r for i, (ctx, _) in enumerate(items[:200]) for r in respond(dm, ctx, samples, temperature, seed + i)]
+    words = [dm.tokenizer.prepare(r).split() for r in replies]
+    return {
+        "model": dm.md.name, "data": str(path), "perplexity": scores["dev_ppl"], "replies": len(replies),
+        "distinct1": distinct_n(words, 1), "distinct2": distinct_n(words, 2),
+        **({"kl": scores["dev_kl"]} if "dev_kl" in scores else {}),
+    }  # fmt: skip
