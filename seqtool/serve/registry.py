@@ -19,6 +19,8 @@ from seqtool.serve.batching import ModelWorker
 from seqtool.serve.limits import ApiError
 from seqtool.store.workspace import ModelDir, Workspace
 
+SERVED_KINDS = ("mt", "lm", "embeddings")  # what the endpoints answer for; other kinds are listed, not served
+
 
 @dataclass
 class Served:
@@ -130,7 +132,9 @@ class Registry:
             found = {
                 md.name: (md, cfg)
                 for md, cfg in self.ws.list_models()
-                if cfg.get("status") == "done" and (self.names is None or md.name in self.names)
+                if cfg.get("status") == "done"
+                and cfg.get("kind") in SERVED_KINDS
+                and (self.names is None or md.name in self.names)
             }
             changes: dict[str, list[str]] = {"added": [], "reloaded": [], "removed": []}
             for name in [n for n in self.models if n not in found]:
