@@ -175,10 +175,13 @@ def evaluate_dialog_cmd(
         print_json(result)
         return
     table = Table(title=f"{result['model']} on {result['data']}")
-    for col in ("perplexity (per word)", "distinct-1", "distinct-2", "replies"):
+    kl = "kl" in result  # VHRED: the perplexity is the ELBO bound
+    for col in ("perplexity (per word)" + (", ELBO bound" if kl else ""), "distinct-1", "distinct-2", "replies"):
         table.add_column(col, justify="right")
+    if kl:
+        table.add_column("KL (nats/reply)", justify="right")
     table.add_row(
         f"{result['perplexity']:.2f}", f"{result['distinct1']:.3f}", f"{result['distinct2']:.3f}",
-        str(result["replies"]),
+        str(result["replies"]), *([f"{result['kl']:.2f}"] if kl else []),
     )  # fmt: skip
     console.print(table)
