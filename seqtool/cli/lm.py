@@ -66,6 +66,14 @@ def train_lm_cmd(
     warmup: Annotated[int | None, typer.Option(help="Warm-up steps (linear, cosine, inverse_sqrt).")] = None,
     optimizer: Annotated[str | None, typer.Option(help="adam, adamw or sgd (e.g. --lr 20 --clip-norm 0.25).")] = None,
     clip_norm: Annotated[float | None, typer.Option(help="Gradient-norm clipping (0: off).")] = None,
+    batching: Annotated[
+        str | None,
+        typer.Option(help="stream (parallel streams, state carried across --bptt windows), sentences, or auto."),
+    ] = None,
+    bptt: Annotated[int | None, typer.Option(help="Stream batching: tokens per window.")] = None,
+    bptt_jitter: Annotated[
+        bool | None, typer.Option(help="Stream batching: window lengths drawn around --bptt (AWD-LSTM).")
+    ] = None,
     precision: Annotated[
         str, typer.Option(help="auto, fp32 or bf16 (autocast; auto: bf16 on CPUs/GPUs with fast bf16).")
     ] = "auto",
@@ -96,6 +104,7 @@ def train_lm_cmd(
     train_cfg = lm_train_config(
         epochs=epochs, max_minutes=max_minutes, batch_tokens=batch_size, lr=lr, patience=patience, seed=seed,
         precision=precision, schedule=schedule, warmup=warmup, optimizer=optimizer, clip_norm=clip_norm,
+        batching=batching, bptt=bptt, bptt_jitter=bptt_jitter,
     )  # fmt: skip
     model_cfg.validate()
     train_cfg.validate()

@@ -20,10 +20,14 @@ class Batch:
     src: torch.Tensor | None = None  # (B, S)
     src_lengths: torch.Tensor | None = None  # (B,) on the CPU, as pack_padded_sequence wants
     context: torch.Tensor | None = None  # (B, K, S) dialogue models: the K previous utterances
+    # Stream batching (seqtool.data.streams): rows are parallel streams read window by window. A model
+    # that carries state keeps the (detached) state a stream batch ends in; ``carry``: start from it.
+    stream: bool = False
+    carry: bool = False
 
     def to(self, device: torch.device | str) -> Batch:
         moved = {
-            f.name: (v.to(device, non_blocking=True) if f.name != "src_lengths" and v is not None else v)
+            f.name: (v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) and f.name != "src_lengths" else v)
             for f in fields(self)
             for v in [getattr(self, f.name)]
         }

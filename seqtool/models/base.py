@@ -52,6 +52,12 @@ class SequenceModel(nn.Module):
     # re-orders hypotheses within a sentence, never needs to copy them.
     source_state: frozenset[str] = frozenset()
 
+    # Stream batching (truncated BPTT, see Batch.stream): a model that sets ``carries_state`` keeps the
+    # detached state a stream batch ends in as ``carried`` and starts a ``Batch.carry`` batch from it
+    # (the Trainer checkpoints ``carried``, so a resumed run continues the streams exactly).
+    carries_state: bool = False
+    carried: State | None = None
+
     def step_logits(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """Feed one token per row (N,) -> (unnormalized next-token scores (N, V), new state)."""
         raise NotImplementedError

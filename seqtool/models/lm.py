@@ -105,6 +105,8 @@ class _TiedOutput(nn.Module):
 
 
 class RecurrentLM(SequenceModel):
+    carries_state = True
+
     def __init__(self, cfg: LMConfig) -> None:
         super().__init__()
         self.cfg = cfg
@@ -115,7 +117,10 @@ class RecurrentLM(SequenceModel):
         nn.init.uniform_(self.embed.weight, -0.1, 0.1)
 
     def features(self, batch: Batch) -> torch.Tensor:
-        out, _ = self.rnn(self.dropout(self.embed(batch.tgt_in)))
+        start = state_to_hidden(self.carried) if batch.carry and self.carried is not None else None
+        out, hidden = self.rnn(self.dropout(self.embed(batch.tgt_in)), start)
+        if batch.stream:  # the next window of these streams starts here (no gradient across windows)
+            self.carried = {k: v.detach() for k, v in hidden_to_state(hidden).items()}
         return self.output.project(self.dropout(out))
 
     def logits(self, features: torch.Tensor) -> torch.Tensor:

@@ -17,6 +17,7 @@ import torch
 from seqtool.data.batching import batches_from_texts, collate, encode_corpus
 from seqtool.data.corpus import check_file, read_lines
 from seqtool.data.specials import EOS
+from seqtool.data.streams import StreamBatches
 from seqtool.data.tokenizers import Tokenizer, load_tokenizer, train_tokenizer
 from seqtool.decoding import feed_prompt, sample
 from seqtool.errors import DataError, OptionError
@@ -150,16 +151,24 @@ def train_lm(
         for key, value in model.info().items():
             progress({"event": "status", "message": f"{key.replace('_', ' ')}: {value}"})
         cfg["data"]["train_sentences"], cfg["data"]["skipped_empty"] = stats.kept, stats.empty
+        stream = _uses_streams(train_cfg, model, cfg)
         run.publish(cfg)
         lengths = corpus.lengths() + 1
 
         def epoch_batches(epoch: int) -> list[np.ndarray]:
             return _token_batches(lengths, train_cfg, epoch)
 
+        make_batch: Callable[[np.ndarray], Any] = lambda idx: collate(idx, corpus)  # noqa: E731
+        if stream:  # truncated BPTT over parallel streams (seqtool.data.streams)
+            rows = max(1, train_cfg.batch_tokens // train_cfg.bptt) * dist.world_size  # --batch-size is per process
+            streams = StreamBatches(corpus, rows, train_cfg.bptt, train_cfg.seed, train_cfg.bptt_jitter,
+                                    dist.rank, dist.world_size)  # fmt: skip
+            epoch_batches, make_batch = streams.windows, streams.batch
         trainer = Trainer(
-            model, train_cfg, md, epoch_batches=epoch_batches, make_batch=lambda idx: collate(idx, corpus),
+            model, train_cfg, md, epoch_batches=epoch_batches, make_batch=make_batch,
             evaluate=lambda m: score_lines(m, tokenizer, dev, dev_device), objective=Objective("dev_ppl", False),
             device=dev_device, progress=progress, rank=dist.rank, world_size=dist.world_size,
+            shard_batches=not stream,
         )  # fmt: skip
         result = trainer.fit(resume=resume)
         if not dist.is_main:
@@ -167,6 +176,16 @@ def train_lm(
         finish_run(md, result)
     ws.set_default("lm", name)
     return result
+
+
+def _uses_streams(train_cfg: TrainConfig, model: SequenceModel, cfg: dict[str, Any]) -> bool:
+    """Resolve --batching auto (stream where the model can carry its state) and record it in the config."""
+    if train_cfg.batching == "auto":
+        train_cfg.batching = "stream" if model.carries_state else "sentences"
+    if train_cfg.batching == "stream" and not model.carries_state:
+        raise OptionError("--batching stream needs a recurrent causal LM (--cell rnn, lstm or gru without --context)")
+    cfg["train_config"]["batching"] = train_cfg.batching
+    return train_cfg.batching == "stream"
 
 
 def _token_batches(lengths: np.ndarray, cfg: TrainConfig, epoch: int) -> list[np.ndarray]:

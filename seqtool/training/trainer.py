@@ -89,12 +89,14 @@ class Trainer:
         progress: ProgressFn = _noop,
         rank: int = 0,
         world_size: int = 1,
+        shard_batches: bool = True,
     ) -> None:
         cfg.validate()
         self.model, self.cfg, self.md = model, cfg, model_dir
         self.epoch_batches, self.make_batch, self.evaluate = epoch_batches, make_batch, evaluate
         self.objective, self.device, self.progress = objective, device, progress
         self.rank, self.world_size = rank, world_size
+        self.shard_batches = shard_batches  # False: every rank takes every batch (it reads its own rows)
         self.train_model: torch.nn.Module = TokenLoss(model, cfg.label_smoothing)
         if world_size > 1:  # under torchrun (see seqtool.training.run)
             from torch.nn.parallel import DistributedDataParallel
@@ -159,6 +161,8 @@ class Trainer:
         }
         if self.ema is not None:
             state["ema"] = self.ema.state_dict()
+        if self.model.carried is not None:  # stream batching: the state the next window starts from
+            state["carried"] = self.model.carried
         if torch.cuda.is_available():
             state["cuda_rng"] = torch.cuda.get_rng_state_all()
         with atomic_path(self.md.checkpoint_path) as tmp:
@@ -181,6 +185,8 @@ class Trainer:
         self.recent_weights = state.get("recent_weights", [])
         if self.ema is not None and "ema" in state:
             self.ema.load_state_dict(state["ema"])
+        # Under torchrun each rank carries its own rows, and only rank 0's are saved: the others restart theirs.
+        self.model.carried = state.get("carried") if self.world_size == 1 else None
         torch.set_rng_state(state["torch_rng"].cpu())
         if "cuda_rng" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
@@ -234,7 +240,7 @@ class Trainer:
         stopped = "epochs"
         while self.epoch < self.cfg.epochs:
             batches = self.epoch_batches(self.epoch)  # a pure function of (seed, epoch): resumable
-            if self.world_size > 1:  # every rank takes the same number of batches
+            if self.world_size > 1 and self.shard_batches:  # every rank takes the same number of batches
                 usable = len(batches) - len(batches) % self.world_size
                 batches = batches[self.rank : usable : self.world_size]
             self.model.train()
