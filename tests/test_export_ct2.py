@@ -295,3 +295,14 @@ def test_the_server_translates_on_the_engine(mt_ws: Workspace) -> None:
     for got, hyps in zip(r.json()["translations"], expected, strict=True):
         assert [c["text"] for c in got["nbest"]] == [text for text, _ in hyps]
         assert [c["score"] for c in got["nbest"]] == pytest.approx([h.score for _, h in hyps], abs=1e-4)
+
+
+def test_sources_beyond_the_position_table_go_to_torch(mt_ws: Workspace, tmp_path) -> None:  # noqa: ANN001
+    long = " ".join(["my father likes cats ."] * 110)  # more than the export's 512 positions
+    texts = tmp_path / "in.en"
+    texts.write_text(f"i can 't swim .\n{long}\n", encoding="utf-8")
+    w = ["translate", "-w", str(mt_ws.root), "--input", str(texts), "--beam", "2"]
+    torch_out = run_cli(*w, "--engine", "torch")
+    auto = run_cli(*w)
+    assert auto.returncode == 0 and auto.stdout == torch_out.stdout and auto.stdout.count("\n") == 2
+    assert_clean_error(run_cli(*w, "--engine", "ctranslate2"), "sentence 2 has", "--engine torch")

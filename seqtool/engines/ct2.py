@@ -141,6 +141,8 @@ class CT2Translator:
         ctranslate2.set_log_level(logging.ERROR)
         self.md, self.config, self.folder, self.src_tok, self.tgt_tok = md, config, folder, src_tok, tgt_tok
         self.positions = positions
+        # Where sentences too long for the engine go (auto mode: the torch model, loaded on first need).
+        self.fallback: Callable[[], Any] | None = None
         self.device = "cpu"
         try:
             self.translator = ctranslate2.Translator(
@@ -180,12 +182,22 @@ class CT2Translator:
         if beam <= 0 or nbest <= 0 or nbest > beam:
             raise OptionError(f"need 1 <= --nbest <= --beam, got beam {beam}, nbest {nbest}")
         encoded = self.src_tok.encode_batch(list(texts))
-        for n, ids in enumerate(encoded):
-            if len(ids) >= self.positions:
-                raise DataError(f"sentence {n + 1} has {len(ids)} tokens; the CTranslate2 engine handles fewer than "
-                                f"{self.positions}: translate it with --engine torch")  # fmt: skip
-        order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
         results: list[list[Any]] = [[] for _ in texts]
+        too_long = [n for n, ids in enumerate(encoded) if len(ids) >= self.positions]
+        if too_long:  # beyond the exported position table: seqtool's torch model, which has no limit
+            n = too_long[0]
+            if self.fallback is None:
+                raise DataError(f"sentence {n + 1} has {len(encoded[n])} tokens; the CTranslate2 engine handles fewer "
+                                f"than {self.positions}: translate it with --engine torch")  # fmt: skip
+            found = self.fallback().translate(
+                [texts[i] for i in too_long], tokenized=not join, beam=beam, alpha=alpha, nbest=nbest,
+                batch_sentences=batch_sentences, with_hypotheses=with_hypotheses,
+            )  # fmt: skip
+            for i, outs in zip(too_long, found, strict=True):
+                results[i] = outs
+        order = sorted(
+            (i for i in range(len(texts)) if len(encoded[i]) < self.positions), key=lambda i: len(encoded[i])
+        )
         for start in range(0, len(order), batch_sentences):
             idx = order[start : start + batch_sentences]
             for i in idx:

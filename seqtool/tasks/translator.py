@@ -9,6 +9,7 @@ translation never loads it.
 ``engine="auto"`` uses the preferred export (int8, then int16, then float32) when the folder has
 one that matches the current weights, and otherwise the torch model; an export that cannot be used
 (stale, corrupt) is reported through ``notify`` in one line and torch translates instead.
+Sources longer than the exported position table go to the torch model in auto mode (loaded then).
 ``engine="ctranslate2"`` turns the same problems into errors.
 """
 
@@ -40,12 +41,28 @@ def load_translator(
     if engine != "torch":
         tr = _ctranslate2(md, cfg, device, threads, strict=engine == "ctranslate2", notify=notify)
         if tr is not None:
+            if engine == "auto":
+                tr.fallback = _torch_once(ws, md.name, device)
             return tr
     from seqtool.tasks.mt import load_translator as load_torch_translator
 
     tr = load_torch_translator(ws, md.name, device)
     tr.engine = "torch"
     return tr
+
+
+def _torch_once(ws: Workspace, name: str, device: str) -> Callable[[], Any]:
+    """The torch translator of ``name``, loaded on the first call only."""
+    loaded: list[Any] = []
+
+    def get() -> Any:
+        if not loaded:
+            from seqtool.tasks.mt import load_translator as load_torch_translator
+
+            loaded.append(load_torch_translator(ws, name, device))
+        return loaded[0]
+
+    return get
 
 
 def _ctranslate2(md: ModelDir, cfg: dict[str, Any], device: str, threads: int | None, *, strict: bool,
