@@ -15,9 +15,14 @@ from seqtool.data.specials import BOS, EOS, PAD
 from seqtool.models.base import SequenceModel, State, reorder_state
 
 
-def max_output_length(src_lengths: torch.Tensor | None, ratio: float = 1.5, slack: int = 10, cap: int = 200) -> int:
-    """Longest output worth producing: proportional to the longest source (or ``cap`` for LMs)."""
-    return output_length_cap(None if src_lengths is None else int(src_lengths.max()), ratio, slack, cap)
+def output_caps(
+    src_lengths: torch.Tensor | None, batch: int, max_len: int | None, device: torch.device
+) -> torch.Tensor:
+    """Each row's own output-length cap: from its own source length (not the batch's longest), so that a
+    sentence decodes the same alone or batched with longer ones (the server's micro-batches rely on it)."""
+    if max_len is not None or src_lengths is None:
+        return torch.full((batch,), max_len or output_length_cap(None), dtype=torch.long, device=device)
+    return torch.tensor([output_length_cap(int(n)) for n in src_lengths.tolist()], dtype=torch.long, device=device)
 
 
 def feed_prompt(model: SequenceModel, state: State, prompt: torch.Tensor) -> tuple[torch.Tensor, State]:
@@ -42,12 +47,12 @@ def greedy(
         state = model.start(src, src_lengths, src.shape[0])
     ref = next(iter(state.values()))
     batch, device = ref.shape[0], ref.device
-    max_len = max_len or max_output_length(src_lengths)
+    caps = output_caps(src_lengths, batch, max_len, device)
     tokens = torch.full((batch,), BOS, dtype=torch.long, device=device)
     outputs, scores = [], torch.zeros(batch, device=device)
     attention: list[torch.Tensor] = []
     done = torch.zeros(batch, dtype=torch.bool, device=device)
-    for _ in range(max_len):
+    for step in range(1, int(caps.max()) + 1):
         logits, state = model.step_logits(tokens, state)
         best, tokens = logits.max(dim=-1)
         tokens = tokens.masked_fill(done, PAD)
@@ -55,7 +60,7 @@ def greedy(
         outputs.append(tokens)
         if "attn" in state:
             attention.append(state["attn"])
-        done |= tokens == EOS
+        done |= (tokens == EOS) | (caps <= step)
         if bool(done.all()):
             break
     ids = torch.stack(outputs, dim=1).tolist()
@@ -116,9 +121,12 @@ def beam_search(
     if beam == 1 and nbest == 1:
         return [[h] for h in greedy(model, src, src_lengths, max_len)]
     batch, device = src.shape[0], src.device
-    max_len = max_len or max_output_length(src_lengths)
     state = model.start(src, src_lengths, batch)
     expand = torch.arange(batch, device=device).repeat_interleave(beam)
+    # A sentence past its own cap is frozen: its hypotheses continue with padding at no cost, exactly as
+    # if its search had ended there, while longer sentences of the batch go on.
+    caps = output_caps(src_lengths, batch, max_len, device)[expand]
+    frozen = torch.zeros(batch * beam, dtype=torch.bool, device=device)
     state = reorder_state(state, expand)
     src_lengths_k = src_lengths[expand.cpu()]
     tokens = torch.full((batch * beam,), BOS, dtype=torch.long, device=device)
@@ -129,7 +137,7 @@ def beam_search(
     finished = torch.zeros(batch * beam, dtype=torch.bool, device=device)
     lengths = torch.zeros(batch * beam, dtype=torch.long, device=device)
     offsets = torch.arange(batch, device=device)[:, None] * beam
-    for _ in range(max_len):
+    for step in range(1, int(caps.max()) + 1):
         logits, state = model.step_logits(tokens, state)
         # Only the `beam` best tokens of a hypothesis can enter the next beam, so each row keeps
         # those before anything else: the masking, normalizing and batch-wide top-k below touch
@@ -140,8 +148,9 @@ def beam_search(
         top, top_ids = logits.topk(k, dim=-1)
         logp = top.float() - log_z
         # A finished hypothesis may only continue with PAD, at no cost.
-        logp = torch.where(finished[:, None], pad_continuation(k, device), logp)
-        top_ids = top_ids.masked_fill(finished[:, None], PAD)
+        stopped = finished | frozen
+        logp = torch.where(stopped[:, None], pad_continuation(k, device), logp)
+        top_ids = top_ids.masked_fill(stopped[:, None], PAD)
         total = (scores.view(-1, 1) + logp).view(batch, beam * k)
         scores, flat = total.topk(beam, dim=-1)
         origin = (flat // k + offsets).view(-1)
@@ -156,9 +165,10 @@ def beam_search(
                 else torch.cat([attn_history.index_select(0, origin), step_attn], dim=1)
             )
         was_finished = finished.index_select(0, origin)
-        lengths = lengths.index_select(0, origin) + (~was_finished).long()
-        finished = was_finished | (tokens == EOS)
-        if bool(finished.all()):
+        lengths = lengths.index_select(0, origin) + (~(was_finished | frozen)).long()
+        finished = was_finished | ((tokens == EOS) & ~frozen)
+        frozen |= caps <= step  # origin stays within a sentence, so frozen needs no re-ordering
+        if bool((finished | frozen).all()):
             break
     normalized = (scores.view(-1) / length_penalty(lengths, alpha)).view(batch, beam)
     normalized = normalized.masked_fill(~finished.view(batch, beam), float("-inf")).where(

@@ -218,8 +218,18 @@ class CT2Translator:
 
     def _search(self, sources: list[list[int]], beam: int, alpha: float, nbest: int, attention: bool
                 ) -> list[list[Hypothesis]]:  # fmt: skip
-        longest = max(len(s) for s in sources)
-        max_len = min(output_length_cap(longest), self.positions)
+        # Each sentence's own output-length cap, as seqtool's search has (one translate_batch per cap value:
+        # CTranslate2's cap is per call), so a sentence translates the same alone or batched.
+        caps = [min(output_length_cap(len(s)), self.positions) for s in sources]
+        if len(set(caps)) > 1:
+            found: dict[int, list[Hypothesis]] = {}
+            for cap in sorted(set(caps)):
+                rows = [i for i, c in enumerate(caps) if c == cap]
+                for i, hyps in zip(rows, self._search([sources[i] for i in rows], beam, alpha, nbest, attention),
+                                   strict=True):  # fmt: skip
+                    found[i] = hyps
+            return [found[i] for i in range(len(sources))]
+        max_len = caps[0]
         greedy = beam == 1 and nbest == 1
         options: dict[str, Any] = dict(
             beam_size=beam, max_decoding_length=max_len, min_decoding_length=0, length_penalty=0.0,
