@@ -68,7 +68,7 @@ def compression(ws_root: str, model: str, limit: int, rounds: int, also: list[st
     for r in range(rounds):
         for p in order[r % len(order) :] + order[: r % len(order)]:
             t0, c0 = time.perf_counter(), time.process_time()
-            hyps = [h[0] for h in loaded[p].translate(sources, tokenized=True, beam=5)]
+            hyps = [t[0].text for t in loaded[p].translate(sources, tokenized=True, beam=5)]
             times[p].append(time.perf_counter() - t0)
             cpu[p].append(time.process_time() - c0)
             bleu[p] = bleu_only(hyps, refs)

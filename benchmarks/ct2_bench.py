@@ -103,7 +103,7 @@ def main() -> None:
     for r in range(args.rounds):
         for k in order[r % len(order) :] + order[: r % len(order)]:
             t0, c0 = time.perf_counter(), time.process_time()
-            hyps = [h[0] for h in engines[k].translate(sources, tokenized=True, beam=5)]
+            hyps = [t[0].text for t in engines[k].translate(sources, tokenized=True, beam=5)]
             wall[k].append(time.perf_counter() - t0)
             cpu[k].append(time.process_time() - c0)
             bleu[k] = bleu_only(hyps, refs)

@@ -116,3 +116,8 @@ def fsync_dir(directory: Path) -> None:
 
 def now_iso() -> str:
     return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def sample_data_dir() -> Path:
+    """The project's own sample data (``sample_data/`` beside the package in a source checkout)."""
+    return Path(__file__).resolve().parents[1] / "sample_data"

@@ -74,7 +74,7 @@ def test_compressed_model_loads_and_scores_like_the_original(trained, quantize, 
     # Reduced precision barely moves the next-token distributions.
     sources = ["I can't swim.", "my father likes cats .", "he is a teacher ."]
     full, fast = load_translator(ws, "mt", "cpu"), load_translator(ws, f"mt-{quantize}", "cpu")
-    outputs = [h[0][1].ids for h in full.translate(sources, beam=1, with_hypotheses=True)]
+    outputs = [t[0].hypothesis.ids for t in full.translate(sources, beam=1)]
     a, b = forced_log_probs(full, sources, outputs), forced_log_probs(fast, sources, outputs)
     assert (a.exp() - b.exp()).abs().max() < 0.05
     assert (a.argmax(-1) == b.argmax(-1)).float().mean() > 0.9

@@ -119,6 +119,7 @@ def test_models_compare_table_and_json(models: Workspace) -> None:
         "best_value": 150.0,
         "best_epoch": 3,
         "status": "done",
+        "created": "2026-11-28T10:00:00+00:00",
         "compression": None,  # added by `seqtool compress`; these fake models have no weights file
         "weights_bytes": None,
     }

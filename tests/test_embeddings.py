@@ -176,25 +176,6 @@ def test_bad_corpora_leave_the_workspace_untouched(tmp_path: Path) -> None:
     assert not ws.exists()
 
 
-def test_cli_defaults_mirror_the_library_defaults() -> None:
-    from seqtool.cli import embed as cli
-
-    defaults = EmbeddingSettings()
-    assert (
-        defaults.method,
-        defaults.dim,
-        defaults.window,
-        defaults.min_count,
-    ) == (cli.DEFAULT_METHOD, cli.DEFAULT_DIM, cli.DEFAULT_WINDOW, cli.DEFAULT_MIN_COUNT)
-    assert (
-        defaults.negative,
-        defaults.epochs,
-        defaults.sample,
-        defaults.alpha,
-    ) == (cli.DEFAULT_NEGATIVE, cli.DEFAULT_EPOCHS, cli.DEFAULT_SAMPLE, cli.DEFAULT_ALPHA)
-    assert cli.sample_corpus().exists()
-
-
 def test_cli_queries_and_json_shapes(trained: tuple[Path, Path], tmp_path: Path) -> None:
     ws = str(trained[0])
     result = run_cli("analogy", "父", "-男", "+女", "--top", "3", "--json", "-w", ws)

@@ -65,21 +65,22 @@ def test_export_writes_engine_folders(mt_ws: Workspace) -> None:
 def test_float32_greedy_matches_torch_token_for_token(mt_ws: Workspace) -> None:
     tr, ct = _engine(mt_ws, "float32")
     sources, _ = _dev()
-    ours = tr.translate(sources, beam=1, tokenized=True, with_hypotheses=True)
-    theirs = ct.translate(sources, beam=1, tokenized=True, with_hypotheses=True)
-    assert sum(bool(h[0][1].ids) for h in ours) > 0.9 * len(sources)  # the model learned to say something
-    for (a_text, a), (b_text, b) in (pair for o, t in zip(ours, theirs, strict=True) for pair in [(o[0], t[0])]):
-        assert b.ids == a.ids and b_text == a_text
+    ours = tr.translate(sources, beam=1, tokenized=True)
+    theirs = ct.translate(sources, beam=1, tokenized=True)
+    assert sum(bool(t[0].hypothesis.ids) for t in ours) > 0.9 * len(sources)  # the model learned to say something
+    for o, t in zip(ours, theirs, strict=True):
+        a, b = o[0].hypothesis, t[0].hypothesis
+        assert b.ids == a.ids and t[0].text == o[0].text
         assert b.score == pytest.approx(a.score, abs=1e-4 * (len(a.ids) + 1))
     # Per-token log-probabilities: CTranslate2's scoring of seqtool's output vs the torch model's.
     src_ids = tr.src_tok.encode_batch(sources)
     src_vocab, tgt_vocab = vocabulary(tr.src_tok), vocabulary(tr.tgt_tok)
     scored = ct.translator.score_batch(
-        [[src_vocab[i] for i in s] for s in src_ids], [[tgt_vocab[i] for i in o[0][1].ids] for o in ours]
+        [[src_vocab[i] for i in s] for s in src_ids], [[tgt_vocab[i] for i in o[0].hypothesis.ids] for o in ours]
     )
     model = tr.model.eval()
     for s, o, result in zip(src_ids, ours, scored, strict=True):
-        out = o[0][1].ids
+        out = o[0].hypothesis.ids
         src = torch.tensor([s])
         batch = Batch(torch.tensor([[BOS, *out]]), torch.tensor([[*out, EOS]]), src, torch.tensor([len(s)]))
         with torch.no_grad():
@@ -91,25 +92,24 @@ def test_float32_greedy_matches_torch_token_for_token(mt_ws: Workspace) -> None:
 def test_beam_search_agrees_and_ranks_with_the_gnmt_penalty(mt_ws: Workspace) -> None:
     tr, ct = _engine(mt_ws, "float32")
     sources, _ = _dev()
-    ours = tr.translate(sources, beam=5, tokenized=True, with_hypotheses=True)
-    theirs = ct.translate(sources, beam=5, tokenized=True, with_hypotheses=True)
-    same = [o[0][0] == t[0][0] for o, t in zip(ours, theirs, strict=True)]
+    ours = tr.translate(sources, beam=5, tokenized=True)
+    theirs = ct.translate(sources, beam=5, tokenized=True)
+    same = [o[0].text == t[0].text for o, t in zip(ours, theirs, strict=True)]
     assert sum(same) >= 0.95 * len(sources)
     for o, t, agree in zip(ours, theirs, same, strict=True):
         if agree:  # the same hypothesis gets the same raw and normalized score
-            assert t[0][1].score == pytest.approx(o[0][1].score, abs=1e-3)
-            assert t[0][1].normalized == pytest.approx(o[0][1].normalized, abs=1e-3)
+            assert t[0].hypothesis.score == pytest.approx(o[0].hypothesis.score, abs=1e-3)
+            assert t[0].hypothesis.normalized == pytest.approx(o[0].hypothesis.normalized, abs=1e-3)
     # --show-attention: one row per output token (+ end of sentence), each a distribution over the source
     for beam in (1, 3):
-        ((_, hyp),) = ct.translate(["my father likes cats ."], beam=beam, with_hypotheses=True, return_attention=True)[
-            0
-        ]
+        ((best,),) = ct.translate(["my father likes cats ."], beam=beam, return_attention=True)
+        hyp = best.hypothesis
         weights = np.array(hyp.attention)
         assert weights.shape == (len(hyp.ids) + 1, len(tr.src_tok.encode("my father likes cats .")))
         np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-4)
-    nbest = ct.translate(sources[:10], beam=4, nbest=3, with_hypotheses=True)
+    nbest = ct.translate(sources[:10], beam=4, nbest=3)
     for hyps in nbest:
-        scores = [h.normalized for _, h in hyps]
+        scores = [h.hypothesis.normalized for h in hyps]
         assert len(hyps) == 3 and scores == sorted(scores, reverse=True)
 
 
@@ -119,7 +119,7 @@ def test_int8_keeps_bleu_at_a_third_of_the_size(mt_ws: Workspace) -> None:
     _, int8 = _engine(mt_ws, "int8")
     bleu = {}
     for name, engine in (("float32", fp32), ("int8", int8)):
-        bleu[name] = bleu_only([h[0] for h in engine.translate(sources, beam=5, tokenized=True)], refs)
+        bleu[name] = bleu_only([t[0].text for t in engine.translate(sources, beam=5, tokenized=True)], refs)
     assert bleu["float32"] > 20  # a model that translates, so the comparison means something
     assert abs(bleu["int8"] - bleu["float32"]) <= 1.0, bleu
     md = mt_ws.model_dir("tf")
@@ -206,7 +206,7 @@ def test_translate_uses_the_engine_without_importing_torch(mt_ws: Workspace) -> 
     r = subprocess.run([sys.executable, "-c", NO_TORCH, *args], capture_output=True, text=True, timeout=300)
     assert json.loads(r.stderr.strip().splitlines()[-1]) == {"torch": False, "code": 0}, r.stderr
     engine = [row["translations"][0]["text"] for row in json.loads(r.stdout)["results"]]
-    torch_out = [h[0] for h in load_translator(mt_ws, "tf", "cpu").translate(sources, beam=5, tokenized=True)]
+    torch_out = [t[0].text for t in load_translator(mt_ws, "tf", "cpu").translate(sources, beam=5, tokenized=True)]
     assert len(engine) == len(sources)
     assert sum(a == b for a, b in zip(engine, torch_out, strict=True)) >= 0.9 * len(sources)
     # evaluate mt and the listing say which engine runs; --engine torch still runs torch
@@ -260,7 +260,7 @@ def test_distillation_teacher_translates_on_its_engine(mt_ws: Workspace, tmp_pat
     assert plan.info["teacher_engine"] == "ctranslate2"
     sources = [line for line in (ENJA / "train.en").read_text().splitlines()][:30]
     _, int8 = _engine(ws, "int8")
-    expected = [h[0] for h in int8.translate(sources, beam=3, tokenized=True)]
+    expected = [t[0].text for t in int8.translate(sources, beam=3, tokenized=True)]
     assert plan.tgt.read_text().splitlines() == expected
 
 
@@ -273,7 +273,7 @@ def test_a_compressed_model_exports_its_dequantized_weights(mt_ws: Workspace, tm
     assert export_hint(ws, "tf8") is not None
     export_model(ws, "tf8", quantize="float32")
     sources, _ = _dev()
-    original = [h[0] for h in load_translator(ws, "tf", "cpu").translate(sources, beam=1, tokenized=True)]
+    original = [t[0].text for t in load_translator(ws, "tf", "cpu").translate(sources, beam=1, tokenized=True)]
     r = run_cli("translate", "-w", str(ws.root), "-m", "tf8", "--input", str(ENJA / "dev.en"), "--beam", "1",
                 "--tokenized")  # fmt: skip
     assert r.returncode == 0 and r.stderr == ""
@@ -288,13 +288,13 @@ def test_the_server_translates_on_the_engine(mt_ws: Workspace) -> None:
 
     sources, _ = _dev()
     _, int8 = _engine(mt_ws, "int8")
-    expected = int8.translate(sources[:4], beam=4, nbest=2, alpha=0.6, with_hypotheses=True)
+    expected = int8.translate(sources[:4], beam=4, nbest=2, alpha=0.6)
     with TestClient(create_app(mt_ws, device="cpu")) as client:
         r = client.post("/api/translate", json={"q": sources[:4], "beam": 4, "nbest": 2, "length_penalty": 0.6})
     assert r.status_code == 200, r.text
     for got, hyps in zip(r.json()["translations"], expected, strict=True):
-        assert [c["text"] for c in got["nbest"]] == [text for text, _ in hyps]
-        assert [c["score"] for c in got["nbest"]] == pytest.approx([h.score for _, h in hyps], abs=1e-4)
+        assert [c["text"] for c in got["nbest"]] == [t.text for t in hyps]
+        assert [c["score"] for c in got["nbest"]] == pytest.approx([t.hypothesis.score for t in hyps], abs=1e-4)
 
 
 def test_sources_beyond_the_position_table_go_to_torch(mt_ws: Workspace, tmp_path) -> None:  # noqa: ANN001

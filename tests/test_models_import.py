@@ -62,7 +62,7 @@ def test_import_lm_and_mt_then_use_them(tmp_path, workspace_with_a_model):
     loaded = tr.model.state_dict()
     assert set(original) <= set(loaded) and all(torch.equal(original[k], loaded[k]) for k in original)
     (out,) = tr.translate(["my father likes tea ."], beam=2, tokenized=True)
-    assert out[0] and set(out[0].split()) <= set(JA), out
+    assert out[0].text and set(out[0].text.split()) <= set(JA), out
     assert not [p for p in ws.root.iterdir() if p.name.startswith(".import-")]
 
 

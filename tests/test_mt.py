@@ -24,21 +24,23 @@ def test_gru_attention_learns_and_translates_known_pair(tmp_path, sample):
     assert result.best["value"] > 60
     tr = load_translator(ws, None, "cpu")
     # A training pair, typed as a user would (raw English); the output is shown without word spaces.
-    assert tr.translate(["I can't swim."])[0][0] == "私は泳げない。"
-    assert tr.translate(["i can 't swim ."], tokenized=True)[0][0] == "私 は 泳げ な い 。"
+    assert tr.translate(["I can't swim."])[0][0].text == "私は泳げない。"
+    assert tr.translate(["i can 't swim ."], tokenized=True)[0][0].text == "私 は 泳げ な い 。"
     # Greedy and beam search agree where they must: on a training sentence the model has learnt,
     # beam 5 finds the greedy translation or one it scores at least as high (same GNMT scoring),
     # and the n-best list is ordered by that score.
     text = "my father likes cats ."
-    ((g_text, g),) = tr.translate([text], beam=1, with_hypotheses=True)[0]
-    hyps = tr.translate([text], beam=5, nbest=3, with_hypotheses=True)[0]
-    (b_text, best) = hyps[0]
+    ((greedy,),) = tr.translate([text], beam=1)
+    g = greedy.hypothesis
+    hyps = tr.translate([text], beam=5, nbest=3)[0]
+    best = hyps[0].hypothesis
     assert best.normalized >= g.score / gnmt_penalty(len(g.ids) + 1, 1.0) - 1e-5
-    assert b_text == g_text == "私の父は猫が好きです。"  # the training pair's target
-    scores = [h.normalized for _, h in hyps]
-    assert scores == sorted(scores, reverse=True) and len({tuple(h.ids) for _, h in hyps}) == 3
+    assert hyps[0].text == greedy.text == "私の父は猫が好きです。"  # the training pair's target
+    scores = [t.hypothesis.normalized for t in hyps]
+    assert scores == sorted(scores, reverse=True) and len({tuple(t.hypothesis.ids) for t in hyps}) == 3
     # Attention weights: one row per output token (+ </s>), each a distribution over the source.
-    ((_, hyp),) = tr.translate(["my father likes cats ."], beam=1, with_hypotheses=True)[0]
+    ((best,),) = tr.translate(["my father likes cats ."], beam=1)
+    hyp = best.hypothesis
     weights = torch.tensor(hyp.attention)
     assert weights.shape[0] == len(hyp.ids) + 1
     assert torch.allclose(weights.sum(-1), torch.ones(weights.shape[0]), atol=1e-4)
@@ -55,8 +57,11 @@ def test_transformer_learns(tmp_path, sample):
 def test_incremental_decoding_matches_full_forward(arch):
     """step() with caches must give the same log-probs as features()/logits() on the whole prefix."""
     torch.manual_seed(0)
-    values = {"src_vocab": 30, "tgt_vocab": 40, "dropout": 0.0, "attention": "luong", "bidirectional": True,
-              "emb_dim": 16, "hidden": 24, "dim": 16, "heads": 2, "ff_dim": 32}  # fmt: skip
+    values = {"src_vocab": 30, "tgt_vocab": 40, "dropout": 0.0}
+    if arch == "transformer":
+        values.update(dim=16, heads=2, ff_dim=32)
+    else:
+        values.update(attention="luong", bidirectional=True, emb_dim=16, hidden=24)
     model = build_translator(translator_config(arch, values)).eval()
     src = torch.tensor([[5, 6, 7, 8], [9, 10, 0, 0]])
     lengths = torch.tensor([4, 2])
@@ -136,8 +141,11 @@ def test_batched_beam_search_matches_plain_beam_search(arch):
     """The batched search (per-hypothesis top-k, finished hypotheses padded) finds what a plain
     whole-vocabulary search finds, sentence by sentence, with the same scores."""
     torch.manual_seed(1)
-    values = {"src_vocab": 30, "tgt_vocab": 12, "dropout": 0.0, "attention": "bahdanau", "emb_dim": 16,
-              "hidden": 24, "dim": 16, "heads": 2, "ff_dim": 32}  # fmt: skip
+    values = {"src_vocab": 30, "tgt_vocab": 12, "dropout": 0.0}
+    if arch == "transformer":
+        values.update(dim=16, heads=2, ff_dim=32)
+    else:
+        values.update(attention="bahdanau", emb_dim=16, hidden=24)
     model = build_translator(translator_config(arch, values)).eval()
     src = torch.tensor([[5, 6, 7, 8], [9, 10, 0, 0], [11, 12, 13, 0]])
     lengths = torch.tensor([4, 2, 3])

@@ -76,14 +76,14 @@ def test_translate_matches_the_cli_library_path(served_workspace: Path, client: 
     body = ok(client.post("/api/translate", json={"q": "i can't swim"}))
     assert body["model"] == MT and body["ms"] > 0
     (t,) = body["translations"]
-    assert t["text"] == "私は泳げない。" == tr.translate(["i can't swim"])[0][0]
+    assert t["text"] == "私は泳げない。" == tr.translate(["i can't swim"])[0][0].text
     assert "".join(t["tokens"]).replace("▁", "") == "私は泳げない。" and "nbest" not in t and "attention" not in t
     texts = DEV[:3]
     body = ok(client.post("/api/translate", json={"q": texts, "beam": 4, "nbest": 3, "length_penalty": 0.6}))
-    expected = tr.translate(texts, beam=4, nbest=3, alpha=0.6, with_hypotheses=True)
+    expected = tr.translate(texts, beam=4, nbest=3, alpha=0.6)
     for got, hyps in zip(body["translations"], expected, strict=True):
-        assert [c["text"] for c in got["nbest"]] == [text for text, _ in hyps] and got["text"] == hyps[0][0]
-        assert [c["score"] for c in got["nbest"]] == pytest.approx([h.score for _, h in hyps], abs=1e-4)
+        assert [c["text"] for c in got["nbest"]] == [t.text for t in hyps] and got["text"] == hyps[0].text
+        assert [c["score"] for c in got["nbest"]] == pytest.approx([t.hypothesis.score for t in hyps], abs=1e-4)
 
 
 def test_attention_has_one_row_per_output_piece(client: TestClient) -> None:

@@ -165,7 +165,7 @@ def test_transformer_translator_default_averaging_on_real_training(tmp_path):
     tr = load_translator(ws, "mt-transformer", "cpu")
     d = md.config()["data"]
     sources, refs = read_dev(Path(d["dev_src"]), Path(d["dev_tgt"]))
-    hyps = [h[0] for h in tr.translate(sources, tokenized=True, beam=1)]
+    hyps = [t[0].text for t in tr.translate(sources, tokenized=True, beam=1)]
     assert bleu_only(hyps, refs) == pytest.approx(result.best["value"], abs=1e-6)
 
 

@@ -58,7 +58,8 @@ def test_show_attention_writes_one_heatmap_per_sentence(enja, tmp_path):
 
 def test_attention_rows_are_distributions_over_the_source_pieces(enja):
     tr = load_translator(enja, None, "cpu")
-    ((_, hyp),) = tr.translate(["my father likes cats ."], beam=1, with_hypotheses=True)[0]
+    ((best,),) = tr.translate(["my father likes cats ."], beam=1)
+    hyp = best.hypothesis
     source_pieces = tr.src_tok.pieces("my father likes cats .")
     assert len(hyp.attention) == len(hyp.ids) + 1  # one row per output piece and </s>
     assert all(len(row) == len(source_pieces) for row in hyp.attention)
@@ -77,7 +78,7 @@ def test_ja_to_en_reads_japanese_with_or_without_word_spaces(tmp_path):
     assert tr.src_tok.encode(raw[0]) == tr.src_tok.encode(segmented[0])
     as_typed, as_corpus = (tr.translate(texts, tokenized=True, beam=3) for texts in (raw, segmented))
     assert as_typed == as_corpus
-    assert sum(a[0] == e for a, e in zip(as_typed, english, strict=True)) >= 20  # mostly the training pair
+    assert sum(a[0].text == e for a, e in zip(as_typed, english, strict=True)) >= 20  # mostly the training pair
     out = run_cli("translate", "私は泳げない。", "-w", str(ws.root), "-m", "jaen", "--engine", "torch")
     assert out.returncode == 0 and out.stdout.strip() == "i can 't swim .", out.stdout
 
@@ -113,7 +114,8 @@ def test_train_mt_with_bpe_tokenizers(tmp_path):
     tr = load_translator(load_ws(w), "bpe", "cpu")
     assert (tr.src_tok.kind, tr.tgt_tok.kind) == ("bpe", "bpe")
     assert tr.md.config()["tokenizers"]["src"]["file"] == "src.model"
-    (text,) = tr.translate(["i can 't swim ."], beam=2)[0]
+    ((translation,),) = tr.translate(["i can 't swim ."], beam=2)
+    text = translation.text
     assert text and all(tr.tgt_tok.piece_to_id(p) != 1 for p in tr.tgt_tok.pieces(text))
 
 

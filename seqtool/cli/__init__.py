@@ -30,8 +30,18 @@ def _register_commands() -> None:
     import pkgutil
 
     for info in pkgutil.iter_modules(__path__):
-        if info.name not in ("app", "common"):
+        if info.name not in ("app", "common", "panels"):
             importlib.import_module(f"seqtool.cli.{info.name}")
+
+
+def _in_panel_order(command: typer.core.TyperGroup) -> None:
+    """List the commands of `seqtool --help` panel by panel (seqtool.cli.panels.ORDER), keeping each
+    panel's commands in registration order; a command without a panel comes first."""
+    from seqtool.cli.panels import ORDER
+
+    rank = {panel: i for i, panel in enumerate(ORDER)}
+    items = sorted(command.commands.items(), key=lambda kv: rank.get(getattr(kv[1], "rich_help_panel", None), -1))
+    command.commands = dict(items)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -40,6 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     args = [a for a in args if a != "--debug"]
     _register_commands()
     command = typer.main.get_command(app)
+    _in_panel_order(command)
     from seqtool.errors import SeqtoolError
 
     try:

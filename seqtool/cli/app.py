@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from seqtool.cli import panels
+
 app = typer.Typer(
     name="seqtool",
     help="Train, run, compare and evaluate sequence models: RNN/LSTM/GRU/Transformer language models, "
@@ -27,11 +29,11 @@ data_app = typer.Typer(help="Corpus statistics and downloads.", no_args_is_help=
 plot_app = typer.Typer(help="Figures: learning curves, embeddings.", no_args_is_help=True)
 experiment_app = typer.Typer(help="The course's experiments as commands, with pictures.", no_args_is_help=True)
 
-app.add_typer(evaluate_app, name="evaluate")
-app.add_typer(models_app, name="models")
-app.add_typer(data_app, name="data")
-app.add_typer(plot_app, name="plot")
-app.add_typer(experiment_app, name="experiment")
+app.add_typer(evaluate_app, name="evaluate", rich_help_panel=panels.EVAL)
+app.add_typer(plot_app, name="plot", rich_help_panel=panels.EVAL)
+app.add_typer(models_app, name="models", rich_help_panel=panels.MODELS)
+app.add_typer(data_app, name="data", rich_help_panel=panels.MODELS)
+app.add_typer(experiment_app, name="experiment", rich_help_panel=panels.EXP)
 
 # Every other module in seqtool/cli registers its commands on import (see seqtool.cli.main), so a
 # new command group is one new file there, with no list to edit.

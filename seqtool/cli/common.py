@@ -15,6 +15,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from seqtool.files import sample_data_dir as sample_data_dir  # re-exported for the command modules
+
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
@@ -79,11 +81,6 @@ def setup_torch(threads: int | None) -> None:
     torch.set_num_threads(threads or max(1, default_threads() // local_processes()))
 
 
-def sample_data_dir() -> Path:
-    """The project's own sample data (``sample_data/`` beside the package in a source checkout)."""
-    return Path(__file__).resolve().parents[2] / "sample_data"
-
-
 def training_summary(name: str, result: Any) -> dict[str, Any]:
     """The documented `--json` shape of `train-lm` and `train-mt` (result: seqtool.training.config.TrainResult)."""
     return {
@@ -91,3 +88,16 @@ def training_summary(name: str, result: Any) -> dict[str, Any]:
         "elapsed_s": round(result.elapsed_s, 1), "tokens_per_s": round(result.tokens_per_s, 1),
         "stopped": result.stopped_because,
     }  # fmt: skip
+
+
+def report_training(name: str, result: Any, as_json: bool) -> bool:
+    """The end of `train-lm` / `train-mt`: under torchrun only rank 0 reports; ``--json`` prints the summary.
+    True when the caller should print its one-line human summary."""
+    from seqtool.training.distributed import is_main_process
+
+    if not is_main_process():
+        return False
+    if as_json:
+        print_json(training_summary(name, result))
+        return False
+    return True

@@ -11,37 +11,6 @@ from seqtool.cli.app import models_app
 from seqtool.cli.common import JsonOpt, WorkspaceOpt, console, print_json
 
 
-def weights_size(ws: Any, name: str) -> int | None:
-    """Size on disk of a model's weights file (None: no weights yet, or embeddings)."""
-    try:
-        return ws.model_dir(name).weights_path.stat().st_size
-    except OSError:
-        return None
-
-
-def comparison_row(name: str, cfg: dict[str, Any], ws: Any = None) -> dict[str, Any]:
-    """The documented JSON shape of one model in `seqtool models compare --json`."""
-    best = cfg.get("best") or {}
-    train = cfg.get("train") or {}
-    data = cfg.get("data") or {}
-    return {
-        "name": name,
-        "kind": cfg.get("kind"),
-        "arch": cfg.get("arch"),
-        "parameters": cfg.get("parameters"),
-        "train_data": data.get("train"),
-        "dev_data": data.get("dev"),
-        "elapsed_s": train.get("elapsed_s"),
-        "tokens_per_s": train.get("tokens_per_s"),
-        "best_metric": best.get("metric"),
-        "best_value": best.get("value"),
-        "best_epoch": best.get("epoch"),
-        "status": cfg.get("status"),
-        "compression": cfg.get("compression"),  # `seqtool compress`: {"quantize", "prune", "from"}
-        "weights_bytes": weights_size(ws, name) if ws is not None else None,
-    }
-
-
 def _number(value: Any, fmt: str) -> str:
     return format(value, fmt) if isinstance(value, int | float) and not isinstance(value, bool) else "-"
 
@@ -69,11 +38,12 @@ def compare(
 ) -> None:
     """Models side by side: kind, architecture, parameters, data, training time, tokens/s, best dev metric."""
     from seqtool.store.workspace import Workspace, load_model_config
+    from seqtool.tasks.summary import model_summary
     from seqtool.viz.curves import check_unique
 
     ws = Workspace(workspace)
     check_unique(names)
-    rows = [comparison_row(name, load_model_config(ws, name), ws) for name in names]
+    rows = [model_summary(ws, name, load_model_config(ws, name)) for name in names]
     if json:
         print_json({"workspace": str(ws.root), "models": rows})
         return

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from seqtool.cli import panels
 from seqtool.cli.app import app
 from seqtool.cli.common import JsonOpt, ThreadsOpt, WorkspaceOpt, console, print_json, setup_torch
 
@@ -21,7 +22,7 @@ def _ratio(a: Any, b: Any, fmt: str = ".2f") -> str:
     return f"{format(b / a, fmt)}x" if ok else ""
 
 
-@app.command("compress")
+@app.command("compress", rich_help_panel=panels.MODELS)
 def compress_cmd(
     name: Annotated[str, typer.Argument(help="The model to compress (lm or mt).", show_default=False)],
     out: Annotated[str, typer.Option("--out", help="Name of the new, compressed model.", show_default=False)],

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from seqtool.cli import panels
 from seqtool.cli.app import app
 from seqtool.cli.common import ThreadsOpt, WorkspaceOpt, console, default_threads, sample_data_dir, setup_torch
 
@@ -19,7 +20,7 @@ def _fresh(ws, name: str) -> None:  # noqa: ANN001 - Workspace
         ws.remove(name)
 
 
-@app.command("demo")
+@app.command("demo", rich_help_panel=panels.START)
 def demo_cmd(
     quick: Annotated[bool, typer.Option(help="Even smaller budgets (for a smoke test).")] = False,
     threads: ThreadsOpt = None,
@@ -79,7 +80,7 @@ def demo_cmd(
     tr = load_translator(ws, DEMO_MT)
     for text in ("i can't swim", "My mother went to the park yesterday.", "Do you like cats?"):
         console.print(f'\n$ seqtool translate "{text}"')
-        console.print("  " + tr.translate([text])[0][0])
+        console.print("  " + tr.translate([text])[0][0].text)
     ws.set_default("mt", DEMO_MT)
     console.print(f'\n{DEMO_MT} is now the workspace\'s default translator: `seqtool translate "..."` uses it.')
 

@@ -1,21 +1,19 @@
 """`seqtool distill`: train a student translator on a teacher's beam-search output.
 
 The command takes every model and training option of `train-mt` (its signature is reused, not
-copied), translates the training source with the teacher, then runs `train-mt` on the result.
+copied); the pipeline itself is :func:`seqtool.tasks.distill.distill`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import inspect
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from seqtool.cli import panels
 from seqtool.cli.app import app
-from seqtool.cli.common import err_console, notice
+from seqtool.cli.common import console, notice, report_training, setup_torch
 from seqtool.cli.mt import train_mt_cmd
 
 # train-mt's options minus the ones the teacher decides (languages, target text).
@@ -34,39 +32,31 @@ def distill_cmd(
 ) -> None:
     """Sequence-level distillation: the teacher translates the training source (beam search), the student
     (any --arch and size) trains on that with train-mt."""
+    from seqtool.cli.progress import TrainingProgress
     from seqtool.errors import OptionError
     from seqtool.store.workspace import Workspace
-    from seqtool.tasks.distill import finish, prepare
+    from seqtool.tasks.distill import distill
+    from seqtool.tasks.mt import mt_recipe
 
-    if train_options.get("name") is None:
+    o = train_options
+    name = o["name"]
+    if name is None:
         raise OptionError("give the student a --name")
-    ws = Workspace(train_options.get("workspace"))
-    src = train_options.pop("src")  # None: the teacher's own training source
-    with teacher_progress(enabled=err_console.is_terminal and not train_options["json"]) as progress:
-        plan = prepare(
-            ws, teacher, train_options["name"], src=src, beam=teacher_beam, batch_sentences=teacher_batch,
-            limit=limit, resume=train_options["resume"], device=train_options["device"], progress=progress,
-            engine=teacher_engine, notify=notice,
+    recipe = mt_recipe(o)
+    setup_torch(o["threads"])
+    ws = Workspace(o["workspace"])
+    with TrainingProgress(("dev_bleu",)) as progress:
+        result = distill(
+            ws, teacher, name, recipe, src=o["src"], dev_src=o["dev_src"], dev_tgt=o["dev_tgt"], beam=teacher_beam,
+            batch_sentences=teacher_batch, limit=limit, resume=o["resume"], device=o["device"],
+            threads=o["threads"] or 1, teacher_engine=teacher_engine, progress=progress, notify=notice,
         )  # fmt: skip
-    dev_src = train_options.pop("dev_src") or plan.dev_src
-    dev_tgt = train_options.pop("dev_tgt") or plan.dev_tgt
-    train_mt_cmd(src=plan.src, tgt=plan.tgt, dev_src=Path(dev_src), dev_tgt=Path(dev_tgt), src_lang=plan.src_lang,
-                 tgt_lang=plan.tgt_lang, **train_options)  # fmt: skip
-    finish(ws, train_options["name"], plan)
-
-
-@contextlib.contextmanager
-def teacher_progress(enabled: bool) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar (stderr) for the teacher's translation of the training source."""
-    if not enabled:
-        yield lambda done, total: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    columns = (TextColumn("teacher translating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err_console, transient=True) as bar:
-        task = bar.add_task("teacher", total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
+    if report_training(name, result, o["json"]):
+        console.print(
+            f"[bold green]distilled {name}[/] from {teacher}: best dev BLEU {result.best['value']:.2f} (greedy, "
+            f"epoch {result.best['epoch']}), {result.epochs} epochs, {result.elapsed_s:.0f}s; "
+            f"stopped: {result.stopped_because}"
+        )
 
 
 def _signature() -> inspect.Signature:
@@ -78,4 +68,4 @@ def _signature() -> inspect.Signature:
 
 distill_cmd.__signature__ = _signature()  # type: ignore[attr-defined]
 distill_cmd.__annotations__ = {p.name: p.annotation for p in distill_cmd.__signature__.parameters.values()}
-app.command("distill")(distill_cmd)
+app.command("distill", rich_help_panel=panels.MT)(distill_cmd)

@@ -11,13 +11,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from seqtool.cli import panels
 from seqtool.cli.app import app, evaluate_app, plot_app
 from seqtool.cli.common import JsonOpt, ModelOpt, WorkspaceOpt, console, err_console, print_json, sample_data_dir
-
-# The defaults shown in --help; they mirror seqtool.embeddings.EmbeddingSettings (checked by a test),
-# repeated here so that `--help` does not import gensim.
-DEFAULT_METHOD, DEFAULT_DIM, DEFAULT_WINDOW, DEFAULT_MIN_COUNT = "cbow", 100, 5, 5
-DEFAULT_NEGATIVE, DEFAULT_EPOCHS, DEFAULT_SAMPLE, DEFAULT_ALPHA = 10, 20, 1e-3, 0.05
 
 RestrictOpt = Annotated[
     int,
@@ -30,20 +26,20 @@ def sample_corpus() -> Path:
     return sample_data_dir() / "ja" / "text.txt"
 
 
-@app.command("embed")
+@app.command("embed", rich_help_panel=panels.EMB)
 def embed(
     corpus: Annotated[
         Path | None, typer.Argument(help="Segmented text, one sentence per line \\[default: the sample data].")
     ] = None,
-    method: Annotated[str, typer.Option("--method", help="cbow or skipgram.")] = DEFAULT_METHOD,
-    dim: Annotated[int, typer.Option("--dim", help="Vector dimensions.")] = DEFAULT_DIM,
-    window: Annotated[int, typer.Option("--window", help="Context words on each side.")] = DEFAULT_WINDOW,
-    min_count: Annotated[int, typer.Option("--min-count", help="Ignore rarer words.")] = DEFAULT_MIN_COUNT,
-    negative: Annotated[int, typer.Option("--negative", help="Negative samples per word.")] = DEFAULT_NEGATIVE,
-    epochs: Annotated[int, typer.Option("--epochs", help="Passes over the corpus.")] = DEFAULT_EPOCHS,
-    sample: Annotated[float, typer.Option("--sample", help="Down-sampling of frequent words.")] = DEFAULT_SAMPLE,
-    alpha: Annotated[float, typer.Option("--alpha", help="Initial learning rate.")] = DEFAULT_ALPHA,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 1,
+    method: Annotated[str | None, typer.Option("--method", help="cbow or skipgram.")] = None,
+    dim: Annotated[int | None, typer.Option("--dim", help="Vector dimensions.")] = None,
+    window: Annotated[int | None, typer.Option("--window", help="Context words on each side.")] = None,
+    min_count: Annotated[int | None, typer.Option("--min-count", help="Ignore rarer words.")] = None,
+    negative: Annotated[int | None, typer.Option("--negative", help="Negative samples per word.")] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", help="Passes over the corpus.")] = None,
+    sample: Annotated[float | None, typer.Option("--sample", help="Down-sampling of frequent words.")] = None,
+    alpha: Annotated[float | None, typer.Option("--alpha", help="Initial learning rate.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
     threads: Annotated[
         int | None, typer.Option("--threads", help="Worker threads \\[default: all cores].", show_default=False)
     ] = None,
@@ -64,7 +60,9 @@ def embed(
     from seqtool.embeddings.vectors import EXPORT_FORMATS, load_embeddings
     from seqtool.errors import OptionError
 
-    settings = EmbeddingSettings(method, dim, window, min_count, negative, epochs, sample, alpha, seed, threads)
+    given = dict(method=method, dim=dim, window=window, min_count=min_count, negative=negative, epochs=epochs,
+                 sample=sample, alpha=alpha, seed=seed, workers=threads)  # fmt: skip
+    settings = EmbeddingSettings(**{k: v for k, v in given.items() if v is not None})
     settings.validate()
     if export is not None and export[0] not in EXPORT_FORMATS:
         raise OptionError(f"--export format must be one of {', '.join(EXPORT_FORMATS)}, got {export[0]!r}")
@@ -81,7 +79,7 @@ def embed(
         console=err_console,
         disable=json,
     ) as progress:
-        task = progress.add_task(f"{method} epochs", total=epochs, loss="-", speed="-")
+        task = progress.add_task(f"{settings.method} epochs", total=settings.epochs, loss="-", speed="-")
 
         def report(r: EpochReport) -> None:
             progress.update(task, completed=r.epoch, loss=f"{r.loss:.4f}", speed=f"{r.words_per_s:,.0f}")
@@ -105,7 +103,7 @@ def embed(
         return
     c = result.corpus
     console.print(
-        f"trained [bold]{result.name}[/] ({method}, {result.dim} dims) on {path}: {c['sentences']:,} sentences, "
+        f"trained [bold]{result.name}[/] ({settings.method}, {result.dim} dims) on {path}: {c['sentences']:,} sentences, "
         f"{c['words']:,} words, {c['vocab_size']:,} of {c['word_types']:,} word types kept, "
         f"in {result.seconds:.1f}s -> {result.path}"
     )
@@ -140,7 +138,7 @@ def _print_results(query: str, results: list[Any], title: str, caption: str, jso
         console.print(_results_table(title, caption, results))
 
 
-@app.command("similar")
+@app.command("similar", rich_help_panel=panels.EMB)
 def similar(
     word: Annotated[str, typer.Argument(help="A word of the model's vocabulary.")],
     top: Annotated[int, typer.Option("--top", help="How many neighbours.", min=1)] = 10,
@@ -157,7 +155,7 @@ def similar(
     _print_results(word.strip(), results, f"nearest to {word.strip()}", f"model {emb.name}", json)
 
 
-@app.command("analogy", context_settings={"ignore_unknown_options": True})
+@app.command("analogy", context_settings={"ignore_unknown_options": True}, rich_help_panel=panels.EMB)
 def analogy(
     expression: Annotated[
         list[str], typer.Argument(help="Words joined by + and - (ASCII or full-width): 父 - 男 + 女")

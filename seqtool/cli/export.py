@@ -6,11 +6,12 @@ from typing import Annotated
 
 import typer
 
+from seqtool.cli import panels
 from seqtool.cli.app import app
 from seqtool.cli.common import JsonOpt, WorkspaceOpt, console, print_json
 
 
-@app.command("export")
+@app.command("export", rich_help_panel=panels.MODELS)
 def export_cmd(
     name: Annotated[str, typer.Argument(help="Model to export (a Transformer translator or language model).")],
     engine: Annotated[str, typer.Option(help="Inference engine: ctranslate2.")] = "ctranslate2",

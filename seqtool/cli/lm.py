@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from seqtool.cli import panels
 from seqtool.cli.app import app, evaluate_app
 from seqtool.cli.common import (
     DeviceOpt,
@@ -17,17 +18,16 @@ from seqtool.cli.common import (
     WorkspaceOpt,
     console,
     print_json,
-    sample_data_dir,
+    report_training,
     setup_torch,
-    training_summary,
 )
 
 CELL_HELP = "rnn, lstm, gru, transformer, wavenet or vae (sentence VAE)."
 
 
-@app.command("train-lm")
+@app.command("train-lm", rich_help_panel=panels.LM)
 def train_lm_cmd(
-    cell: Annotated[str, typer.Option(help=CELL_HELP)] = "lstm",
+    cell: Annotated[str | None, typer.Option(help=CELL_HELP)] = None,
     train: Annotated[
         Path | None, typer.Option(help="Training text, one sentence per line \\[default: sample data].")
     ] = None,
@@ -35,31 +35,40 @@ def train_lm_cmd(
         Path | None, typer.Option(help="Dev text for per-epoch perplexity \\[default: sample data].")
     ] = None,
     name: Annotated[str | None, typer.Option(help="Model name \\[default: <cell>-lm, numbered if taken].")] = None,
-    activation: Annotated[str, typer.Option(help="Plain RNN activation: tanh or relu.")] = "tanh",
-    layers: Annotated[int, typer.Option(help="Recurrent or Transformer layers.")] = 2,
-    emb_dim: Annotated[int, typer.Option(help="Embedding size (the Transformer's width).")] = 256,
-    hidden: Annotated[int, typer.Option(help="Recurrent state size.")] = 256,
-    dropout: Annotated[float, typer.Option(help="Dropout probability.")] = 0.3,
-    tie_weights: Annotated[bool, typer.Option(help="Share input embedding and output layer.")] = True,
-    context: Annotated[int, typer.Option(help="Window model: predict from the N previous words (0: causal LM).")] = 0,
-    bidirectional: Annotated[bool, typer.Option(help="Window model only: read the window both ways.")] = False,
-    heads: Annotated[int, typer.Option(help="Transformer attention heads.")] = 4,
-    kernel: Annotated[int, typer.Option(help="WaveNet convolution width.")] = 2,
-    dilation_cycle: Annotated[int, typer.Option(help="WaveNet: dilations 1, k, k^2 .. k^(cycle-1), repeated.")] = 4,
-    channels: Annotated[int, typer.Option(help="WaveNet residual/skip channels.")] = 256,
-    latent: Annotated[int, typer.Option(help="VAE latent size.")] = 32,
-    word_dropout: Annotated[float, typer.Option(help="VAE: decoder input words replaced by <unk>.")] = 0.4,
-    kl_anneal_steps: Annotated[int, typer.Option(help="VAE: steps over which the KL weight grows 0 -> 1.")] = 1000,
-    free_bits: Annotated[float, typer.Option(help="VAE: minimum KL per latent dimension in the loss.")] = 0.125,
-    tokenizer: Annotated[str, typer.Option(help="word, unigram or bpe (sentencepiece).")] = "word",
-    vocab_size: Annotated[int, typer.Option(help="Vocabulary size limit.")] = 32000,
-    min_count: Annotated[int, typer.Option(help="Word tokenizer: rarer words become <unk>.")] = 1,
-    lang: Annotated[str, typer.Option(help="Language of the text (en: raw English is normalized).")] = "en",
-    epochs: Annotated[int, typer.Option(help="Maximum passes over the training data.")] = 20,
+    activation: Annotated[str | None, typer.Option(help="Plain RNN activation: tanh or relu.")] = None,
+    layers: Annotated[int | None, typer.Option(help="Recurrent or Transformer layers.")] = None,
+    emb_dim: Annotated[int | None, typer.Option(help="Embedding size (the Transformer's width).")] = None,
+    hidden: Annotated[int | None, typer.Option(help="Recurrent state size.")] = None,
+    dropout: Annotated[float | None, typer.Option(help="Dropout probability.")] = None,
+    tie_weights: Annotated[bool | None, typer.Option(help="Share input embedding and output layer.")] = None,
+    context: Annotated[
+        int | None, typer.Option(help="Window model: predict from the N previous words (0: causal LM).")
+    ] = None,
+    bidirectional: Annotated[bool | None, typer.Option(help="Window model only: read the window both ways.")] = None,
+    heads: Annotated[int | None, typer.Option(help="Transformer attention heads.")] = None,
+    ff_dim: Annotated[
+        int | None, typer.Option(help="Transformer feed-forward size \\[default: 4 x --emb-dim].")
+    ] = None,
+    kernel: Annotated[int | None, typer.Option(help="WaveNet convolution width.")] = None,
+    dilation_cycle: Annotated[
+        int | None, typer.Option(help="WaveNet: dilations 1, k, k^2 .. k^(cycle-1), repeated.")
+    ] = None,
+    channels: Annotated[int | None, typer.Option(help="WaveNet residual/skip channels.")] = None,
+    latent: Annotated[int | None, typer.Option(help="VAE latent size.")] = None,
+    word_dropout: Annotated[float | None, typer.Option(help="VAE: decoder input words replaced by <unk>.")] = None,
+    kl_anneal_steps: Annotated[
+        int | None, typer.Option(help="VAE: steps over which the KL weight grows 0 -> 1.")
+    ] = None,
+    free_bits: Annotated[float | None, typer.Option(help="VAE: minimum KL per latent dimension in the loss.")] = None,
+    tokenizer: Annotated[str | None, typer.Option(help="word, unigram or bpe (sentencepiece).")] = None,
+    vocab_size: Annotated[int | None, typer.Option(help="Vocabulary size limit.")] = None,
+    min_count: Annotated[int | None, typer.Option(help="Word tokenizer: rarer words become <unk>.")] = None,
+    lang: Annotated[str | None, typer.Option(help="Language of the text (en: raw English is normalized).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Maximum passes over the training data.")] = None,
     max_minutes: Annotated[float | None, typer.Option(help="Wall-clock budget in minutes.")] = None,
-    batch_size: Annotated[int, typer.Option(help="Tokens per batch (padding included).")] = 1024,
-    lr: Annotated[float, typer.Option(help="Learning rate (Adam).")] = 3e-3,
-    patience: Annotated[int, typer.Option(help="Early stopping: epochs without dev improvement.")] = 3,
+    batch_size: Annotated[int | None, typer.Option(help="Tokens per batch (padding included).")] = None,
+    lr: Annotated[float | None, typer.Option(help="Learning rate (Adam).")] = None,
+    patience: Annotated[int | None, typer.Option(help="Early stopping: epochs without dev improvement.")] = None,
     schedule: Annotated[
         str | None, typer.Option(help="plateau, linear or cosine (to 0 when the budget ends), constant, inverse_sqrt.")
     ] = None,
@@ -75,56 +84,35 @@ def train_lm_cmd(
         bool | None, typer.Option(help="Stream batching: window lengths drawn around --bptt (AWD-LSTM).")
     ] = None,
     precision: Annotated[
-        str, typer.Option(help="auto, fp32 or bf16 (autocast; auto: bf16 on CPUs/GPUs with fast bf16).")
-    ] = "auto",
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+        str | None, typer.Option(help="auto, fp32 or bf16 (autocast; auto: bf16 on CPUs/GPUs with fast bf16).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the interrupted run of --name from its checkpoint.")] = False,
     device: DeviceOpt = "auto",
     threads: ThreadsOpt = None,
     workspace: WorkspaceOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Train a language model (RNN/LSTM/GRU/Transformer, or a window model with --context N)."""
+    """Train a language model (RNN/LSTM/GRU/Transformer/WaveNet, or a window model with --context N)."""
+    options = dict(locals())
     from seqtool.errors import OptionError
-    from seqtool.models.lm import LMConfig
     from seqtool.store.workspace import Workspace
-    from seqtool.tasks.lm import TokenizerConfig, lm_train_config, train_lm
+    from seqtool.tasks.lm import default_lm_data, default_lm_name, lm_recipe, train_lm
     from seqtool.training.run import unique_name
 
+    recipe = lm_recipe(options)
     setup_torch(threads)
     if name is None and resume:
         raise OptionError("--resume needs --name NAME of the run to continue")
     ws = Workspace(workspace)
-    model_cfg = LMConfig(
-        cell=cell, activation=activation, layers=layers, emb_dim=emb_dim, hidden=hidden, dropout=dropout,
-        tie_weights=tie_weights, context=context, bidirectional=bidirectional, heads=heads, ff_dim=4 * emb_dim,
-        kernel=kernel, dilation_cycle=dilation_cycle, channels=channels, latent=latent, word_dropout=word_dropout,
-        kl_anneal_steps=kl_anneal_steps, free_bits=free_bits,
-    )  # fmt: skip
-    train_cfg = lm_train_config(
-        epochs=epochs, max_minutes=max_minutes, batch_tokens=batch_size, lr=lr, patience=patience, seed=seed,
-        precision=precision, schedule=schedule, warmup=warmup, optimizer=optimizer, clip_norm=clip_norm,
-        batching=batching, bptt=bptt, bptt_jitter=bptt_jitter,
-    )  # fmt: skip
-    model_cfg.validate()
-    train_cfg.validate()
-    tok_cfg = TokenizerConfig(kind=tokenizer, vocab_size=vocab_size, min_count=min_count, lang=lang)
-    sample = sample_data_dir() / "enja"
-    name = name or unique_name(ws, f"{cell}-lm" if not context else f"{'bi' if bidirectional else ''}{cell}-window")
+    train, dev = default_lm_data(train, dev)
+    name = name or unique_name(ws, default_lm_name(recipe.model_cfg))
     from seqtool.cli.progress import TrainingProgress
 
     with TrainingProgress(("dev_ppl", "top1")) as progress:
-        result = train_lm(
-            ws, name, train or sample / "train.en", dev or sample / "dev.en", model_cfg, train_cfg, tok_cfg,
-            device=device, resume=resume, threads=threads or 1, progress=progress,
-        )  # fmt: skip
-    from seqtool.training.distributed import is_main_process
-
-    if not is_main_process():  # under torchrun only rank 0 reports
-        return
-    if json:
-        print_json(training_summary(name, result))
-    else:
+        result = train_lm(ws, name, train, dev, recipe.model_cfg, recipe.train_cfg, recipe.tok_cfg, device=device,
+                          resume=resume, threads=threads or 1, progress=progress)  # fmt: skip
+    if report_training(name, result, json):
         best = result.best
         console.print(
             f"[bold green]trained {name}[/]: best dev perplexity {best['value']:.2f} (epoch {best['epoch']}), "
@@ -133,7 +121,7 @@ def train_lm_cmd(
         )
 
 
-@app.command("predict-next")
+@app.command("predict-next", rich_help_panel=panels.LM)
 def predict_next_cmd(
     text: Annotated[str, typer.Argument(help='The words so far, e.g. "some of them looks like".')],
     top: Annotated[int, typer.Option(help="How many candidates.")] = 5,
@@ -161,7 +149,7 @@ def predict_next_cmd(
     console.print(table)
 
 
-@app.command("generate")
+@app.command("generate", rich_help_panel=panels.LM)
 def generate_cmd(
     prompt: Annotated[str, typer.Option(help="Text to continue (may be empty).")] = "",
     max_words: Annotated[int, typer.Option(help="Maximum number of tokens to add.")] = 30,

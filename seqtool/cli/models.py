@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from seqtool.cli.app import models_app
 from seqtool.cli.common import JsonOpt, WorkspaceOpt, console, print_json
-
-
-def model_summary(name: str, cfg: dict[str, Any], engines: list[str] | None = None) -> dict[str, Any]:
-    """The documented JSON shape of one model in `seqtool models --json` (``engines``: exported copies)."""
-    best = cfg.get("best") or {}
-    return {
-        "name": name,
-        "kind": cfg.get("kind"),
-        "arch": cfg.get("arch"),
-        "parameters": cfg.get("parameters"),
-        "train_data": (cfg.get("data") or {}).get("train"),
-        "best_metric": best.get("metric"),
-        "best_value": best.get("value"),
-        "status": cfg.get("status"),
-        "created": cfg.get("created"),
-        "engines": ["torch", *(engines or [])] if cfg.get("kind") in ("lm", "mt") else [],
-    }
 
 
 def _file_names(paths: str | None) -> str:
@@ -40,11 +23,11 @@ def list_models(ctx: typer.Context, workspace: WorkspaceOpt = None, json: JsonOp
     """List the models in the workspace (name, kind, architecture, parameters, data, best dev metric)."""
     if ctx.invoked_subcommand is not None:
         return
-    from seqtool.engines import exported_engines
     from seqtool.store.workspace import Workspace
+    from seqtool.tasks.summary import model_summary
 
     ws = Workspace(workspace)
-    rows = [model_summary(md.name, cfg, exported_engines(md.path)) for md, cfg in ws.list_models()]
+    rows = [model_summary(ws, md.name, cfg) for md, cfg in ws.list_models()]
     defaults = ws.defaults()
     if json:
         print_json({"workspace": str(ws.root), "models": rows, "defaults": defaults})

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from seqtool.cli import panels
 from seqtool.cli.app import app, evaluate_app
 from seqtool.cli.common import (
     DeviceOpt,
@@ -20,25 +21,26 @@ from seqtool.cli.common import (
     console,
     notice,
     print_json,
-    sample_data_dir,
+    report_training,
     setup_torch,
-    training_summary,
 )
 
 PathOpt = Annotated[Path | None, typer.Option(show_default=False)]
 
 
-@app.command("train-mt")
+@app.command("train-mt", rich_help_panel=panels.MT)
 def train_mt_cmd(
     src: Annotated[Path | None, typer.Option(help="Training source text \\[default: sample data].")] = None,
     tgt: Annotated[Path | None, typer.Option(help="Training target text, line-aligned with --src.")] = None,
     dev_src: Annotated[Path | None, typer.Option(help="Dev source for per-epoch BLEU.")] = None,
     dev_tgt: Annotated[Path | None, typer.Option(help="Dev references.")] = None,
-    src_lang: Annotated[str, typer.Option(help="Source language code (en: raw English is normalized).")] = "en",
-    tgt_lang: Annotated[str, typer.Option(help="Target language code (ja: output shown without word spaces).")] = "ja",
-    arch: Annotated[str, typer.Option(help="transformer, gru or lstm.")] = "transformer",
-    attention: Annotated[str, typer.Option(help="Recurrent models: none, bahdanau or luong.")] = "none",
-    bidirectional: Annotated[bool, typer.Option(help="Recurrent models: bidirectional encoder.")] = False,
+    src_lang: Annotated[str | None, typer.Option(help="Source language code (en: raw English is normalized).")] = None,
+    tgt_lang: Annotated[
+        str | None, typer.Option(help="Target language code (ja: output shown without word spaces).")
+    ] = None,
+    arch: Annotated[str | None, typer.Option(help="transformer, gru or lstm.")] = None,
+    attention: Annotated[str | None, typer.Option(help="Recurrent models: none, bahdanau or luong.")] = None,
+    bidirectional: Annotated[bool | None, typer.Option(help="Recurrent models: bidirectional encoder.")] = None,
     layers: Annotated[int | None, typer.Option(help="Layers (Transformer: encoder and decoder each).")] = None,
     decoder_layers: Annotated[
         int | None, typer.Option(help="Transformer decoder layers \\[default: --layers]; fewer decode faster.")
@@ -55,10 +57,10 @@ def train_mt_cmd(
     source_word_dropout: Annotated[
         float | None, typer.Option(help="Transformer: replace source tokens by <unk> with this probability.")
     ] = None,
-    tokenizer: Annotated[str, typer.Option(help="unigram, bpe (sentencepiece) or word.")] = "unigram",
-    src_vocab: Annotated[int, typer.Option(help="Source vocabulary size.")] = 8000,
-    tgt_vocab: Annotated[int, typer.Option(help="Target vocabulary size.")] = 8000,
-    max_len: Annotated[int, typer.Option(help="Skip training pairs longer than this many tokens.")] = 100,
+    tokenizer: Annotated[str | None, typer.Option(help="unigram, bpe (sentencepiece) or word.")] = None,
+    src_vocab: Annotated[int | None, typer.Option(help="Source vocabulary size.")] = None,
+    tgt_vocab: Annotated[int | None, typer.Option(help="Target vocabulary size.")] = None,
+    max_len: Annotated[int | None, typer.Option(help="Skip training pairs longer than this many tokens.")] = None,
     epochs: Annotated[int | None, typer.Option(help="Maximum passes over the data.")] = None,
     max_minutes: Annotated[float | None, typer.Option(help="Wall-clock budget in minutes.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Tokens per batch (padding included).")] = None,
@@ -80,7 +82,7 @@ def train_mt_cmd(
         str | None,
         typer.Option(help="auto, fp32 or bf16 autocast \\[default: auto: bf16 where the CPU/GPU has fast bf16]."),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     name: Annotated[str | None, typer.Option(help="Model name \\[default: <src>-<tgt>-<arch>].")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the interrupted run of --name.")] = False,
     device: DeviceOpt = "auto",
@@ -89,60 +91,26 @@ def train_mt_cmd(
     json: JsonOpt = False,
 ) -> None:
     """Train a translator (Transformer, or GRU/LSTM encoder-decoder with optional attention)."""
+    options = dict(locals())
     from seqtool.errors import OptionError
     from seqtool.store.workspace import Workspace
-    from seqtool.tasks.mt import MTDataConfig, mt_train_config, train_mt
+    from seqtool.tasks import mt
     from seqtool.training.run import unique_name
 
+    recipe = mt.mt_recipe(options)
     setup_torch(threads)
     if resume and name is None:
         raise OptionError("--resume needs --name NAME of the run to continue")
-    given = {"emb_dim": emb_dim, "hidden": hidden, "dropout": dropout, "attention": attention,
-             "bidirectional": bidirectional}  # fmt: skip
-    if arch == "transformer":
-        given = {"dim": emb_dim, "heads": heads, "ff_dim": ff_dim, "dropout": dropout,
-                 "encoder_layers": layers, "decoder_layers": decoder_layers or layers,
-                 "attention_dropout": attention_dropout, "activation_dropout": activation_dropout,
-                 "source_word_dropout": source_word_dropout}  # fmt: skip
-    else:
-        if decoder_layers is not None:
-            raise OptionError("--decoder-layers is a Transformer option; recurrent models take --layers")
-        for option, value in (("--attention-dropout", attention_dropout), ("--activation-dropout", activation_dropout),
-                              ("--source-word-dropout", source_word_dropout)):  # fmt: skip
-            if value is not None:
-                raise OptionError(f"{option} is a Transformer option (--arch transformer)")
-        given["layers"] = layers
-    model_values = {k: v for k, v in given.items() if v is not None}
-    train_cfg = mt_train_config(
-        arch, epochs=epochs, max_minutes=max_minutes, batch_tokens=batch_size, lr=lr, warmup=warmup,
-        label_smoothing=label_smoothing, patience=patience, average_last=average_last, precision=precision, seed=seed,
-        schedule=schedule, optimizer=optimizer, weight_decay=weight_decay, ema=ema,
-    )  # fmt: skip
-    data_cfg = MTDataConfig(src_lang, tgt_lang, tokenizer, src_vocab, tgt_vocab, max_len)
-    sample = sample_data_dir() / "enja"
-    if src is None and tgt is None and (src_lang, tgt_lang) == ("ja", "en"):
-        src, tgt = sample / "train.ja", sample / "train.en"
-        dev_src, dev_tgt = dev_src or sample / "dev.ja", dev_tgt or sample / "dev.en"
-    src, tgt = src or sample / "train.en", tgt or sample / "train.ja"
-    if (dev_src is None) != (dev_tgt is None):
-        raise OptionError("give both --dev-src and --dev-tgt, or neither")
-    dev_src, dev_tgt = dev_src or sample / "dev.en", dev_tgt or sample / "dev.ja"
+    data_cfg = recipe.data_cfg
+    files = mt.default_mt_data(src, tgt, dev_src, dev_tgt, data_cfg.src_lang, data_cfg.tgt_lang)
     ws = Workspace(workspace)
-    name = name or unique_name(ws, f"{src_lang}-{tgt_lang}-{arch}")
+    name = name or unique_name(ws, mt.default_mt_name(data_cfg, recipe.arch))
     from seqtool.cli.progress import TrainingProgress
 
     with TrainingProgress(("dev_bleu",)) as progress:
-        result = train_mt(
-            ws, name, src, tgt, dev_src, dev_tgt, arch, model_values, train_cfg, data_cfg,
-            device=device, resume=resume, threads=threads or 1, progress=progress,
-        )  # fmt: skip
-    from seqtool.training.distributed import is_main_process
-
-    if not is_main_process():  # under torchrun only rank 0 reports
-        return
-    if json:
-        print_json(training_summary(name, result))
-    else:
+        result = mt.train_mt(ws, name, *files, recipe.arch, recipe.model_values, recipe.train_cfg, data_cfg,
+                             device=device, resume=resume, threads=threads or 1, progress=progress)  # fmt: skip
+    if report_training(name, result, json):
         console.print(
             f"[bold green]trained {name}[/]: best dev BLEU {result.best['value']:.2f} (greedy, epoch "
             f"{result.best['epoch']}), {result.epochs} epochs, {result.elapsed_s:.0f}s, "
@@ -150,7 +118,7 @@ def train_mt_cmd(
         )
 
 
-@app.command("translate")
+@app.command("translate", rich_help_panel=panels.MT)
 def translate_cmd(
     text: Annotated[
         str | None, typer.Argument(help="Text to translate \\[default: lines from stdin or --input].")
@@ -175,6 +143,7 @@ def translate_cmd(
     from seqtool.errors import OptionError, check_positive
     from seqtool.files import atomic_write_text
     from seqtool.store.workspace import Workspace
+    from seqtool.tasks.mt import attention_figures
     from seqtool.tasks.translator import load_translator
 
     check_positive("--beam", beam)
@@ -201,42 +170,22 @@ def translate_cmd(
     elif show_attention:
         extra["return_attention"] = True  # CTranslate2 computes it only on request
     found = tr.translate(texts, tokenized=tokenized, beam=beam, alpha=length_penalty, nbest=nbest,
-                         batch_sentences=batch_size, with_hypotheses=True, **extra)  # fmt: skip
+                         batch_sentences=batch_size, **extra)  # fmt: skip
     if show_attention:
-        _save_attention(tr, ws, texts, found)
+        for path in attention_figures(tr, ws.figures_dir, texts, found):
+            console.print(f"attention heatmap: {path}", style="dim")
     if json:
-        rows = [{"source": s, "translations": [{"text": t, "score": h.score, "normalized_score": h.normalized}
-                                              for t, h in hyps]} for s, hyps in zip(texts, found, strict=True)]  # fmt: skip
+        rows = [{"source": s, "translations": [{"text": t.text, "score": t.hypothesis.score,
+                                                "normalized_score": t.hypothesis.normalized} for t in translations]}
+                for s, translations in zip(texts, found, strict=True)]  # fmt: skip
         print_json({"model": tr.md.name, "results": rows})
         return
-    lines = ["\t".join(t for t, _ in hyps) if nbest > 1 else hyps[0][0] for hyps in found]
+    lines = ["\t".join(t.text for t in translations) for translations in found]
     if output is not None:
         atomic_write_text(output, "".join(line + "\n" for line in lines))
         console.print(f"wrote {len(lines):,} translations to {output}", style="dim")
     else:
         sys.stdout.write("".join(line + "\n" for line in lines))
-
-
-def _save_attention(tr, ws, texts, found) -> None:  # noqa: ANN001 - CLI helper
-    from seqtool.errors import OptionError
-    from seqtool.files import now_iso
-    from seqtool.viz.figures import attention_heatmap
-
-    if tr.engine == "torch" and tr.config.get("model", {}).get("attention", "none") == "none":
-        raise OptionError(
-            f"model {tr.md.name!r} has no attention to show on torch (train with --attention bahdanau|luong, "
-            "or export a Transformer with `seqtool export` and use --engine ctranslate2)"
-        )
-    stamp = now_iso().replace(":", "").replace("+", "_")[:17]
-    for n, (source, hyps) in enumerate(zip(texts, found, strict=True)):
-        _, hyp = hyps[0]
-        if not hyp.attention:
-            continue
-        src_pieces = tr.src_tok.pieces(source)
-        out_pieces = [tr.tgt_tok.id_to_piece(i) for i in hyp.ids] + ["</s>"]
-        path = ws.figures_dir / f"attention-{tr.md.name}-{stamp}-{n + 1}.png"
-        attention_heatmap(src_pieces, out_pieces, hyp.attention, path, f"{tr.md.name}: {source[:60]}")
-        console.print(f"attention heatmap: {path}", style="dim")
 
 
 @evaluate_app.command("mt")
@@ -269,7 +218,7 @@ def evaluate_mt_cmd(
     ref = ref or Path(tr.config["data"]["dev_tgt"])
     sources, refs = read_dev(src, ref)
     t0 = time.perf_counter()
-    hyps = [h[0] for h in tr.translate(sources, tokenized=True, beam=beam, alpha=length_penalty)]
+    hyps = [t[0].text for t in tr.translate(sources, tokenized=True, beam=beam, alpha=length_penalty)]
     seconds = time.perf_counter() - t0
     scores = translation_scores(hyps, refs, tokenize=tokenize)
     if output is not None:

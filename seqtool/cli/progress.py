@@ -6,7 +6,6 @@ is the only place that turns them into terminal output.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -20,11 +19,10 @@ class TrainingProgress:
     def __init__(self, metric_names: tuple[str, ...] = ("dev_ppl",)) -> None:
         self.metric_names = metric_names
         self.progress = Progress(
-            TextColumn("[bold]epoch {task.fields[epoch]}"),
+            TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]:.3f}"),
-            TextColumn("{task.fields[rate]:,.0f} tok/s"),
+            TextColumn("{task.fields[info]}"),
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
@@ -33,6 +31,7 @@ class TrainingProgress:
         )
         self.task: Any = None
         self.epoch = None
+        self.teacher: Any = None
 
     def __enter__(self) -> TrainingProgress:
         self.progress.__enter__()
@@ -45,19 +44,23 @@ class TrainingProgress:
         kind = event.get("event")
         if kind == "status":
             console.print(f"[dim]{event['message']}[/]")
+        elif kind == "translate":  # a teacher translating the training source (distill)
+            if self.teacher is None:
+                self.teacher = self.progress.add_task(event["what"], total=event["total"], info="")
+            self.progress.update(self.teacher, completed=event["done"])
+            if event["done"] >= event["total"]:
+                self.progress.remove_task(self.teacher)
+                self.teacher = None
         elif kind == "step":
             if self.task is None or self.epoch != event["epoch"]:
                 if self.task is not None:
                     self.progress.remove_task(self.task)
                 self.epoch = event["epoch"]
                 self.task = self.progress.add_task(
-                    "train",
-                    total=event["batches"],
-                    epoch=f"{event['epoch']}/{event['epochs']}",
-                    loss=math.nan,
-                    rate=0.0,
+                    f"epoch {event['epoch']}/{event['epochs']}", total=event["batches"], info=""
                 )
-            self.progress.update(self.task, completed=event["batch"], loss=event["loss"], rate=event["tokens_per_s"])
+            info = f"loss {event['loss']:.3f}  {event['tokens_per_s']:,.0f} tok/s"
+            self.progress.update(self.task, completed=event["batch"], info=info)
         elif kind == "epoch":
             metrics = "  ".join(f"{k} {event[k]:.3f}" for k in self.metric_names if k in event)
             star = " [green]*best[/]" if event.get("improved") else ""

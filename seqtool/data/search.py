@@ -7,7 +7,10 @@ without importing torch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from seqtool.data.text import join_japanese
 
 
 @dataclass
@@ -16,7 +19,14 @@ class Hypothesis:
     score: float  # total log-probability (end-of-sentence included)
     attention: list[list[float]] | None = None  # (output step, source position), attention models only
     normalized: float = 0.0  # score after the length penalty (what beams are ranked by)
-    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Translation:
+    """One output of a translator: the text as shown and the search hypothesis behind it."""
+
+    text: str
+    hypothesis: Hypothesis
 
 
 def output_length_cap(longest_source: int | None, ratio: float = 1.5, slack: int = 10, cap: int = 200) -> int:
@@ -30,3 +40,37 @@ def gnmt_penalty(length: float, alpha: float) -> float:
     """The GNMT length penalty ((5 + |y|) / 6) ** alpha, |y| counting end-of-sentence; alpha 0 ranks by
     raw log-probability. The one definition for every engine (CTranslate2's own is |y| ** alpha)."""
     return ((5.0 + length) / 6.0) ** alpha
+
+
+def translate_in_batches(
+    texts: Sequence[str],
+    encoded: list[list[int]],
+    search: Callable[[list[list[int]]], list[list[Hypothesis]]],
+    decode: Callable[[list[int]], str],
+    *,
+    nbest: int,
+    batch_sentences: int,
+    join: bool,
+    progress: Callable[[int], None],
+) -> list[list[Translation]]:
+    """The ``nbest`` translations of every text, in input order, whatever the engine.
+
+    Sentences are searched shortest first in batches of ``batch_sentences`` (``search`` gets the
+    source ids of one batch); an empty source gives empty translations. ``join`` removes the word
+    spaces of a language written without them; ``progress`` gets the sentences done after each batch."""
+    order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
+    results: list[list[Translation]] = [[] for _ in texts]
+    for start in range(0, len(order), batch_sentences):
+        idx = order[start : start + batch_sentences]
+        nonempty = [i for i in idx if encoded[i]]
+        for i in idx:
+            if not encoded[i]:
+                results[i] = [Translation("", Hypothesis([], 0.0)) for _ in range(nbest)]
+        if nonempty:
+            for i, hyps in zip(nonempty, search([encoded[i] for i in nonempty]), strict=True):
+                texts_out = (decode(h.ids) for h in hyps)
+                results[i] = [
+                    Translation(join_japanese(t) if join else t, h) for t, h in zip(texts_out, hyps, strict=True)
+                ]
+        progress(min(start + batch_sentences, len(order)))
+    return results

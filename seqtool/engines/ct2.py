@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from seqtool.data.search import Hypothesis, gnmt_penalty, output_length_cap
+from seqtool.data.search import Hypothesis, Translation, gnmt_penalty, output_length_cap, translate_in_batches
 from seqtool.data.specials import BOS, EOS, PAD, UNK
-from seqtool.data.text import is_cjk_language, join_japanese
+from seqtool.data.text import is_cjk_language
 from seqtool.data.tokenizers import Tokenizer
 from seqtool.errors import DataError, OptionError
 
@@ -159,7 +159,7 @@ class CT2Translator:
     def joins_output(self) -> bool:
         return is_cjk_language(self.config.get("tgt_lang", ""))
 
-    def translate(self, texts: Sequence[str], *, tokenized: bool = False, **kwargs: Any) -> list[list[Any]]:
+    def translate(self, texts: Sequence[str], *, tokenized: bool = False, **kwargs: Any) -> list[list[Translation]]:
         return self.translate_texts(texts, join=self.joins_output and not tokenized, **kwargs)
 
     def translate_texts(
@@ -170,50 +170,35 @@ class CT2Translator:
         alpha: float = 1.0,
         nbest: int = 1,
         batch_sentences: int = 64,
-        display: bool = True,
         join: bool = False,
-        with_hypotheses: bool = False,
         return_attention: bool = False,
         progress: Callable[[int], None] = lambda done: None,
-    ) -> list[list[Any]]:
+    ) -> list[list[Translation]]:
         """As :func:`seqtool.tasks.mt.translate_texts`: same batching (shortest first), same output cap
         per batch, same search semantics; attention only when asked (it costs time)."""
-        del display
         if beam <= 0 or nbest <= 0 or nbest > beam:
             raise OptionError(f"need 1 <= --nbest <= --beam, got beam {beam}, nbest {nbest}")
         encoded = self.src_tok.encode_batch(list(texts))
-        results: list[list[Any]] = [[] for _ in texts]
         too_long = [n for n, ids in enumerate(encoded) if len(ids) >= self.positions]
-        if too_long:  # beyond the exported position table: seqtool's torch model, which has no limit
+        if too_long and self.fallback is None:
             n = too_long[0]
-            if self.fallback is None:
-                raise DataError(f"sentence {n + 1} has {len(encoded[n])} tokens; the CTranslate2 engine handles fewer "
-                                f"than {self.positions}: translate it with --engine torch")  # fmt: skip
-            found = self.fallback().translate(
-                [texts[i] for i in too_long], tokenized=not join, beam=beam, alpha=alpha, nbest=nbest,
-                batch_sentences=batch_sentences, with_hypotheses=with_hypotheses,
-            )  # fmt: skip
-            for i, outs in zip(too_long, found, strict=True):
+            raise DataError(f"sentence {n + 1} has {len(encoded[n])} tokens; the CTranslate2 engine handles fewer "
+                            f"than {self.positions}: translate it with --engine torch")  # fmt: skip
+        fits = [i for i in range(len(texts)) if len(encoded[i]) < self.positions]
+        results: list[list[Translation]] = [[] for _ in texts]
+        found = translate_in_batches(
+            [texts[i] for i in fits], [encoded[i] for i in fits],
+            lambda sources: self._search(sources, beam, alpha, nbest, return_attention), self.tgt_tok.decode,
+            nbest=nbest, batch_sentences=batch_sentences, join=join, progress=progress,
+        )  # fmt: skip
+        for i, outs in zip(fits, found, strict=True):
+            results[i] = outs
+        if too_long:  # beyond the exported position table: seqtool's torch model, which has no limit
+            assert self.fallback is not None
+            longs = self.fallback().translate([texts[i] for i in too_long], tokenized=not join, beam=beam, alpha=alpha,
+                                              nbest=nbest, batch_sentences=batch_sentences)  # fmt: skip
+            for i, outs in zip(too_long, longs, strict=True):
                 results[i] = outs
-        order = sorted(
-            (i for i in range(len(texts)) if len(encoded[i]) < self.positions), key=lambda i: len(encoded[i])
-        )
-        for start in range(0, len(order), batch_sentences):
-            idx = order[start : start + batch_sentences]
-            for i in idx:
-                if not encoded[i]:
-                    results[i] = [("", Hypothesis([], 0.0)) if with_hypotheses else ""] * nbest
-            nonempty = [i for i in idx if encoded[i]]
-            if nonempty:
-                found = self._search([encoded[i] for i in nonempty], beam, alpha, nbest, return_attention)
-                for i, hyps in zip(nonempty, found, strict=True):
-                    outs = []
-                    for h in hyps:
-                        text = self.tgt_tok.decode(h.ids)
-                        text = join_japanese(text) if join else text
-                        outs.append((text, h) if with_hypotheses else text)
-                    results[i] = outs
-            progress(min(start + batch_sentences, len(order)))
         return results
 
     def _search(self, sources: list[list[int]], beam: int, alpha: float, nbest: int, attention: bool

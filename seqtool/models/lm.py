@@ -40,7 +40,7 @@ class LMConfig:
     context: int = 0  # 0: causal LM over the whole sentence; N > 0: window model over N previous tokens
     bidirectional: bool = False  # window model only
     heads: int = 4  # Transformer only
-    ff_dim: int = 1024  # Transformer only
+    ff_dim: int | None = None  # Transformer only; None: 4 * emb_dim
     kernel: int = 2  # WaveNet only: convolution width
     dilation_cycle: int = 4  # WaveNet only: dilations kernel**0 .. kernel**(cycle-1), repeated
     channels: int = 256  # WaveNet only: residual/skip channels
@@ -48,6 +48,10 @@ class LMConfig:
     word_dropout: float = 0.4  # VAE only: decoder input words replaced by <unk> while training
     kl_anneal_steps: int = 1000  # VAE only: KL weight grows linearly from 0 to 1 over these steps
     free_bits: float = 0.125  # VAE only: minimum KL (nats) per latent dimension in the training loss
+
+    def __post_init__(self) -> None:
+        if self.ff_dim is None:
+            self.ff_dim = 4 * self.emb_dim
 
     def validate(self) -> None:
         if self.cell not in LM_CELLS:

@@ -128,13 +128,33 @@ class RNNTranslator(SequenceModel):
         return logits, new
 
 
+# config.json "model" keys -> the train-mt options that set them (the others are not options).
+_OPTIONS = {
+    "transformer": {"dim": "--emb-dim", "encoder_layers": "--layers", "decoder_layers": "--decoder-layers",
+                    "heads": "--heads", "ff_dim": "--ff-dim", "dropout": "--dropout",
+                    "attention_dropout": "--attention-dropout", "activation_dropout": "--activation-dropout",
+                    "source_word_dropout": "--source-word-dropout"},
+    "rnn": {"emb_dim": "--emb-dim", "hidden": "--hidden", "layers": "--layers", "bidirectional": "--bidirectional",
+            "attention": "--attention", "dropout": "--dropout"},
+}  # fmt: skip
+
+
+def option_name(arch: str, key: str) -> str:
+    """The train-mt option behind a config key (``dim`` is ``--emb-dim`` for a Transformer)."""
+    return _OPTIONS["transformer" if arch == "transformer" else "rnn"].get(key, key)
+
+
 def translator_config(arch: str, values: dict[str, Any]) -> RNNTranslatorConfig | TransformerConfig:
     """The typed config of ``arch`` from a dict (config.json or command-line options), validated."""
     if arch not in ARCHS:
         raise OptionError(f"--arch must be one of {', '.join(ARCHS)}, got {arch!r}")
     cls = TransformerConfig if arch == "transformer" else RNNTranslatorConfig
-    known = set(cls.__dataclass_fields__)
-    cfg = cls(**{k: v for k, v in values.items() if k in known})
+    unknown = sorted(set(values) - set(cls.__dataclass_fields__))
+    if unknown:
+        options = _OPTIONS["transformer" if arch == "transformer" else "rnn"].values()
+        raise OptionError(f"unknown {arch} translator setting(s) {', '.join(unknown)}: --arch {arch} takes "
+                          f"{', '.join(options)}")  # fmt: skip
+    cfg = cls(**values)
     if isinstance(cfg, RNNTranslatorConfig):
         cfg.cell = arch
         if cfg.attention not in ATTENTIONS:
@@ -143,10 +163,10 @@ def translator_config(arch: str, values: dict[str, Any]) -> RNNTranslatorConfig 
     else:
         sizes = ("dim", "heads", "ff_dim", "encoder_layers", "decoder_layers")
         if cfg.dim % max(1, cfg.heads):
-            raise OptionError(f"--dim {cfg.dim} must be divisible by --heads {cfg.heads}")
+            raise OptionError(f"--emb-dim {cfg.dim} must be divisible by --heads {cfg.heads}")
     for name in sizes:
         if getattr(cfg, name) <= 0:
-            raise OptionError(f"--{name.replace('_', '-')} must be > 0, got {getattr(cfg, name)}")
+            raise OptionError(f"{option_name(arch, name)} must be > 0, got {getattr(cfg, name)}")
     rates = ("dropout", "attention_dropout", "activation_dropout", "source_word_dropout")
     for name in (r for r in rates if hasattr(cfg, r)):
         if not 0 <= getattr(cfg, name) < 1:

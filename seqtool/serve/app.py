@@ -227,10 +227,13 @@ def _scored(results: list[Any]) -> list[s.Scored]:
 
 
 def _translation(tr: Any, source: str, hyps: list[Any], nbest: bool, attention: bool) -> s.Translation:
-    """One sentence's answer from its n-best (display text, Hypothesis) pairs, best first."""
-    cands = [s.Candidate(text=t, tokens=[tr.tgt_tok.id_to_piece(i) for i in h.ids], score=h.score) for t, h in hyps]
+    """One sentence's answer from its n-best :class:`~seqtool.data.search.Translation`\\ s, best first."""
+    cands = [
+        s.Candidate(text=t.text, tokens=[tr.tgt_tok.id_to_piece(i) for i in t.hypothesis.ids], score=t.hypothesis.score)
+        for t in hyps
+    ]
     best = s.Translation(**cands[0].model_dump(), nbest=cands if nbest else None)
-    weights = hyps[0][1].attention
+    weights = hyps[0].hypothesis.attention
     if attention and weights:
         target = [*best.tokens, "</s>"][: len(weights)]
         best.attention = s.Attention(source=tr.src_tok.pieces(source), target=target, weights=weights)

@@ -56,17 +56,15 @@ class Served:
             return self.loaded
 
     def translate(self, texts: Sequence[str], beam: int, nbest: int, alpha: float) -> list[list[Any]]:
-        """The nbest (display text, Hypothesis) pairs of every text, all decoded as one batch."""
+        """The nbest :class:`~seqtool.data.search.Translation`\\ s of every text, all decoded as one batch."""
         tr = self.load()
-        return tr.translate(
-            list(texts), beam=beam, nbest=nbest, alpha=alpha, batch_sentences=max(1, len(texts)), with_hypotheses=True
-        )
+        return tr.translate(list(texts), beam=beam, nbest=nbest, alpha=alpha, batch_sentences=max(1, len(texts)))
 
     def fits_alone(self, texts: Sequence[str], results: list[list[Any]]) -> bool:
         """Whether every output of a request ended within the output cap the request has alone."""
         tok = self.load().src_tok
         cap = output_length_cap(max((len(ids) for ids in tok.encode_batch(list(texts))), default=0))
-        return all(len(h.ids) + 1 <= cap for hyps in results for _, h in hyps)
+        return all(len(t.hypothesis.ids) + 1 <= cap for translations in results for t in translations)
 
 
 def _load(md: ModelDir, kind: str, device: str) -> Any:

@@ -24,6 +24,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -265,6 +266,37 @@ class Workspace:
         defaults = self.defaults()
         if any(v == name for v in defaults.values()):
             atomic_write_json(self.root / "defaults.json", {k: v for k, v in defaults.items() if v != name})
+
+
+@contextlib.contextmanager
+def staged_model(ws: Workspace, name: str, purpose: str) -> Iterator[ModelDir]:
+    """Build the model folder ``name`` in a temporary workspace inside ``ws`` and rename it into
+    ``models/<name>`` when the block ends without an error (validate it inside the block: what is
+    checked is what lands). The temporary folder goes in every case, and a failed build leaves the
+    workspace as it was (a workspace or models folder created for it is removed again).
+
+    The staged folder's workspace is ``Workspace(md.path.parents[1])``, for loading it back."""
+    target = ws.model_dir(name)
+    if target.path.exists():
+        raise WorkspaceError(f"model {name!r} already exists in {ws.root}; choose another name or remove it first")
+    root_existed, models_existed = ws.root.exists(), ws.models_dir.exists()
+    ws.ensure_writable()
+    staging_root = Path(tempfile.mkdtemp(prefix=f".{purpose}-", dir=ws.root))
+    try:
+        staged = ModelDir(staging_root / "models" / name)
+        staged.path.mkdir(parents=True)
+        yield staged
+        try:
+            os.rename(staged.path, target.path)  # fails (no overwrite) if the name was taken meanwhile
+        except OSError as e:
+            raise WorkspaceError(f"cannot write {target.path} ({e.strerror or e})") from None
+    finally:
+        shutil.rmtree(staging_root, ignore_errors=True)
+        if not target.path.exists():  # failed: leave the workspace as it was
+            if not root_existed:
+                shutil.rmtree(ws.root, ignore_errors=True)
+            elif not models_existed:
+                shutil.rmtree(ws.models_dir, ignore_errors=True)
 
 
 def config_section(cfg: dict[str, Any], key: str, md: ModelDir) -> dict[str, Any]:

@@ -8,7 +8,6 @@ nothing is left behind.
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from seqtool.errors import OptionError, WorkspaceError
 from seqtool.files import now_iso
 from seqtool.models.quantization import Compression, prune_, require_int8
 from seqtool.store.weights import compression_of, save_compressed, weights_bytes
-from seqtool.store.workspace import ModelDir, Workspace, validate_name
+from seqtool.store.workspace import ModelDir, Workspace, staged_model, validate_name
 
 
 @dataclass
@@ -67,33 +66,20 @@ def compress_model(ws: Workspace, name: str, out: str, quantize: str, prune: flo
     if quantize == "int8":
         require_int8()
     md, cfg = _source(ws, name)
-    target = ws.model_dir(validate_name(out))
-    if target.path.exists():
+    if ws.model_dir(validate_name(out)).path.exists():
         raise WorkspaceError(f"model {out!r} already exists in {ws.root}; choose another --out or remove it first")
     loaded = load_any(ws, name, "cpu")
     model = loaded.model.float()
     zeroed = prune_(model, prune)
     files = [f for f in model_files(md.path, cfg) if f not in ("config.json", "model.safetensors")]
     keep = [f for f in files if f not in ("metrics.jsonl", "train.log")]  # the original's training history
-    ws.ensure_writable()
-    staging_root = Path(tempfile.mkdtemp(prefix=".compress-", dir=ws.root))
-    try:
-        staged = ModelDir(staging_root / "models" / out)
-        staged.path.mkdir(parents=True)
+    section = {"quantize": quantize, "prune": prune, "from": name, "zeroed_weights": zeroed}
+    with staged_model(ws, out, "compress") as staged:
         for file in keep:
             shutil.copyfile(md.file(file), staged.file(file))
         save_compressed(model, staged.weights_path, quantize)
-        section = {"quantize": quantize, "prune": prune, "from": name, "zeroed_weights": zeroed}
-        new_cfg = {**cfg, "name": out, "created": now_iso(), "status": "done", "compression": section}
-        staged.write_config(new_cfg)
-        load_any(Workspace(staging_root), out, "cpu")  # what was written loads back
-        try:
-            target.path.parent.mkdir(parents=True, exist_ok=True)
-            staged.path.rename(target.path)  # fails (no overwrite) if the name was taken meanwhile
-        except OSError as e:
-            raise WorkspaceError(f"cannot write {target.path} ({e.strerror or e})") from None
-    finally:
-        shutil.rmtree(staging_root, ignore_errors=True)
+        staged.write_config({**cfg, "name": out, "created": now_iso(), "status": "done", "compression": section})
+        load_any(Workspace(staged.path.parents[1]), out, "cpu")  # what was written loads back
     return CompressResult(out, name, cfg["kind"], section, zeroed, int(cfg.get("parameters") or 0))
 
 
@@ -123,7 +109,7 @@ def measure(
             sources, refs = sources[:limit], refs[:limit]
         loaded.translate(sources[:8], tokenized=True, beam=beam)  # warm-up: first calls pay one-off costs
         t0 = time.perf_counter()
-        hyps = [h[0] for h in loaded.translate(sources, tokenized=True, beam=beam)]
+        hyps = [t[0].text for t in loaded.translate(sources, tokenized=True, beam=beam)]
         seconds = time.perf_counter() - t0
         row.update(data=str(src), sentences=len(sources), seconds=round(seconds, 2),
                    sentences_per_s=round(len(sources) / seconds, 2), bleu=round(bleu_only(hyps, refs), 2))  # fmt: skip

@@ -1,8 +1,8 @@
 """Sequence-level knowledge distillation (Kim & Rush 2016) for translators.
 
-The teacher translates the training source with beam search (batched, :func:`translate_texts`);
-the student is then trained by the ordinary :func:`seqtool.tasks.mt.train_mt` on (source,
-teacher output) pairs: no second training loop. The teacher's output lives in the student's
+:func:`distill` is the whole pipeline: the teacher translates the training source with beam search
+(batched, :func:`~seqtool.tasks.mt.translate_texts`); the student is then trained by the ordinary
+:func:`seqtool.tasks.mt.train_mt` on (source, teacher output) pairs: no second training loop. The teacher's output lives in the student's
 folder (``distill.<tgt_lang>``) and the student's config records the teacher.
 
 While the student trains, the teacher output waits in ``<workspace>/.distill-<student>/``: the
@@ -15,13 +15,17 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seqtool.errors import OptionError, WorkspaceError
 from seqtool.files import atomic_write_text
 from seqtool.store.workspace import Workspace, validate_name
+
+if TYPE_CHECKING:
+    from seqtool.tasks.mt import MTRecipe
+    from seqtool.training.config import TrainResult
 
 
 @dataclass
@@ -78,9 +82,9 @@ def prepare(
         hyps = tr.translate(sources, tokenized=True, beam=beam, batch_sentences=batch_sentences,
                             progress=lambda done: progress(done, len(sources)))  # fmt: skip
         seconds = time.perf_counter() - t0
-        atomic_write_text(target, "".join(h[0] + "\n" for h in hyps))
-    info = {"teacher": teacher, "teacher_arch": tr.config.get("arch"), "beam": beam, "teacher_engine": tr.engine, "sentences": len(sources),
-            "source": str(src), "teacher_seconds": round(seconds, 1)}  # fmt: skip
+        atomic_write_text(target, "".join(t[0].text + "\n" for t in hyps))
+    info = {"teacher": teacher, "teacher_arch": tr.config.get("arch"), "beam": beam, "teacher_engine": tr.engine,
+            "sentences": len(sources), "source": str(src), "teacher_seconds": round(seconds, 1)}  # fmt: skip
     return DistillPlan(src, target, Path(data["dev_src"]), Path(data["dev_tgt"]), tr.config["src_lang"],
                        tr.config["tgt_lang"], info)  # fmt: skip
 
@@ -103,3 +107,32 @@ def finish(ws: Workspace, student: str, plan: DistillPlan) -> dict[str, Any]:
     md.write_config(cfg)
     shutil.rmtree(staging_dir(ws, student), ignore_errors=True)
     return cfg
+
+
+def distill(
+    ws: Workspace, teacher: str, student: str, recipe: MTRecipe, *, src: Path | None = None,
+    dev_src: Path | None = None, dev_tgt: Path | None = None, beam: int = 5, batch_sentences: int = 64,
+    limit: int = 0, resume: bool = False, device: str = "auto", threads: int = 1, teacher_engine: str = "auto",
+    progress: Callable[[dict[str, Any]], None] = lambda _: None, notify: Callable[[str], None] = lambda message: None,
+) -> TrainResult:  # fmt: skip
+    """Train ``student`` (``recipe``: any architecture and size) on ``teacher``'s translations of the
+    training source (``src``, default the teacher's own). Languages and dev data come from the teacher
+    unless given. ``progress`` also gets ``{"event": "translate", "done", "total"}`` while the teacher works."""
+    from seqtool.tasks.mt import train_mt
+    from seqtool.training.distributed import is_main_process
+
+    def teacher_progress(done: int, total: int) -> None:
+        progress({"event": "translate", "what": "teacher translating", "done": done, "total": total})
+
+    plan = prepare(ws, teacher, student, src=src, beam=beam, batch_sentences=batch_sentences, limit=limit,
+                   resume=resume, device=device, progress=teacher_progress, engine=teacher_engine,
+                   notify=notify)  # fmt: skip
+    data_cfg = replace(recipe.data_cfg, src_lang=plan.src_lang, tgt_lang=plan.tgt_lang)
+    result = train_mt(
+        ws, student, plan.src, plan.tgt, dev_src or plan.dev_src, dev_tgt or plan.dev_tgt, recipe.arch,
+        recipe.model_values, recipe.train_cfg, data_cfg, device=device, resume=resume, threads=threads,
+        progress=progress,
+    )  # fmt: skip
+    if is_main_process():
+        finish(ws, student, plan)
+    return result

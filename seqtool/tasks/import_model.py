@@ -19,9 +19,7 @@ workspace, is validated there (what is checked is what is used), and is renamed 
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +27,7 @@ from typing import Any
 from seqtool.errors import SeqtoolError, WorkspaceError
 from seqtool.files import now_iso
 from seqtool.store.weights import check_weights
-from seqtool.store.workspace import ModelDir, Workspace, validate_name
+from seqtool.store.workspace import ModelDir, Workspace, staged_model, validate_name
 
 WEIGHTS = "model.safetensors"
 
@@ -70,31 +68,19 @@ def import_model(ws: Workspace, source: str | Path, name: str | None = None) -> 
     files = model_files(source, cfg)  # checks the config before anything is written
     skipped = sorted(p.name for p in source.iterdir() if p.name not in files)
 
-    root_existed, models_existed = ws.root.exists(), ws.models_dir.exists()
-    ws.ensure_writable()
-    staging_root = Path(tempfile.mkdtemp(prefix=".import-", dir=ws.root))
     try:
-        staged = ModelDir(staging_root / "models" / name)
-        staged.path.mkdir(parents=True)
-        for file in files:
-            _copy(source / file, staged.file(file))
-        staged_cfg = {**staged.config(), "name": name, "imported": {"from": str(source.resolve()), "at": now_iso()}}
-        try:
-            parameters = validate_model_dir(staged, staged_cfg, staging_workspace=Workspace(staging_root))
-        except SeqtoolError as e:  # name the user's folder, not the temporary copy
-            raise type(e)(str(e).replace(str(staged.path), str(source))) from None
-        staged_cfg.setdefault("parameters", parameters)
-        staged.write_config(staged_cfg)
-        os.rename(staged.path, target.path)  # fails (no overwrite) if the name was taken meanwhile
+        with staged_model(ws, name, "import") as staged:
+            for file in files:
+                _copy(source / file, staged.file(file))
+            staged_cfg = {**staged.config(), "name": name, "imported": {"from": str(source.resolve()), "at": now_iso()}}
+            try:
+                parameters = validate_model_dir(staged, staged_cfg, staging_workspace=Workspace(staged.path.parents[1]))
+            except SeqtoolError as e:  # name the user's folder, not the temporary copy
+                raise type(e)(str(e).replace(str(staged.path), str(source))) from None
+            staged_cfg.setdefault("parameters", parameters)
+            staged.write_config(staged_cfg)
     except OSError as e:
         raise WorkspaceError(f"cannot import into {ws.root} ({e.strerror or e})") from None
-    finally:
-        shutil.rmtree(staging_root, ignore_errors=True)
-        if not target.path.exists():  # failed: leave the workspace as it was
-            if not root_existed:
-                shutil.rmtree(ws.root, ignore_errors=True)
-            elif not models_existed:
-                shutil.rmtree(ws.models_dir, ignore_errors=True)
     return ImportResult(name, cfg["kind"], str(cfg.get("arch")), parameters, target.path, files, skipped)
 
 

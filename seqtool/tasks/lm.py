@@ -14,23 +14,23 @@ from typing import Any
 import numpy as np
 import torch
 
-from seqtool.data.batching import batches_from_texts, collate, encode_corpus
+from seqtool.data.batch import Batch
+from seqtool.data.batching import EncodedCorpus, EncodeStats, batches_from_texts, collate, encode_corpus
 from seqtool.data.corpus import check_file, read_lines
 from seqtool.data.specials import EOS
 from seqtool.data.streams import StreamBatches
 from seqtool.data.tokenizers import Tokenizer, load_tokenizer, train_tokenizer
 from seqtool.decoding import feed_prompt, sample
 from seqtool.errors import DataError, OptionError
-from seqtool.files import now_iso
+from seqtool.files import sample_data_dir
 from seqtool.metrics import perplexity, word_count
 from seqtool.models.base import SequenceModel
 from seqtool.models.lm import LMConfig, build_lm
 from seqtool.store.weights import load_model_weights
 from seqtool.store.workspace import ModelDir, Workspace, config_section
+from seqtool.tasks.driver import Batching, Progress, Task, status, train_task
 from seqtool.training.config import Objective, TrainConfig, TrainResult, describe
 from seqtool.training.device import resolve_device
-from seqtool.training.run import finish_run, shared_run
-from seqtool.training.trainer import Trainer
 
 
 @dataclass
@@ -51,6 +51,56 @@ def lm_train_config(**overrides: Any) -> TrainConfig:
     base = dict(lr=3e-3, schedule="plateau", plateau_factor=0.25, patience=3, batch_tokens=1024, clip_norm=0.5)
     base.update({k: v for k, v in overrides.items() if v is not None})
     return TrainConfig(**base)
+
+
+def lm_model_config(**options: Any) -> LMConfig:
+    """The validated model config from command-line options (None: the library default)."""
+    cfg = LMConfig(**{k: v for k, v in options.items() if v is not None})
+    cfg.validate()
+    return cfg
+
+
+def tokenizer_config(**options: Any) -> TokenizerConfig:
+    return TokenizerConfig(**{k: v for k, v in options.items() if v is not None})
+
+
+_MODEL_OPTIONS = ("cell", "activation", "layers", "emb_dim", "hidden", "dropout", "tie_weights", "context",
+                  "bidirectional", "heads", "ff_dim", "kernel", "dilation_cycle", "channels", "latent", "word_dropout",
+                  "kl_anneal_steps", "free_bits")  # fmt: skip
+_TRAIN_OPTIONS = {"epochs": "epochs", "max_minutes": "max_minutes", "batch_size": "batch_tokens", "lr": "lr",
+                  "patience": "patience", "precision": "precision", "seed": "seed", "schedule": "schedule",
+                  "warmup": "warmup", "optimizer": "optimizer", "clip_norm": "clip_norm", "batching": "batching",
+                  "bptt": "bptt", "bptt_jitter": "bptt_jitter"}  # fmt: skip
+_TOKENIZER_OPTIONS = {"tokenizer": "kind", "vocab_size": "vocab_size", "min_count": "min_count", "lang": "lang"}
+
+
+@dataclass
+class LMRecipe:
+    """Everything train-lm's options decide about a language model."""
+
+    model_cfg: LMConfig
+    train_cfg: TrainConfig
+    tok_cfg: TokenizerConfig
+
+
+def lm_recipe(options: dict[str, Any]) -> LMRecipe:
+    """The validated configs from train-lm's options by name (None or absent: the default; other keys ignored)."""
+    model_cfg = lm_model_config(**{k: options.get(k) for k in _MODEL_OPTIONS})
+    train_cfg = lm_train_config(**{key: options.get(opt) for opt, key in _TRAIN_OPTIONS.items()})
+    train_cfg.validate()
+    tok_cfg = tokenizer_config(**{key: options.get(opt) for opt, key in _TOKENIZER_OPTIONS.items()})
+    return LMRecipe(model_cfg, train_cfg, tok_cfg)
+
+
+def default_lm_name(cfg: LMConfig) -> str:
+    """The model name when none is given (numbered by the caller if taken): ``<cell>-lm`` or ``<cell>-window``."""
+    return f"{cfg.cell}-lm" if not cfg.context else f"{'bi' if cfg.bidirectional else ''}{cfg.cell}-window"
+
+
+def default_lm_data(train: Path | None, dev: Path | None) -> tuple[Path, Path]:
+    """Training and dev text, the sample data's English side where not given."""
+    sample = sample_data_dir() / "enja"
+    return train or sample / "train.en", dev or sample / "dev.en"
 
 
 def dev_lines(path: Path) -> list[str]:
@@ -93,6 +143,84 @@ def score_lines(
     }
 
 
+class LMTask(Task):
+    """Language modelling on one text file: next-token prediction, best epoch by dev perplexity."""
+
+    kind = "lm"
+    objective = Objective("dev_ppl", False)
+
+    def __init__(self, train_path: Path, dev_path: Path, model_cfg: LMConfig, tok_cfg: TokenizerConfig) -> None:
+        self.train_path, self.dev_path, self.model_cfg, self.tok_cfg = train_path, dev_path, model_cfg, tok_cfg
+        self.dev: list[str] = []
+        self.tokenizer: Tokenizer | None = None
+
+    def check(self) -> None:
+        check_file(self.train_path)
+        check_file(self.dev_path)
+        self.model_cfg.validate()
+        self.dev = dev_lines(self.dev_path)
+
+    def setup(self, md: ModelDir, progress: Progress, threads: int) -> dict[str, Any]:
+        tok = self.tok_cfg
+        status(progress, f"training a {tok.kind} tokenizer on {self.train_path}")
+        self.tokenizer = train_tokenizer(
+            (line for _, line in read_lines(self.train_path)), tok.kind, vocab_size=tok.vocab_size,
+            min_count=tok.min_count, lang=tok.lang, threads=threads,
+        )  # fmt: skip
+        tok_entry = self.tokenizer.save(md.path, "tokenizer")
+        self.model_cfg.vocab_size = self.tokenizer.vocab_size
+        return {
+            "arch": _arch(self.model_cfg), "data": {"train": str(self.train_path), "dev": str(self.dev_path)},
+            "model": describe(self.model_cfg), "tokenizer": {**tok_entry, "lang": tok.lang, "min_count": tok.min_count},
+        }  # fmt: skip
+
+    def restore(self, md: ModelDir, cfg: dict[str, Any]) -> None:
+        self.model_cfg = LMConfig(**config_section(cfg, "model", md))
+        self.tokenizer = load_tokenizer(md.path, config_section(cfg, "tokenizer", md))
+
+    def encode(self, cache: Path, progress: Progress) -> tuple[list[EncodedCorpus], EncodeStats]:
+        assert self.tokenizer is not None
+        status(progress, f"encoding {self.train_path}")
+        return encode_corpus([self.train_path], [self.tokenizer], cache)
+
+    def data_entries(self, stats: EncodeStats, progress: Progress) -> dict[str, Any]:
+        if stats.kept == 0:
+            raise DataError(f"{self.train_path}: no non-empty lines to train on")
+        return {"train_sentences": stats.kept, "skipped_empty": stats.empty}
+
+    def build_model(self) -> SequenceModel:
+        return build_lm(self.model_cfg)
+
+    def lengths(self, corpus: list[EncodedCorpus]) -> np.ndarray:
+        return corpus[0].lengths() + 1
+
+    def make_batch(self, corpus: list[EncodedCorpus], indices: np.ndarray) -> Batch:
+        return collate(indices, corpus[0])
+
+    def evaluate(self, model: SequenceModel, device: torch.device) -> dict[str, float]:
+        assert self.tokenizer is not None
+        return score_lines(model, self.tokenizer, self.dev, device)
+
+    def batching(self, corpus: list[EncodedCorpus], model: SequenceModel, cfg: TrainConfig, dist: Any,
+                 config: dict[str, Any]) -> Batching:  # fmt: skip
+        """Sentence batches, or truncated BPTT over parallel streams (seqtool.data.streams) with --batching stream."""
+        if not _uses_streams(cfg, model, config):
+            return super().batching(corpus, model, cfg, dist, config)
+        rows = max(1, cfg.batch_tokens // cfg.bptt) * dist.world_size  # --batch-size is per process
+        streams = StreamBatches(corpus[0], rows, cfg.bptt, cfg.seed, cfg.bptt_jitter, dist.rank, dist.world_size)
+        return Batching(streams.windows, streams.batch, shard=False)
+
+
+def _uses_streams(train_cfg: TrainConfig, model: SequenceModel, cfg: dict[str, Any]) -> bool:
+    """Resolve --batching auto (stream where the model can carry its state) and record it in the config."""
+    if train_cfg.batching == "auto":
+        train_cfg.batching = "stream" if model.carries_state else "sentences"
+    if train_cfg.batching == "stream" and not model.carries_state:
+        raise OptionError("--batching stream needs a recurrent causal LM (--cell rnn, lstm or gru without --context)")
+    cfg["train_config"]["batching"] = train_cfg.batching
+    return train_cfg.batching == "stream"
+
+
 def train_lm(
     ws: Workspace,
     name: str,
@@ -108,90 +236,8 @@ def train_lm(
     progress: Callable[[dict[str, Any]], None] = lambda _: None,
 ) -> TrainResult:
     """Train (or resume) the language model ``name`` in ``ws``; returns the training summary."""
-    check_file(train_path)
-    check_file(dev_path)
-    model_cfg.validate()
-    train_cfg.validate()
-    dev = dev_lines(dev_path)
-    # Under torchrun, rank 0 sets the folder up; the other ranks read it (see seqtool.training.run).
-    with shared_run(ws, name, resume, resolve_device(device), progress) as run:
-        md, dist, dev_device, progress, resume = run.md, run.dist, run.device, run.progress, run.resume
-        if run.reads_folder:
-            cfg = md.config()
-            model_cfg = LMConfig(**config_section(cfg, "model", md))
-            train_cfg = train_cfg.with_stored(config_section(cfg, "train_config", md))
-            tokenizer = load_tokenizer(md.path, config_section(cfg, "tokenizer", md))
-        else:
-            progress({"event": "status", "message": f"training a {tok_cfg.kind} tokenizer on {train_path}"})
-            tokenizer = train_tokenizer(
-                (line for _, line in read_lines(train_path)), tok_cfg.kind, vocab_size=tok_cfg.vocab_size,
-                min_count=tok_cfg.min_count, lang=tok_cfg.lang, threads=threads,
-            )  # fmt: skip
-            tok_entry = tokenizer.save(md.path, "tokenizer")
-            model_cfg.vocab_size = tokenizer.vocab_size
-            cfg = {
-                "name": name, "kind": "lm", "arch": _arch(model_cfg), "created": now_iso(), "status": "training",
-                "data": {"train": str(train_path), "dev": str(dev_path)}, "model": describe(model_cfg),
-                "tokenizer": {**tok_entry, "lang": tok_cfg.lang, "min_count": tok_cfg.min_count},
-                "train_config": describe(train_cfg), "best": None,
-            }  # fmt: skip
-        cache = md.file("cache") / "train"
-        encoded = run.load_encoded(cache, 1)
-        if encoded is None:
-            progress({"event": "status", "message": f"encoding {train_path}"})
-            encoded = encode_corpus([train_path], [tokenizer], cache)
-        (corpus,), stats = encoded
-        if stats.kept == 0:
-            raise DataError(f"{train_path}: no non-empty lines to train on")
-        torch.manual_seed(train_cfg.seed)  # initial weights from the seed: a restarted run is the same run
-        model = build_lm(model_cfg).to(dev_device)
-        cfg["parameters"] = model.num_parameters()
-        if model.info():  # e.g. a WaveNet's receptive field
-            cfg["info"] = model.info()
-        for key, value in model.info().items():
-            progress({"event": "status", "message": f"{key.replace('_', ' ')}: {value}"})
-        cfg["data"]["train_sentences"], cfg["data"]["skipped_empty"] = stats.kept, stats.empty
-        stream = _uses_streams(train_cfg, model, cfg)
-        run.publish(cfg)
-        lengths = corpus.lengths() + 1
-
-        def epoch_batches(epoch: int) -> list[np.ndarray]:
-            return _token_batches(lengths, train_cfg, epoch)
-
-        make_batch: Callable[[np.ndarray], Any] = lambda idx: collate(idx, corpus)  # noqa: E731
-        if stream:  # truncated BPTT over parallel streams (seqtool.data.streams)
-            rows = max(1, train_cfg.batch_tokens // train_cfg.bptt) * dist.world_size  # --batch-size is per process
-            streams = StreamBatches(corpus, rows, train_cfg.bptt, train_cfg.seed, train_cfg.bptt_jitter,
-                                    dist.rank, dist.world_size)  # fmt: skip
-            epoch_batches, make_batch = streams.windows, streams.batch
-        trainer = Trainer(
-            model, train_cfg, md, epoch_batches=epoch_batches, make_batch=make_batch,
-            evaluate=lambda m: score_lines(m, tokenizer, dev, dev_device), objective=Objective("dev_ppl", False),
-            device=dev_device, progress=progress, rank=dist.rank, world_size=dist.world_size,
-            shard_batches=not stream,
-        )  # fmt: skip
-        result = trainer.fit(resume=resume)
-        if not dist.is_main:
-            return result
-        finish_run(md, result)
-    ws.set_default("lm", name)
-    return result
-
-
-def _uses_streams(train_cfg: TrainConfig, model: SequenceModel, cfg: dict[str, Any]) -> bool:
-    """Resolve --batching auto (stream where the model can carry its state) and record it in the config."""
-    if train_cfg.batching == "auto":
-        train_cfg.batching = "stream" if model.carries_state else "sentences"
-    if train_cfg.batching == "stream" and not model.carries_state:
-        raise OptionError("--batching stream needs a recurrent causal LM (--cell rnn, lstm or gru without --context)")
-    cfg["train_config"]["batching"] = train_cfg.batching
-    return train_cfg.batching == "stream"
-
-
-def _token_batches(lengths: np.ndarray, cfg: TrainConfig, epoch: int) -> list[np.ndarray]:
-    from seqtool.data.batching import token_batches
-
-    return token_batches(lengths, cfg.batch_tokens, cfg.seed, epoch)
+    task = LMTask(train_path, dev_path, model_cfg, tok_cfg)
+    return train_task(task, ws, name, train_cfg, device=device, resume=resume, threads=threads, progress=progress)
 
 
 def _arch(cfg: LMConfig) -> str:

@@ -1,8 +1,10 @@
 """Machine translation: train a translator, translate text, score translations.
 
-Like :mod:`seqtool.tasks.lm`, this module only wires parts together: the corpus reader,
-one sentencepiece model per side, the encoded-corpus batches, a translator from the model zoo,
-the shared :class:`~seqtool.training.trainer.Trainer` and :mod:`seqtool.decoding`.
+Like :mod:`seqtool.tasks.lm`, this module only wires parts together: :class:`MTTask` plugs the
+corpus reader, one sentencepiece model per side, the encoded-corpus batches and a translator from
+the model zoo into the task driver (:mod:`seqtool.tasks.driver`); translation goes through
+:mod:`seqtool.decoding`. The command-line policy lives here too: which options make which
+architecture's config, the sample data used when no files are given, and attention figures.
 """
 
 from __future__ import annotations
@@ -15,22 +17,23 @@ from typing import Any
 import numpy as np
 import torch
 
-from seqtool.data.batching import collate, encode_corpus, token_batches
+from seqtool.data.batch import Batch
+from seqtool.data.batching import EncodedCorpus, EncodeStats, collate, encode_corpus
 from seqtool.data.corpus import check_file, check_parallel, read_lines, read_parallel
-from seqtool.data.text import is_cjk_language, join_japanese
+from seqtool.data.search import Hypothesis, Translation, translate_in_batches
+from seqtool.data.text import is_cjk_language
 from seqtool.data.tokenizers import Tokenizer, load_tokenizer, train_tokenizer
-from seqtool.decoding import Hypothesis, beam_search
+from seqtool.decoding import beam_search
 from seqtool.errors import DataError, OptionError
-from seqtool.files import now_iso
+from seqtool.files import now_iso, sample_data_dir
 from seqtool.metrics import bleu_only
 from seqtool.models.base import SequenceModel
 from seqtool.models.seq2seq import build_translator, translator_config
 from seqtool.store.weights import load_model_weights
 from seqtool.store.workspace import ModelDir, Workspace, config_section
+from seqtool.tasks.driver import Progress, Task, status, train_task
 from seqtool.training.config import Objective, TrainConfig, TrainResult, describe
 from seqtool.training.device import resolve_device
-from seqtool.training.run import finish_run, shared_run
-from seqtool.training.trainer import Trainer
 
 
 @dataclass
@@ -45,9 +48,87 @@ class MTDataConfig:
     max_len: int = 100  # training pairs longer than this (in tokens, either side) are skipped and counted
 
 
-def mt_train_config(arch: str, **overrides: Any) -> TrainConfig:
+DEFAULT_ARCH = "transformer"
+_RNN_ONLY = ("hidden", "attention", "bidirectional")
+_TRANSFORMER_ONLY = ("heads", "ff_dim", "decoder_layers", "attention_dropout", "activation_dropout",
+                     "source_word_dropout")  # fmt: skip
+
+
+def mt_data_config(**options: Any) -> MTDataConfig:
+    """The data settings from command-line options (None: the library default)."""
+    return MTDataConfig(**{k: v for k, v in options.items() if v is not None})
+
+
+def mt_model_values(arch: str | None, **options: Any) -> dict[str, Any]:
+    """The "model" config entries of ``arch`` from train-mt's options (None: not given, the
+    architecture's default). The Transformer's width is --emb-dim and --layers counts encoder and
+    decoder layers each (--decoder-layers overrides the decoder's)."""
+    arch = arch or DEFAULT_ARCH
+    given = {k: v for k, v in options.items() if v is not None}
+    wrong = _RNN_ONLY if arch == "transformer" else _TRANSFORMER_ONLY
+    for key in wrong:
+        if key in given:
+            kind = "recurrent-model" if arch == "transformer" else "Transformer"
+            raise OptionError(f"--{key.replace('_', '-')} is a {kind} option, not one of --arch {arch}")
+    if arch != "transformer":
+        return given
+    renamed = {"emb_dim": "dim", "layers": "encoder_layers"}
+    values = {renamed.get(k, k): v for k, v in given.items()}
+    if "encoder_layers" in values:
+        values.setdefault("decoder_layers", values["encoder_layers"])
+    return values
+
+
+_MODEL_OPTIONS = ("emb_dim", "hidden", "dropout", "attention", "bidirectional", "layers", "decoder_layers", "heads",
+                  "ff_dim", "attention_dropout", "activation_dropout", "source_word_dropout")  # fmt: skip
+_TRAIN_OPTIONS = {"epochs": "epochs", "max_minutes": "max_minutes", "batch_size": "batch_tokens", "lr": "lr",
+                  "warmup": "warmup", "label_smoothing": "label_smoothing", "patience": "patience",
+                  "average_last": "average_last", "precision": "precision", "seed": "seed", "schedule": "schedule",
+                  "optimizer": "optimizer", "weight_decay": "weight_decay", "ema": "ema"}  # fmt: skip
+_DATA_OPTIONS = ("src_lang", "tgt_lang", "tokenizer", "src_vocab", "tgt_vocab", "max_len")
+
+
+@dataclass
+class MTRecipe:
+    """Everything train-mt's options decide about a translator: its architecture and configs."""
+
+    arch: str
+    model_values: dict[str, Any]
+    train_cfg: TrainConfig
+    data_cfg: MTDataConfig
+
+
+def mt_recipe(options: dict[str, Any]) -> MTRecipe:
+    """The recipe from train-mt's options by name (None or absent: the default; other keys are ignored)."""
+    arch = options.get("arch") or DEFAULT_ARCH
+    model_values = mt_model_values(arch, **{k: options.get(k) for k in _MODEL_OPTIONS})
+    train_cfg = mt_train_config(arch, **{key: options.get(opt) for opt, key in _TRAIN_OPTIONS.items()})
+    train_cfg.validate()
+    data_cfg = mt_data_config(**{k: options.get(k) for k in _DATA_OPTIONS})
+    return MTRecipe(arch, model_values, train_cfg, data_cfg)
+
+
+def default_mt_data(
+    src: Path | None, tgt: Path | None, dev_src: Path | None, dev_tgt: Path | None, src_lang: str, tgt_lang: str
+) -> tuple[Path, Path, Path, Path]:
+    """Training and dev files, the sample data where not given: English -> Japanese, or the other
+    way round when the languages are ja -> en and no training files are given."""
+    if (dev_src is None) != (dev_tgt is None):
+        raise OptionError("give both --dev-src and --dev-tgt, or neither")
+    sample = sample_data_dir() / "enja"
+    s, t = ("ja", "en") if src is None and tgt is None and (src_lang, tgt_lang) == ("ja", "en") else ("en", "ja")
+    return (src or sample / f"train.{s}", tgt or sample / f"train.{t}", dev_src or sample / f"dev.{s}",
+            dev_tgt or sample / f"dev.{t}")  # fmt: skip
+
+
+def default_mt_name(data_cfg: MTDataConfig, arch: str | None) -> str:
+    """The model name when none is given (numbered by the caller if taken)."""
+    return f"{data_cfg.src_lang}-{data_cfg.tgt_lang}-{arch or DEFAULT_ARCH}"
+
+
+def mt_train_config(arch: str | None, **overrides: Any) -> TrainConfig:
     """The default recipe per architecture (the best found on small_parallel_enja dev; docs/benchmarks.md)."""
-    if arch == "transformer":
+    if (arch or DEFAULT_ARCH) == "transformer":
         base = dict(lr=1e-3, schedule="inverse_sqrt", warmup=400, label_smoothing=0.1, batch_tokens=4096,
                     patience=8, average_last=5, epochs=100)  # fmt: skip
     else:
@@ -73,6 +154,87 @@ def read_dev(src: Path, tgt: Path) -> tuple[list[str], list[str]]:
     return [s for s, _ in pairs], [t for _, t in pairs]
 
 
+class MTTask(Task):
+    """Translation on a line-aligned parallel corpus; the best epoch by dev BLEU (greedy)."""
+
+    kind = "mt"
+    objective = Objective("dev_bleu", True)
+    sides = 2
+
+    def __init__(self, files: tuple[Path, Path, Path, Path], arch: str, model_values: dict[str, Any],
+                 data_cfg: MTDataConfig) -> None:  # fmt: skip
+        self.src, self.tgt, self.dev_src, self.dev_tgt = files
+        self.arch, self.model_values, self.data_cfg = arch, model_values, data_cfg
+        self.n_pairs = 0
+        self.dev_sources: list[str] = []
+        self.dev_refs: list[str] = []
+        self.model_cfg: Any = None
+        self.toks: tuple[Tokenizer, Tokenizer] | None = None
+
+    def check(self) -> None:
+        for p in (self.src, self.tgt, self.dev_src, self.dev_tgt):
+            check_file(p)
+        self.n_pairs = check_parallel(self.src, self.tgt)
+        self.model_cfg = translator_config(self.arch, self.model_values)
+        if self.data_cfg.max_len <= 0:
+            raise OptionError(f"--max-len must be > 0, got {self.data_cfg.max_len}")
+        self.dev_sources, self.dev_refs = read_dev(self.dev_src, self.dev_tgt)
+
+    def setup(self, md: ModelDir, progress: Progress, threads: int) -> dict[str, Any]:
+        d = self.data_cfg
+        status(progress, f"training {d.tokenizer} tokenizers on {self.src} and {self.tgt}")
+        src_tok = side_tokenizer((s for _, s in read_lines(self.src)), d.tokenizer, d.src_lang, d.src_vocab, True,
+                                 threads)  # fmt: skip
+        tgt_tok = side_tokenizer((t for _, t in read_lines(self.tgt)), d.tokenizer, d.tgt_lang, d.tgt_vocab, False,
+                                 threads)  # fmt: skip
+        self.toks = src_tok, tgt_tok
+        values = {**self.model_values, "src_vocab": src_tok.vocab_size, "tgt_vocab": tgt_tok.vocab_size}
+        self.model_cfg = translator_config(self.arch, values)
+        return {
+            "arch": describe_arch(self.arch, self.model_cfg), "model_arch": self.arch, "src_lang": d.src_lang,
+            "tgt_lang": d.tgt_lang, "model": describe(self.model_cfg), "data_config": describe(d),
+            "tokenizers": {"src": src_tok.save(md.path, "src"), "tgt": tgt_tok.save(md.path, "tgt")},
+            "data": {"train": f"{self.src} {self.tgt}", "dev": f"{self.dev_src} {self.dev_tgt}",
+                     "train_src": str(self.src), "train_tgt": str(self.tgt), "dev_src": str(self.dev_src),
+                     "dev_tgt": str(self.dev_tgt)},
+        }  # fmt: skip
+
+    def restore(self, md: ModelDir, cfg: dict[str, Any]) -> None:
+        self.arch = cfg["model_arch"]
+        self.model_cfg = translator_config(self.arch, config_section(cfg, "model", md))
+        tokenizers = config_section(cfg, "tokenizers", md)
+        self.toks = load_tokenizer(md.path, tokenizers["src"]), load_tokenizer(md.path, tokenizers["tgt"])
+
+    def encode(self, cache: Path, progress: Progress) -> tuple[list[EncodedCorpus], EncodeStats]:
+        assert self.toks is not None
+        status(progress, f"encoding {self.n_pairs:,} sentence pairs")
+        return encode_corpus([self.src, self.tgt], list(self.toks), cache, max_len=self.data_cfg.max_len)
+
+    def data_entries(self, stats: EncodeStats, progress: Progress) -> dict[str, Any]:
+        if stats.kept == 0:
+            raise DataError(f"{self.src}: no usable sentence pairs (empty: {stats.empty}, too long: {stats.too_long})")
+        if stats.empty or stats.too_long:
+            status(progress, f"skipped {stats.empty} pairs with an empty side and {stats.too_long} longer than "
+                   f"{self.data_cfg.max_len} tokens")  # fmt: skip
+        return {"pairs": stats.kept, "skipped_empty": stats.empty, "skipped_too_long": stats.too_long}
+
+    def build_model(self) -> SequenceModel:
+        return build_translator(self.model_cfg)
+
+    def lengths(self, corpus: list[EncodedCorpus]) -> np.ndarray:
+        src_ids, tgt_ids = corpus
+        return np.maximum(src_ids.lengths(), tgt_ids.lengths() + 1)
+
+    def make_batch(self, corpus: list[EncodedCorpus], indices: np.ndarray) -> Batch:
+        src_ids, tgt_ids = corpus
+        return collate(indices, tgt_ids, src_ids)
+
+    def evaluate(self, model: SequenceModel, device: torch.device) -> dict[str, float]:
+        assert self.toks is not None
+        found = translate_texts(model, *self.toks, self.dev_sources, device, beam=1)
+        return {"dev_bleu": bleu_only([t[0].text for t in found], self.dev_refs)}
+
+
 def train_mt(
     ws: Workspace,
     name: str,
@@ -91,88 +253,8 @@ def train_mt(
     progress: Callable[[dict[str, Any]], None] = lambda _: None,
 ) -> TrainResult:
     """Train (or resume) the translator ``name``; the best weights by dev BLEU are kept."""
-    for p in (src, tgt, dev_src, dev_tgt):
-        check_file(p)
-    n_pairs = check_parallel(src, tgt)
-    model_cfg = translator_config(arch, model_values)
-    train_cfg.validate()
-    if data_cfg.max_len <= 0:
-        raise OptionError(f"--max-len must be > 0, got {data_cfg.max_len}")
-    dev_sources, dev_refs = read_dev(dev_src, dev_tgt)
-    # Under torchrun, rank 0 sets the folder up; the other ranks read it (see seqtool.training.run).
-    with shared_run(ws, name, resume, resolve_device(device), progress) as run:
-        md, dist, run_device, progress, resume = run.md, run.dist, run.device, run.progress, run.resume
-        if run.reads_folder:
-            cfg = md.config()
-            arch = cfg["model_arch"]
-            model_cfg = translator_config(arch, config_section(cfg, "model", md))
-            train_cfg = train_cfg.with_stored(config_section(cfg, "train_config", md))
-            src_tok, tgt_tok = (load_tokenizer(md.path, cfg["tokenizers"][s]) for s in ("src", "tgt"))
-        else:
-            progress({"event": "status", "message": f"training {data_cfg.tokenizer} tokenizers on {src} and {tgt}"})
-            src_tok = side_tokenizer(
-                (s for _, s in read_lines(src)),
-                data_cfg.tokenizer,
-                data_cfg.src_lang,
-                data_cfg.src_vocab,
-                True,
-                threads,
-            )
-            tgt_tok = side_tokenizer(
-                (t for _, t in read_lines(tgt)),
-                data_cfg.tokenizer,
-                data_cfg.tgt_lang,
-                data_cfg.tgt_vocab,
-                False,
-                threads,
-            )
-            model_values = {**model_values, "src_vocab": src_tok.vocab_size, "tgt_vocab": tgt_tok.vocab_size}
-            model_cfg = translator_config(arch, model_values)
-            cfg = {
-                "name": name, "kind": "mt", "arch": describe_arch(arch, model_cfg), "model_arch": arch,
-                "created": now_iso(), "status": "training", "src_lang": data_cfg.src_lang,
-                "tgt_lang": data_cfg.tgt_lang, "model": describe(model_cfg), "train_config": describe(train_cfg),
-                "data_config": describe(data_cfg),
-                "tokenizers": {"src": src_tok.save(md.path, "src"), "tgt": tgt_tok.save(md.path, "tgt")},
-                "data": {"train": f"{src} {tgt}", "dev": f"{dev_src} {dev_tgt}", "train_src": str(src),
-                         "train_tgt": str(tgt), "dev_src": str(dev_src), "dev_tgt": str(dev_tgt)},
-                "best": None,
-            }  # fmt: skip
-        cache = md.file("cache") / "train"
-        encoded = run.load_encoded(cache, 2)
-        if encoded is None:
-            progress({"event": "status", "message": f"encoding {n_pairs:,} sentence pairs"})
-            encoded = encode_corpus([src, tgt], [src_tok, tgt_tok], cache, max_len=data_cfg.max_len)
-        (src_ids, tgt_ids), stats = encoded
-        if stats.kept == 0:
-            raise DataError(f"{src}: no usable sentence pairs (empty: {stats.empty}, too long: {stats.too_long})")
-        cfg["data"].update(pairs=stats.kept, skipped_empty=stats.empty, skipped_too_long=stats.too_long)
-        if stats.empty or stats.too_long:
-            progress({"event": "status", "message": f"skipped {stats.empty} pairs with an empty side and "
-                      f"{stats.too_long} longer than {data_cfg.max_len} tokens"})  # fmt: skip
-        torch.manual_seed(train_cfg.seed)  # initial weights from the seed: a restarted run is the same run
-        model = build_translator(model_cfg).to(run_device)
-        cfg["parameters"] = model.num_parameters()
-        run.publish(cfg)
-        lengths = np.maximum(src_ids.lengths(), tgt_ids.lengths() + 1)
-        tgt_is_cjk = is_cjk_language(data_cfg.tgt_lang)
-
-        def evaluate(m: SequenceModel) -> dict[str, float]:
-            hyps = translate_texts(m, src_tok, tgt_tok, dev_sources, run_device, beam=1, display=False)
-            return {"dev_bleu": bleu_only([h[0] for h in hyps], dev_refs)}
-
-        trainer = Trainer(
-            model, train_cfg, md, epoch_batches=lambda e: token_batches(lengths, train_cfg.batch_tokens, train_cfg.seed, e),
-            make_batch=lambda idx: collate(idx, tgt_ids, src_ids), evaluate=evaluate,
-            objective=Objective("dev_bleu", True), device=run_device, progress=progress,
-            rank=dist.rank, world_size=dist.world_size,
-        )  # fmt: skip
-        result = trainer.fit(resume=resume)
-        if not dist.is_main:
-            return result
-        finish_run(md, result, display_join=tgt_is_cjk)
-    ws.set_default("mt", name)
-    return result
+    task = MTTask((src, tgt, dev_src, dev_tgt), arch, model_values, data_cfg)
+    return train_task(task, ws, name, train_cfg, device=device, resume=resume, threads=threads, progress=progress)
 
 
 def describe_arch(arch: str, cfg: Any) -> str:
@@ -194,43 +276,27 @@ def translate_texts(
     alpha: float = 1.0,
     nbest: int = 1,
     batch_sentences: int = 64,
-    display: bool = True,
     join: bool = False,
-    with_hypotheses: bool = False,
     progress: Callable[[int], None] = lambda done: None,
-) -> list[list[Any]]:
-    """Translate ``texts`` (in input order); each entry is the ``nbest`` output strings
-    (or ``(string, Hypothesis)`` pairs with ``with_hypotheses``). ``join`` removes the word
-    spaces of a language written without them (display); otherwise output keeps the segmentation.
-    ``progress`` is called after every batch with the number of sentences translated so far."""
+) -> list[list[Translation]]:
+    """Translate ``texts`` (in input order); each entry is the ``nbest`` best :class:`Translation`\\ s
+    (text and hypothesis). ``join`` removes the word spaces of a language written without them
+    (display); otherwise output keeps the segmentation. ``progress`` is called after every batch
+    with the number of sentences translated so far."""
     if beam <= 0 or nbest <= 0 or nbest > beam:
         raise OptionError(f"need 1 <= --nbest <= --beam, got beam {beam}, nbest {nbest}")
     model.eval()
+
+    def search(sources: list[list[int]]) -> list[list[Hypothesis]]:
+        lengths = torch.tensor([len(s) for s in sources])
+        src = torch.zeros(len(sources), int(lengths.max()), dtype=torch.long)
+        for r, ids in enumerate(sources):
+            src[r, : len(ids)] = torch.tensor(ids)
+        return beam_search(model, src.to(device), lengths, beam=beam, alpha=alpha, nbest=nbest)
+
     encoded = src_tok.encode_batch(list(texts))
-    order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
-    results: list[list[Any]] = [[] for _ in texts]
-    for start in range(0, len(order), batch_sentences):
-        idx = [i for i in order[start : start + batch_sentences]]
-        nonempty = [i for i in idx if encoded[i]]
-        for i in idx:
-            if not encoded[i]:
-                results[i] = [("", Hypothesis([], 0.0)) if with_hypotheses else ""] * nbest
-        if not nonempty:
-            continue
-        lengths = torch.tensor([len(encoded[i]) for i in nonempty])
-        src = torch.zeros(len(nonempty), int(lengths.max()), dtype=torch.long)
-        for r, i in enumerate(nonempty):
-            src[r, : len(encoded[i])] = torch.tensor(encoded[i])
-        found = beam_search(model, src.to(device), lengths, beam=beam, alpha=alpha, nbest=nbest)
-        for i, hyps in zip(nonempty, found, strict=True):
-            outs = []
-            for h in hyps:
-                text = tgt_tok.decode(h.ids)
-                text = join_japanese(text) if join else text
-                outs.append((text, h) if with_hypotheses else text)
-            results[i] = outs
-        progress(min(start + batch_sentences, len(order)))
-    return results
+    return translate_in_batches(texts, encoded, search, tgt_tok.decode, nbest=nbest, batch_sentences=batch_sentences,
+                                join=join, progress=progress)  # fmt: skip
 
 
 @dataclass
@@ -246,7 +312,7 @@ class LoadedTranslator:
     def joins_output(self) -> bool:
         return is_cjk_language(self.config.get("tgt_lang", ""))
 
-    def translate(self, texts: Sequence[str], *, tokenized: bool = False, **kwargs: Any) -> list[list[Any]]:
+    def translate(self, texts: Sequence[str], *, tokenized: bool = False, **kwargs: Any) -> list[list[Translation]]:
         join = self.joins_output and not tokenized
         return translate_texts(self.model, self.src_tok, self.tgt_tok, texts, self.device, join=join, **kwargs)
 
@@ -258,6 +324,30 @@ def load_translator(ws: Workspace, name: str | None, device: str = "auto") -> Lo
     toks = config_section(cfg, "tokenizers", md)
     src_tok, tgt_tok = load_tokenizer(md.path, toks["src"]), load_tokenizer(md.path, toks["tgt"])
     return LoadedTranslator(md, cfg, load_model_weights(md, model, run_device), src_tok, tgt_tok, run_device)
+
+
+def attention_figures(tr: Any, figures_dir: Path, texts: Sequence[str], found: list[list[Translation]]) -> list[Path]:
+    """One attention heatmap per translated sentence (its best translation), named
+    ``attention-<model>-<time>-<n>.png`` in ``figures_dir``; returns the files written. ``tr``: a
+    translator of either engine (:func:`seqtool.tasks.translator.load_translator`)."""
+    from seqtool.viz.figures import attention_heatmap
+
+    if getattr(tr, "engine", "torch") == "torch" and tr.config.get("model", {}).get("attention", "none") == "none":
+        raise OptionError(
+            f"model {tr.md.name!r} has no attention to show on torch (train with --attention bahdanau|luong, "
+            "or export a Transformer with `seqtool export` and use --engine ctranslate2)"
+        )
+    stamp = now_iso().replace(":", "").replace("+", "_")[:17]
+    paths = []
+    for n, (source, translations) in enumerate(zip(texts, found, strict=True)):
+        hyp = translations[0].hypothesis
+        if not hyp.attention:
+            continue
+        out_pieces = [tr.tgt_tok.id_to_piece(i) for i in hyp.ids] + ["</s>"]
+        path = figures_dir / f"attention-{tr.md.name}-{stamp}-{n + 1}.png"
+        paths.append(attention_heatmap(tr.src_tok.pieces(source), out_pieces, hyp.attention, path,
+                                       f"{tr.md.name}: {source[:60]}"))  # fmt: skip
+    return paths
 
 
 def read_texts(path: Path) -> list[str]:
