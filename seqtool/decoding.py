@@ -1,9 +1,11 @@
 """The one decoding module: greedy search, batched beam search and sampling, for every model.
 
-All three drive a model only through ``start`` and ``step`` (see
-:class:`~seqtool.models.base.SequenceModel`), so RNNs, attention models and Transformers (with
-their key/value caches) decode through the same code. Everything works on a batch of sentences
-at once; beam search keeps ``batch x beam`` hypotheses in one tensor.
+All three drive a model only through ``start`` (the state after the source) and ``step_logits``
+(next-token scores for one token per row; ``step`` is its log-softmax), see
+:class:`~seqtool.models.base.SequenceModel`, so RNNs, attention models, Transformers (with their
+key/value caches) and WaveNets (with their convolution queues) decode through the same code.
+Greedy and beam search normalize the scores themselves in fp32; beam search keeps ``batch x beam``
+hypotheses in one tensor and never copies the state entries a model lists in ``source_state``.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from seqtool.cli import panels
 from seqtool.cli.app import app, evaluate_app
 from seqtool.cli.common import (
     DeviceOpt,
@@ -27,7 +28,7 @@ TempOpt = Annotated[
 ]
 
 
-@app.command("train-dialog")
+@app.command("train-dialog", rich_help_panel=panels.LM)
 def train_dialog_cmd(
     arch: Annotated[str, typer.Option(help="hred or vhred.")] = "hred",
     data: Annotated[
@@ -93,7 +94,7 @@ def train_dialog_cmd(
         )
 
 
-@app.command("respond")
+@app.command("respond", rich_help_panel=panels.LM)
 def respond_cmd(
     utterances: Annotated[list[str] | None, typer.Argument(help="The conversation so far, oldest first.")] = None,
     num: Annotated[int, typer.Option("--num", "-n", help="How many replies.")] = 1,
@@ -121,7 +122,7 @@ def respond_cmd(
             console.print(r)
 
 
-@app.command("chat")
+@app.command("chat", rich_help_panel=panels.LM)
 def chat_cmd(
     temperature: TempOpt = 0.0,
     model: ModelOpt = None,

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from seqtool.cli import panels
 from seqtool.cli.app import app
 from seqtool.cli.common import DeviceOpt, ThreadsOpt, WorkspaceOpt, console, setup_torch
 
@@ -21,7 +22,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-@app.command("serve")
+@app.command("serve", rich_help_panel=panels.START)
 def serve_cmd(
     host: Annotated[str, typer.Option(help="Address to bind; anything but loopback needs --token.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,

@@ -6,11 +6,12 @@ from typing import Annotated
 
 import typer
 
+from seqtool.cli import panels
 from seqtool.cli.app import app
 from seqtool.cli.common import DeviceOpt, JsonOpt, ModelOpt, WorkspaceOpt, console, print_json, setup_torch
 
 vae_app = typer.Typer(help="Sentence VAE: reconstruct a sentence, interpolate between two.", no_args_is_help=True)
-app.add_typer(vae_app, name="vae")
+app.add_typer(vae_app, name="vae", rich_help_panel=panels.LM)
 
 
 @vae_app.command("reconstruct")

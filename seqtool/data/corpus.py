@@ -1,8 +1,8 @@
 """Streaming corpus readers with ``file:line`` errors.
 
 Nothing here loads a whole corpus: readers yield one line at a time, so memory does not grow
-with corpus size. CRLF line endings and a UTF-8 byte-order mark are accepted; invalid UTF-8 is an
-error that names the file and line.
+with corpus size. CRLF line endings and a UTF-8 byte-order mark are accepted; invalid UTF-8 and NUL bytes (a
+binary file, e.g. a model given as ``--train``) are errors that name the file and line.
 """
 
 from __future__ import annotations
@@ -47,6 +47,12 @@ def read_lines(path: str | Path, *, max_line_bytes: int = MAX_LINE_BYTES) -> Ite
             if len(raw) > max_line_bytes:
                 raise DataError(
                     f"{p}:{number}: line is longer than {max_line_bytes:,} bytes; is this one sentence per line?"
+                )
+            nul = raw.find(b"\x00")
+            if nul >= 0:
+                raise DataError(
+                    f"{p}:{number}: NUL byte at byte {nul}: this is a binary file, not text; "
+                    "give a UTF-8 text file with one sentence per line"
                 )
             try:
                 text = raw.decode("utf-8")

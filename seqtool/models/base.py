@@ -6,7 +6,8 @@ training loop project only the non-padding positions, which saves the largest ma
 (hidden x vocabulary) on every padded slot.
 
 Decoding needs :meth:`SequenceModel.start` (the state after reading the source or the prompt) and
-:meth:`SequenceModel.step` (log-probabilities of the next token given the previous one). A state
+:meth:`SequenceModel.step_logits` (next-token scores given the previous token; :meth:`SequenceModel.step`
+is their log-softmax). A state
 is a flat ``dict`` of batch-first tensors, so beam search can reorder any model's state with
 :func:`reorder_state` without knowing what is inside.
 """

@@ -1,11 +1,14 @@
 """Language modelling: train, evaluate, predict the next word, generate.
 
-This module wires the parts together (corpus -> tokenizer -> encoded batches -> model ->
-:class:`~seqtool.training.trainer.Trainer` -> workspace); it contains no model code and no training loop.
+:class:`LMTask` plugs the parts (corpus -> tokenizer -> encoded batches -> model -> dev scores) into
+the task driver (:mod:`seqtool.tasks.driver`), which runs the :class:`~seqtool.training.trainer.Trainer`
+and keeps the workspace; this module has no model code and no training loop. train-lm's option ->
+config mapping (:func:`lm_recipe`), default data and default names live here too.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -299,10 +302,13 @@ def generate(
         raise OptionError(f"--temperature must be > 0, got {temperature}")
     if top_k < 0:
         raise OptionError(f"--top-k must be >= 0, got {top_k}")
-    generator = torch.Generator(device=lm.device)
-    generator.manual_seed(seed if seed is not None else int(torch.seed() % (2**31)))
-    if seed is not None:
-        torch.manual_seed(seed)  # a latent-variable model draws its z from the global generator
+    seed = seed if seed is not None else int.from_bytes(os.urandom(8), "little") >> 1
+    generator = torch.Generator(device=lm.device)  # its own: the caller's global RNG is left as it was
+    generator.manual_seed(seed)
     prompt_ids = lm.tokenizer.encode(prompt)
-    (continuation,) = sample(lm.model, _prompt_tensor(lm, prompt), max_words, temperature, top_k, generator)
+    # A latent-variable model draws its z from the global generator: seeded too, inside a fork that
+    # restores the global RNG state afterwards.
+    with torch.random.fork_rng(devices=[lm.device] if lm.device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        (continuation,) = sample(lm.model, _prompt_tensor(lm, prompt), max_words, temperature, top_k, generator)
     return lm.tokenizer.decode(prompt_ids + continuation)
