@@ -122,6 +122,7 @@ def test_models_compare_table_and_json(models: Workspace) -> None:
         "created": "2026-11-28T10:00:00+00:00",
         "compression": None,  # added by `seqtool compress`; these fake models have no weights file
         "weights_bytes": None,
+        "engines": ["torch"],  # + exported copies (`seqtool export`)
     }
 
 

@@ -18,9 +18,9 @@ from seqtool.cli.common import (
     WorkspaceOpt,
     console,
     print_json,
+    report_training,
     sample_data_dir,
     setup_torch,
-    training_summary,
 )
 
 TempOpt = Annotated[
@@ -84,9 +84,7 @@ def train_dialog_cmd(
             ws, name, data or sample / f"train.{suffix}", dev or sample / f"dev.{suffix}", model_cfg, train_cfg,
             lang=lang, device=device, resume=resume, progress=progress,
         )  # fmt: skip
-    if json:
-        print_json(training_summary(name, result))
-    else:
+    if report_training(name, result, json):
         console.print(
             f"[bold green]trained {name}[/]: best dev perplexity {result.best['value']:.2f} "
             f"(epoch {result.best['epoch']}), {result.epochs} epochs, {result.elapsed_s:.0f}s; "

@@ -3,8 +3,8 @@
 Data: one utterance per line, a blank line between dialogues, optional ``A: `` / ``B: `` speaker
 prefixes (stripped). Every utterance after a dialogue's first is a training reply, with the K
 utterances before it as its context. Like the other tasks this module only wires parts together:
-the word tokenizer, :class:`~seqtool.models.hred.HRED`, the shared
-:class:`~seqtool.training.trainer.Trainer` and :mod:`seqtool.decoding`.
+:class:`DialogTask` plugs the word tokenizer and :class:`~seqtool.models.hred.HRED` into the task
+driver (:mod:`seqtool.tasks.driver`); replies go through :mod:`seqtool.decoding`.
 """
 
 from __future__ import annotations
@@ -25,15 +25,14 @@ from seqtool.data.specials import BOS, EOS
 from seqtool.data.tokenizers import Tokenizer, load_tokenizer, train_tokenizer
 from seqtool.decoding import greedy, sample
 from seqtool.errors import DataError, OptionError
-from seqtool.files import now_iso
 from seqtool.metrics import distinct_n, perplexity, word_count
+from seqtool.models.base import SequenceModel
 from seqtool.models.hred import HRED, DialogConfig
 from seqtool.store.weights import load_model_weights
 from seqtool.store.workspace import ModelDir, Workspace, config_section
+from seqtool.tasks.driver import Progress, Task, status, train_task
 from seqtool.training.config import Objective, TrainConfig, TrainResult, describe
 from seqtool.training.device import resolve_device
-from seqtool.training.run import finish_run, shared_run
-from seqtool.training.trainer import Trainer
 
 SPEAKER = re.compile(r"^[AB]:\s*")
 Example = tuple[list[str], str]  # (context utterances, oldest first; reply)
@@ -123,6 +122,69 @@ def score_dialogs(model: HRED, tokenizer: Tokenizer, items: list[Example], devic
     return {**scores, "dev_kl": kl / len(items)} if model.variational else scores
 
 
+class DialogTask(Task):
+    """Replies from their context (HRED/VHRED); the best epoch by the dev replies' perplexity."""
+
+    kind = "dialog"
+    objective = Objective("dev_ppl", False)
+    sides = 0  # a reply with its context is no line of a file: encoded in memory
+
+    def __init__(self, train_path: Path, dev_path: Path, model_cfg: DialogConfig, lang: str, vocab_size: int,
+                 min_count: int) -> None:  # fmt: skip
+        self.train_path, self.dev_path, self.model_cfg = train_path, dev_path, model_cfg
+        self.lang, self.vocab_size, self.min_count = lang, vocab_size, min_count
+        self.train_dialogs: list[list[str]] = []
+        self.dev_dialogs: list[list[str]] = []
+        self.dev_items: list[Example] = []
+        self.tokenizer: Tokenizer | None = None
+
+    def check(self) -> None:
+        check_file(self.train_path)
+        check_file(self.dev_path)
+        self.model_cfg.validate()
+        self.train_dialogs, self.dev_dialogs = read_dialogues(self.train_path), read_dialogues(self.dev_path)
+
+    def setup(self, md: ModelDir, progress: Progress, threads: int) -> dict[str, Any]:
+        utterances = (u for d in self.train_dialogs for u in d)
+        self.tokenizer = train_tokenizer(utterances, "word", vocab_size=self.vocab_size, min_count=self.min_count,
+                                         lang=self.lang)  # fmt: skip
+        tok_entry = self.tokenizer.save(md.path, "tokenizer")
+        self.model_cfg.vocab_size = self.tokenizer.vocab_size
+        return {
+            "arch": f"{self.model_cfg.arch}-{self.model_cfg.context}",
+            "data": {"train": str(self.train_path), "dev": str(self.dev_path)}, "model": describe(self.model_cfg),
+            "tokenizer": {**tok_entry, "lang": self.lang, "min_count": self.min_count},
+        }  # fmt: skip
+
+    def restore(self, md: ModelDir, cfg: dict[str, Any]) -> None:
+        self.model_cfg = DialogConfig(**config_section(cfg, "model", md))
+        self.tokenizer = load_tokenizer(md.path, config_section(cfg, "tokenizer", md))
+
+    def encode(self, cache: Path, progress: Progress) -> tuple[EncodedDialogs, int]:
+        assert self.tokenizer is not None
+        k = self.model_cfg.context
+        train_items = examples(self.train_dialogs, k)
+        self.dev_items = examples(self.dev_dialogs, k)
+        status(progress, f"{len(train_items)} training replies, {len(self.dev_items)} dev")
+        return encode_examples(train_items, self.tokenizer, k), len(train_items)
+
+    def data_entries(self, stats: int, progress: Progress) -> dict[str, Any]:
+        return {"train_replies": stats, "train_dialogues": len(self.train_dialogs)}
+
+    def build_model(self) -> HRED:
+        return HRED(self.model_cfg)
+
+    def lengths(self, corpus: EncodedDialogs) -> np.ndarray:
+        return corpus.lengths()
+
+    def make_batch(self, corpus: EncodedDialogs, indices: np.ndarray) -> Batch:
+        return corpus.batch(indices)
+
+    def evaluate(self, model: SequenceModel, device: torch.device) -> dict[str, float]:
+        assert self.tokenizer is not None
+        return score_dialogs(model, self.tokenizer, self.dev_items, device)  # type: ignore[arg-type]
+
+
 def train_dialog(
     ws: Workspace,
     name: str,
@@ -138,52 +200,9 @@ def train_dialog(
     resume: bool = False,
     progress: Callable[[dict[str, Any]], None] = lambda _: None,
 ) -> TrainResult:
-    """Train (or resume) the dialogue model ``name`` in ``ws``."""
-    check_file(train_path)
-    check_file(dev_path)
-    model_cfg.validate()
-    train_cfg.validate()
-    train_dialogs, dev_dialogs = read_dialogues(train_path), read_dialogues(dev_path)
-    with shared_run(ws, name, resume, resolve_device(device), progress) as run:
-        md, dist, dev_device, progress = run.md, run.dist, run.device, run.progress
-        if run.reads_folder:
-            cfg = md.config()
-            model_cfg = DialogConfig(**config_section(cfg, "model", md))
-            train_cfg = train_cfg.with_stored(config_section(cfg, "train_config", md))
-            tokenizer = load_tokenizer(md.path, config_section(cfg, "tokenizer", md))
-        else:
-            utterances = (u for d in train_dialogs for u in d)
-            tokenizer = train_tokenizer(utterances, "word", vocab_size=vocab_size, min_count=min_count, lang=lang)
-            tok_entry = tokenizer.save(md.path, "tokenizer")
-            model_cfg.vocab_size = tokenizer.vocab_size
-            cfg = {
-                "name": name, "kind": "dialog", "arch": f"{model_cfg.arch}-{model_cfg.context}", "created": now_iso(),
-                "status": "training", "data": {"train": str(train_path), "dev": str(dev_path)},
-                "model": describe(model_cfg), "tokenizer": {**tok_entry, "lang": lang, "min_count": min_count},
-                "train_config": describe(train_cfg), "best": None,
-            }  # fmt: skip
-        train_items = examples(train_dialogs, model_cfg.context)
-        dev_items = examples(dev_dialogs, model_cfg.context)
-        progress({"event": "status", "message": f"{len(train_items)} training replies, {len(dev_items)} dev"})
-        data = encode_examples(train_items, tokenizer, model_cfg.context)
-        torch.manual_seed(train_cfg.seed)
-        model = HRED(model_cfg).to(dev_device)
-        cfg["parameters"] = model.num_parameters()
-        cfg["data"]["train_replies"], cfg["data"]["train_dialogues"] = len(train_items), len(train_dialogs)
-        run.publish(cfg)
-        lengths = data.lengths()
-        trainer = Trainer(
-            model, train_cfg, md, epoch_batches=lambda e: token_batches(lengths, train_cfg.batch_tokens, train_cfg.seed, e),
-            make_batch=data.batch, evaluate=lambda m: score_dialogs(m, tokenizer, dev_items, dev_device),  # type: ignore[arg-type]
-            objective=Objective("dev_ppl", False), device=dev_device, progress=progress, rank=dist.rank,
-            world_size=dist.world_size,
-        )  # fmt: skip
-        result = trainer.fit(resume=run.resume)
-        if not dist.is_main:
-            return result
-        finish_run(md, result)
-    ws.set_default("dialog", name)
-    return result
+    """Train (or resume) the dialogue model ``name`` in ``ws`` (the task driver's recipe, :class:`DialogTask`)."""
+    task = DialogTask(train_path, dev_path, model_cfg, lang, vocab_size, min_count)
+    return train_task(task, ws, name, train_cfg, device=device, resume=resume, progress=progress)
 
 
 @dataclass

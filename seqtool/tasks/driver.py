@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from seqtool.data.batch import Batch
-from seqtool.data.batching import EncodedCorpus, EncodeStats, token_batches
+from seqtool.data.batching import token_batches
 from seqtool.files import now_iso
 from seqtool.models.base import SequenceModel
 from seqtool.store.workspace import ModelDir, Workspace, config_section
@@ -58,7 +58,7 @@ class Task(abc.ABC):
 
     kind: str  # the workspace kind ("lm", "mt", ...): config.json "kind" and the default to set
     objective: Objective  # the dev metric that picks the best epoch
-    sides: int = 1  # encoded corpus sides (1: text; 2: source and target)
+    sides: int = 1  # encoded corpus sides in the folder's cache (1: text; 2: source and target; 0: kept in memory)
 
     @abc.abstractmethod
     def check(self) -> None:
@@ -73,11 +73,12 @@ class Task(abc.ABC):
         """A resumed run (or a torchrun rank other than 0): model config and tokenizers from ``cfg``."""
 
     @abc.abstractmethod
-    def encode(self, cache: Path, progress: Progress) -> tuple[list[EncodedCorpus], EncodeStats]:
-        """Encode the training corpus into ``cache`` (see :func:`~seqtool.data.batching.encode_corpus`)."""
+    def encode(self, cache: Path, progress: Progress) -> tuple[Any, Any]:
+        """(corpus, stats): the training corpus encoded into ``cache`` (see
+        :func:`~seqtool.data.batching.encode_corpus`), or in memory when ``sides`` is 0."""
 
     @abc.abstractmethod
-    def data_entries(self, stats: EncodeStats, progress: Progress) -> dict[str, Any]:
+    def data_entries(self, stats: Any, progress: Progress) -> dict[str, Any]:
         """What encoding kept and skipped, for config.json "data"; raises when nothing is left to train on."""
 
     @abc.abstractmethod
@@ -85,11 +86,11 @@ class Task(abc.ABC):
         """The untrained model (the driver seeds torch first)."""
 
     @abc.abstractmethod
-    def make_batch(self, corpus: list[EncodedCorpus], indices: np.ndarray) -> Batch:
+    def make_batch(self, corpus: Any, indices: np.ndarray) -> Batch:
         """One training batch from the encoded corpus."""
 
     @abc.abstractmethod
-    def lengths(self, corpus: list[EncodedCorpus]) -> np.ndarray:
+    def lengths(self, corpus: Any) -> np.ndarray:
         """Per-example token counts that batches are cut by."""
 
     @abc.abstractmethod
@@ -132,7 +133,7 @@ def train_task(
             cfg = {"name": name, "kind": task.kind, "created": now_iso(), "status": "training", **entries,
                    "train_config": describe(train_cfg), "best": None}  # fmt: skip
         cache = md.file("cache") / "train"
-        encoded = run.load_encoded(cache, task.sides)
+        encoded = run.load_encoded(cache, task.sides) if task.sides else None
         corpus, stats = encoded if encoded is not None else task.encode(cache, progress)
         cfg.setdefault("data", {}).update(task.data_entries(stats, progress))
         torch.manual_seed(train_cfg.seed)  # initial weights from the seed: a restarted run is the same run
