@@ -143,8 +143,7 @@ def translate_cmd(
     from seqtool.errors import OptionError, check_positive
     from seqtool.files import atomic_write_text
     from seqtool.store.workspace import Workspace
-    from seqtool.tasks.mt import attention_figures
-    from seqtool.tasks.translator import load_translator
+    from seqtool.tasks.translator import attention_figures, load_translator
 
     check_positive("--beam", beam)
     check_positive("--batch-size", batch_size)

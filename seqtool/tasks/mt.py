@@ -4,7 +4,7 @@ Like :mod:`seqtool.tasks.lm`, this module only wires parts together: :class:`MTT
 corpus reader, one sentencepiece model per side, the encoded-corpus batches and a translator from
 the model zoo into the task driver (:mod:`seqtool.tasks.driver`); translation goes through
 :mod:`seqtool.decoding`. The command-line policy lives here too: which options make which
-architecture's config, the sample data used when no files are given, and attention figures.
+architecture's config and the sample data used when no files are given.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from seqtool.data.text import is_cjk_language
 from seqtool.data.tokenizers import Tokenizer, load_tokenizer, train_tokenizer
 from seqtool.decoding import beam_search
 from seqtool.errors import DataError, OptionError
-from seqtool.files import now_iso, sample_data_dir
+from seqtool.files import sample_data_dir
 from seqtool.metrics import bleu_only
 from seqtool.models.base import SequenceModel
 from seqtool.models.seq2seq import build_translator, translator_config
@@ -324,30 +324,6 @@ def load_translator(ws: Workspace, name: str | None, device: str = "auto") -> Lo
     toks = config_section(cfg, "tokenizers", md)
     src_tok, tgt_tok = load_tokenizer(md.path, toks["src"]), load_tokenizer(md.path, toks["tgt"])
     return LoadedTranslator(md, cfg, load_model_weights(md, model, run_device), src_tok, tgt_tok, run_device)
-
-
-def attention_figures(tr: Any, figures_dir: Path, texts: Sequence[str], found: list[list[Translation]]) -> list[Path]:
-    """One attention heatmap per translated sentence (its best translation), named
-    ``attention-<model>-<time>-<n>.png`` in ``figures_dir``; returns the files written. ``tr``: a
-    translator of either engine (:func:`seqtool.tasks.translator.load_translator`)."""
-    from seqtool.viz.figures import attention_heatmap
-
-    if getattr(tr, "engine", "torch") == "torch" and tr.config.get("model", {}).get("attention", "none") == "none":
-        raise OptionError(
-            f"model {tr.md.name!r} has no attention to show on torch (train with --attention bahdanau|luong, "
-            "or export a Transformer with `seqtool export` and use --engine ctranslate2)"
-        )
-    stamp = now_iso().replace(":", "").replace("+", "_")[:17]
-    paths = []
-    for n, (source, translations) in enumerate(zip(texts, found, strict=True)):
-        hyp = translations[0].hypothesis
-        if not hyp.attention:
-            continue
-        out_pieces = [tr.tgt_tok.id_to_piece(i) for i in hyp.ids] + ["</s>"]
-        path = figures_dir / f"attention-{tr.md.name}-{stamp}-{n + 1}.png"
-        paths.append(attention_heatmap(tr.src_tok.pieces(source), out_pieces, hyp.attention, path,
-                                       f"{tr.md.name}: {source[:60]}"))  # fmt: skip
-    return paths
 
 
 def read_texts(path: Path) -> list[str]:

@@ -15,11 +15,14 @@ Sources longer than the exported position table go to the torch model in auto mo
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
+from seqtool.data.search import Translation
 from seqtool.engines import QUANTIZATIONS, engine_dir, file_sha256, read_meta, weights_stamp
 from seqtool.errors import OptionError, SeqtoolError, WorkspaceError
+from seqtool.files import now_iso
 from seqtool.store.workspace import ModelDir, Workspace, config_section
 
 ENGINES = ("auto", "torch", "ctranslate2")
@@ -115,3 +118,27 @@ def _ctranslate2(md: ModelDir, cfg: dict[str, Any], device: str, threads: int | 
         return open_translator(md, cfg, folder, src_tok, tgt_tok, threads, int(meta.get("positions", 512)))
     except SeqtoolError as e:
         return unusable(str(e))
+
+
+def attention_figures(tr: Any, figures_dir: Path, texts: Sequence[str], found: list[list[Translation]]) -> list[Path]:
+    """One attention heatmap per translated sentence (its best translation), named
+    ``attention-<model>-<time>-<n>.png`` in ``figures_dir``; returns the files written. ``tr``: a
+    translator of either engine (:func:`seqtool.tasks.translator.load_translator`)."""
+    from seqtool.viz.figures import attention_heatmap
+
+    if getattr(tr, "engine", "torch") == "torch" and tr.config.get("model", {}).get("attention", "none") == "none":
+        raise OptionError(
+            f"model {tr.md.name!r} has no attention to show on torch (train with --attention bahdanau|luong, "
+            "or export a Transformer with `seqtool export` and use --engine ctranslate2)"
+        )
+    stamp = now_iso().replace(":", "").replace("+", "_")[:17]
+    paths = []
+    for n, (source, translations) in enumerate(zip(texts, found, strict=True)):
+        hyp = translations[0].hypothesis
+        if not hyp.attention:
+            continue
+        out_pieces = [tr.tgt_tok.id_to_piece(i) for i in hyp.ids] + ["</s>"]
+        path = figures_dir / f"attention-{tr.md.name}-{stamp}-{n + 1}.png"
+        paths.append(attention_heatmap(tr.src_tok.pieces(source), out_pieces, hyp.attention, path,
+                                       f"{tr.md.name}: {source[:60]}"))  # fmt: skip
+    return paths
