@@ -53,7 +53,7 @@ def expected_read(data: bytes, max_line_bytes: int) -> list[tuple[int, str]] | i
         if number == 1 and raw.startswith(BOM):
             raw = raw[len(BOM) :]
         try:
-            if len(raw) > max_line_bytes:
+            if len(raw) > max_line_bytes or b"\x00" in raw:  # too long, or binary (a NUL byte)
                 return number
             lines.append((number, raw.decode("utf-8").rstrip("\r\n")))
         except UnicodeDecodeError:
@@ -65,6 +65,7 @@ def expected_read(data: bytes, max_line_bytes: int) -> list[tuple[int, str]] | i
 @given(data=corpus_bytes, max_line_bytes=st.one_of(st.integers(1, 40), st.just(1_000_000)))
 @example(data=BOM + b"\xff\n", max_line_bytes=100)
 @example(data=b"x" * 50, max_line_bytes=10)
+@example(data=b"ok\n\x00\n", max_line_bytes=100)
 def test_read_lines_yields_lines_or_names_file_and_line(scratch, data, max_line_bytes):
     path = scratch / "corpus.txt"
     path.write_bytes(data)
@@ -77,7 +78,7 @@ def test_read_lines_yields_lines_or_names_file_and_line(scratch, data, max_line_
             assert str(e) == f"{path}: file is empty"
             return
         assert isinstance(expected, int), (expected, e)
-        assert re.match(rf"{re.escape(str(path))}:{expected}: (invalid UTF-8|line is longer than)", str(e)), e
+        assert re.match(rf"{re.escape(str(path))}:{expected}: (invalid UTF-8|line is longer than|NUL byte)", str(e)), e
         assert len(got) == expected - 1  # every line before the bad one was delivered
         return
     assert got == expected
