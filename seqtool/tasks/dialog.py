@@ -219,8 +219,7 @@ def load_dialog(ws: Workspace, name: str | None, device: str = "auto") -> Loaded
     dev = resolve_device(device)
     model = HRED(DialogConfig(**config_section(cfg, "model", md)))
     tokenizer = load_tokenizer(md.path, config_section(cfg, "tokenizer", md))
-    load_model_weights(md, model, dev)
-    model.eval()
+    load_model_weights(md, model, dev)  # moves the model to ``dev`` and sets eval mode
     return LoadedDialog(md, cfg, model, tokenizer, dev)
 
 
