@@ -74,7 +74,7 @@ def demo_cmd(
     _fresh(ws, DEMO_LM)
     lm_files = (enja / "train.en", enja / "dev.en")
     lm_options = {"cell": "lstm", "layers": 2, "emb_dim": 128, "hidden": 128, "dropout": 0.2,
-                  "epochs": 4 if quick else 12, "batch_size": 512, "lr": 0.003, "max_minutes": 0.75}  # fmt: skip
+                  "epochs": 4 if quick else 12, "max_minutes": 0.75}  # fmt: skip
     console.print(command_line("train-lm", options={"train": lm_files[0], "dev": lm_files[1], **lm_options,
                                                     "name": DEMO_LM, **where}))  # fmt: skip
     lm_cfg = lm_recipe(lm_options)

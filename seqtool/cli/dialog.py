@@ -36,21 +36,25 @@ def train_dialog_cmd(
         typer.Option(help="Dialogues: one utterance per line, blank line between dialogues \\[default: sample data]."),
     ] = None,
     dev: Annotated[Path | None, typer.Option(help="Dev dialogues \\[default: sample data].")] = None,
-    context: Annotated[int, typer.Option(help="Utterances read before each reply (1: seq2seq on the last).")] = 3,
+    context: Annotated[
+        int | None, typer.Option(help="Utterances read before each reply (1: seq2seq on the last).")
+    ] = None,
     name: Annotated[str | None, typer.Option(help="Model name \\[default: <arch>, numbered if taken].")] = None,
-    emb_dim: Annotated[int, typer.Option(help="Embedding size.")] = 128,
-    hidden: Annotated[int, typer.Option(help="Utterance encoder and decoder size.")] = 256,
-    context_hidden: Annotated[int, typer.Option(help="Context RNN size.")] = 256,
-    dropout: Annotated[float, typer.Option(help="Dropout probability.")] = 0.2,
-    latent: Annotated[int, typer.Option(help="VHRED latent size.")] = 32,
-    word_dropout: Annotated[float, typer.Option(help="VHRED: decoder input words replaced by <unk>.")] = 0.25,
-    kl_anneal_steps: Annotated[int, typer.Option(help="VHRED: steps over which the KL weight grows 0 -> 1.")] = 1000,
+    emb_dim: Annotated[int | None, typer.Option(help="Embedding size.")] = None,
+    hidden: Annotated[int | None, typer.Option(help="Utterance encoder and decoder size.")] = None,
+    context_hidden: Annotated[int | None, typer.Option(help="Context RNN size.")] = None,
+    dropout: Annotated[float | None, typer.Option(help="Dropout probability.")] = None,
+    latent: Annotated[int | None, typer.Option(help="VHRED latent size.")] = None,
+    word_dropout: Annotated[float | None, typer.Option(help="VHRED: decoder input words replaced by <unk>.")] = None,
+    kl_anneal_steps: Annotated[
+        int | None, typer.Option(help="VHRED: steps over which the KL weight grows 0 -> 1.")
+    ] = None,
     lang: Annotated[str, typer.Option(help="Language of the text (en: raw English is normalized).")] = "en",
-    epochs: Annotated[int, typer.Option(help="Maximum passes over the training data.")] = 20,
+    epochs: Annotated[int | None, typer.Option(help="Maximum passes over the training data.")] = None,
     max_minutes: Annotated[float | None, typer.Option(help="Wall-clock budget in minutes.")] = None,
-    batch_size: Annotated[int, typer.Option(help="Tokens per batch (context and reply).")] = 2048,
-    lr: Annotated[float, typer.Option(help="Learning rate (Adam).")] = 2e-3,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+    batch_size: Annotated[int | None, typer.Option(help="Tokens per batch (context and reply).")] = None,
+    lr: Annotated[float | None, typer.Option(help="Learning rate (Adam).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the interrupted run of --name.")] = False,
     device: DeviceOpt = "auto",
     threads: ThreadsOpt = None,
@@ -68,10 +72,9 @@ def train_dialog_cmd(
     setup_torch(threads)
     if name is None and resume:
         raise OptionError("--resume needs --name NAME of the run to continue")
-    model_cfg = DialogConfig(
-        arch=arch, context=context, emb_dim=emb_dim, hidden=hidden, context_hidden=context_hidden, dropout=dropout,
-        latent=latent, word_dropout=word_dropout, kl_anneal_steps=kl_anneal_steps,
-    )  # fmt: skip
+    given = dict(context=context, emb_dim=emb_dim, hidden=hidden, context_hidden=context_hidden, dropout=dropout,
+                 latent=latent, word_dropout=word_dropout, kl_anneal_steps=kl_anneal_steps)  # fmt: skip
+    model_cfg = DialogConfig(arch=arch, **{k: v for k, v in given.items() if v is not None})  # None: the default
     model_cfg.validate()
     train_cfg = dialog_train_config(epochs=epochs, max_minutes=max_minutes, batch_tokens=batch_size, lr=lr, seed=seed)
     train_cfg.validate()

@@ -28,11 +28,9 @@ from seqtool.errors import DataError, OptionError
 from seqtool.metrics import distinct_n, perplexity, word_count
 from seqtool.models.base import SequenceModel
 from seqtool.models.hred import HRED, DialogConfig
-from seqtool.store.weights import load_model_weights
 from seqtool.store.workspace import ModelDir, Workspace, config_section
-from seqtool.tasks.driver import Progress, Task, status, train_task
+from seqtool.tasks.driver import LoadedModel, Progress, Task, load_model, status, train_task
 from seqtool.training.config import Objective, TrainConfig, TrainResult, describe
-from seqtool.training.device import resolve_device
 
 SPEAKER = re.compile(r"^[AB]:\s*")
 Example = tuple[list[str], str]  # (context utterances, oldest first; reply)
@@ -205,22 +203,12 @@ def train_dialog(
     return train_task(task, ws, name, train_cfg, device=device, resume=resume, progress=progress)
 
 
-@dataclass
-class LoadedDialog:
-    md: ModelDir
-    config: dict[str, Any]
-    model: HRED
-    tokenizer: Tokenizer
-    device: torch.device
+LoadedDialog = LoadedModel
 
 
 def load_dialog(ws: Workspace, name: str | None, device: str = "auto") -> LoadedDialog:
-    md, cfg = ws.find(name, "dialog", hint="train one with `seqtool train-dialog`")
-    dev = resolve_device(device)
-    model = HRED(DialogConfig(**config_section(cfg, "model", md)))
-    tokenizer = load_tokenizer(md.path, config_section(cfg, "tokenizer", md))
-    load_model_weights(md, model, dev)  # moves the model to ``dev`` and sets eval mode
-    return LoadedDialog(md, cfg, model, tokenizer, dev)
+    hint = "train one with `seqtool train-dialog`"
+    return load_model(ws, name, "dialog", hint, lambda section: HRED(DialogConfig(**section)), device)
 
 
 @torch.no_grad()
@@ -239,8 +227,15 @@ def respond(
         raise OptionError("give at least one utterance to reply to")
     if num <= 0 or temperature < 0:
         raise OptionError("--num must be > 0 and --temperature >= 0")
-    if seed is not None:
-        torch.manual_seed(seed)
+    # The seed fixes VHRED's prior draws without touching the caller's global RNG (fork_rng restores it).
+    with torch.random.fork_rng(devices=[], enabled=seed is not None):
+        if seed is not None:
+            torch.manual_seed(seed)
+        return _respond(dm, history, num, temperature, seed, max_words)
+
+
+def _respond(dm: LoadedDialog, history: list[str], num: int, temperature: float, seed: int | None,
+             max_words: int) -> list[str]:  # fmt: skip
     k = dm.model.cfg.context
     ctx = _context_tensor([[dm.tokenizer.encode(u) for u in history[-k:]]] * num, k).to(dm.device)
     state = dm.model.start(ctx, None, num)

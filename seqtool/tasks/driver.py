@@ -28,8 +28,10 @@ import torch
 
 from seqtool.data.batch import Batch
 from seqtool.data.batching import token_batches
+from seqtool.data.tokenizers import Tokenizer, load_tokenizer
 from seqtool.files import now_iso
 from seqtool.models.base import SequenceModel
+from seqtool.store.weights import load_model_weights
 from seqtool.store.workspace import ModelDir, Workspace, config_section
 from seqtool.training.config import Objective, TrainConfig, TrainResult, describe
 from seqtool.training.device import resolve_device
@@ -156,3 +158,24 @@ def train_task(
         finish_run(md, result)
     ws.set_default(task.kind, name)
     return result
+
+
+@dataclass
+class LoadedModel:
+    """A trained model with its one tokenizer, in eval mode on its device (language models, dialogue)."""
+
+    md: ModelDir
+    config: dict[str, Any]
+    model: Any  # a SequenceModel (an HRED for dialogue)
+    tokenizer: Tokenizer
+    device: torch.device
+
+
+def load_model(ws: Workspace, name: str | None, kind: str, hint: str, build: Callable[[dict[str, Any]], Any],
+               device: str = "auto") -> LoadedModel:  # fmt: skip
+    """The model ``name`` of ``kind`` (default: the workspace's), built from its "model" config section."""
+    md, cfg = ws.find(name, kind, hint=hint)
+    dev = resolve_device(device)
+    model = build(config_section(cfg, "model", md))
+    tokenizer = load_tokenizer(md.path, config_section(cfg, "tokenizer", md))
+    return LoadedModel(md, cfg, load_model_weights(md, model, dev), tokenizer, dev)

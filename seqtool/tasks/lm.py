@@ -29,11 +29,9 @@ from seqtool.files import sample_data_dir
 from seqtool.metrics import perplexity, word_count
 from seqtool.models.base import SequenceModel
 from seqtool.models.lm import LMConfig, build_lm
-from seqtool.store.weights import load_model_weights
 from seqtool.store.workspace import ModelDir, Workspace, config_section
-from seqtool.tasks.driver import Batching, Progress, Task, status, train_task
+from seqtool.tasks.driver import Batching, LoadedModel, Progress, Task, load_model, status, train_task
 from seqtool.training.config import Objective, TrainConfig, TrainResult, describe
-from seqtool.training.device import resolve_device
 
 
 @dataclass
@@ -46,13 +44,39 @@ class TokenizerConfig:
     lang: str = "en"  # "en" turns raw English into the corpus convention
 
 
-def lm_train_config(**overrides: Any) -> TrainConfig:
-    """Defaults of `seqtool train-lm`: Adam, constant rate divided on plateaus, no label smoothing.
+# The recurrent LMs' recipe (issue 13, docs/benchmarks.md): the corpus as 20 parallel streams read in
+# windows of 35 tokens with the state carried across windows (truncated BPTT), plain SGD at a high rate with
+# tight gradient clipping (Zaremba et al. 2014; the PyTorch word_language_model example), decayed linearly
+# to zero when the budget (--max-minutes or --epochs) runs out. A plain RNN (tanh or ReLU) diverges at rate 20
+# (tanh: dev perplexity 9e20 after one epoch, docs/benchmarks.md), so it starts at 2.
+STREAM_SGD_RECIPE = dict(batching="stream", bptt=35, batch_tokens=700, optimizer="sgd", lr=20.0, clip_norm=0.25,
+                         schedule="linear", warmup=0, patience=3)  # fmt: skip
+RNN_SGD_LR = 2.0
+# Every other LM (Transformer, WaveNet, VAE, window models) and any recurrent LM trained with Adam: small
+# sentence batches, Adam 3e-3, the rate divided on plateaus.
+ADAM_RECIPE = dict(lr=3e-3, schedule="plateau", plateau_factor=0.25, patience=3, batch_tokens=1024, clip_norm=0.5)
+# The Transformer LM decays linearly to 0 over the budget instead: 10 minutes on train.en gave dev perplexity
+# 18.03 against 21.64 with the plateau schedule, side by side (docs/benchmarks.md).
+TRANSFORMER_SCHEDULE = "linear"
 
-    Small batches (1,024 tokens): on small_parallel_enja's train.en one epoch with 4,096-token batches
-    reached dev perplexity 142, with 1,024-token batches 59 (more updates per epoch; docs/benchmarks.md)."""
-    base = dict(lr=3e-3, schedule="plateau", plateau_factor=0.25, patience=3, batch_tokens=1024, clip_norm=0.5)
-    base.update({k: v for k, v in overrides.items() if v is not None})
+
+def lm_train_config(model: LMConfig | None = None, **overrides: Any) -> TrainConfig:
+    """Defaults of `seqtool train-lm` for ``model`` (None: the Adam recipe), ``overrides`` (None: default) on top.
+
+    A recurrent causal LM (rnn, lstm, gru without --context) gets :data:`STREAM_SGD_RECIPE` unless Adam is
+    asked for; everything else gets :data:`ADAM_RECIPE`. Small batches: on small_parallel_enja's train.en
+    one epoch with 4,096-token sentence batches reached dev perplexity 142, with 1,024 tokens 59."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    recurrent = model is not None and model.cell in ("rnn", "lstm", "gru") and not model.context
+    if recurrent and given.get("optimizer", "sgd") == "sgd":
+        base: dict[str, Any] = dict(STREAM_SGD_RECIPE)
+        if model is not None and model.cell == "rnn":
+            base["lr"] = RNN_SGD_LR
+    else:
+        base = dict(ADAM_RECIPE)
+        if model is not None and model.cell == "transformer":
+            base["schedule"] = TRANSFORMER_SCHEDULE
+    base.update(given)
     return TrainConfig(**base)
 
 
@@ -89,7 +113,7 @@ class LMRecipe:
 def lm_recipe(options: dict[str, Any]) -> LMRecipe:
     """The validated configs from train-lm's options by name (None or absent: the default; other keys ignored)."""
     model_cfg = lm_model_config(**{k: options.get(k) for k in _MODEL_OPTIONS})
-    train_cfg = lm_train_config(**{key: options.get(opt) for opt, key in _TRAIN_OPTIONS.items()})
+    train_cfg = lm_train_config(model_cfg, **{key: options.get(opt) for opt, key in _TRAIN_OPTIONS.items()})
     train_cfg.validate()
     tok_cfg = tokenizer_config(**{key: options.get(opt) for opt, key in _TOKENIZER_OPTIONS.items()})
     return LMRecipe(model_cfg, train_cfg, tok_cfg)
@@ -249,21 +273,12 @@ def _arch(cfg: LMConfig) -> str:
     return f"{cfg.cell}-lm" if cfg.cell != "rnn" else f"rnn-{cfg.activation}-lm"
 
 
-@dataclass
-class LoadedLM:
-    md: ModelDir
-    config: dict[str, Any]
-    model: SequenceModel
-    tokenizer: Tokenizer
-    device: torch.device
+LoadedLM = LoadedModel
 
 
 def load_lm(ws: Workspace, name: str | None, device: str = "auto") -> LoadedLM:
-    md, cfg = ws.find(name, "lm", hint="train one with `seqtool train-lm` or run `seqtool demo`")
-    dev = resolve_device(device)
-    model = build_lm(LMConfig(**config_section(cfg, "model", md)))
-    tokenizer = load_tokenizer(md.path, config_section(cfg, "tokenizer", md))
-    return LoadedLM(md, cfg, load_model_weights(md, model, dev), tokenizer, dev)
+    hint = "train one with `seqtool train-lm` or run `seqtool demo`"
+    return load_model(ws, name, "lm", hint, lambda section: build_lm(LMConfig(**section)), device)
 
 
 def evaluate_lm(lm: LoadedLM, data: Path | None) -> dict[str, Any]:
