@@ -90,14 +90,19 @@ def training_summary(name: str, result: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def report_training(name: str, result: Any, as_json: bool) -> bool:
-    """The end of `train-lm` / `train-mt`: under torchrun only rank 0 reports; ``--json`` prints the summary.
-    True when the caller should print its one-line human summary."""
-    from seqtool.training.distributed import is_main_process
-
+def report_training(name: str, result: Any, as_json: bool, extra: dict[str, Any] | None = None) -> bool:
+    """The end of `train-lm` / `train-mt`: under torchrun only rank 0 reports; ``--json`` prints the summary
+    (plus ``extra``). True when the caller should print its one-line human summary."""
     if not is_main_process():
         return False
     if as_json:
-        print_json(training_summary(name, result))
+        print_json({**training_summary(name, result), **(extra or {})})
         return False
     return True
+
+
+def is_main_process() -> bool:
+    """Rank 0 under torchrun, or a single process."""
+    from seqtool.training.distributed import is_main_process as main_process
+
+    return main_process()

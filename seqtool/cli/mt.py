@@ -1,4 +1,4 @@
-"""Translation commands: `train-mt`, `translate`, `evaluate mt`, `evaluate bleu`."""
+"""Translation commands: `train-mt`, `tune-decoding`, `translate`, `evaluate mt`, `evaluate bleu`."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from seqtool.cli.common import (
     ThreadsOpt,
     WorkspaceOpt,
     console,
+    is_main_process,
     notice,
     print_json,
     report_training,
@@ -26,6 +27,19 @@ from seqtool.cli.common import (
 )
 
 PathOpt = Annotated[Path | None, typer.Option(show_default=False)]
+BEAM_HELP = "Beam size (1: greedy) \\[default: the model's tuned beam (`tune-decoding`), else 5]."
+ALPHA_HELP = "GNMT length penalty alpha \\[default: the model's tuned alpha, else 1.0]."
+
+
+def chosen_decoding(config: dict, beam: int | None, alpha: float | None) -> tuple[int, float]:
+    """The beam and length penalty given on the command line, else the model's tuned ones, else 5 and 1.0."""
+    from seqtool.errors import check_range
+    from seqtool.tasks.decoding_tuning import decoding_defaults
+
+    tuned_beam, tuned_alpha = decoding_defaults(config)
+    if alpha is not None:
+        check_range("--length-penalty", alpha, 0.0, 10.0)
+    return beam or tuned_beam, tuned_alpha if alpha is None else alpha
 
 
 @app.command("train-mt", rich_help_panel=panels.MT)
@@ -85,6 +99,9 @@ def train_mt_cmd(
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     name: Annotated[str | None, typer.Option(help="Model name \\[default: <src>-<tgt>-<arch>].")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the interrupted run of --name.")] = False,
+    tune_decoding: Annotated[
+        bool, typer.Option(help="After training, tune beam 5's length penalty on dev (`seqtool tune-decoding`).")
+    ] = True,
     device: DeviceOpt = "auto",
     threads: ThreadsOpt = None,
     workspace: WorkspaceOpt = None,
@@ -110,12 +127,68 @@ def train_mt_cmd(
     with TrainingProgress(("dev_bleu",)) as progress:
         result = mt.train_mt(ws, name, *files, recipe.arch, recipe.model_values, recipe.train_cfg, data_cfg,
                              device=device, resume=resume, threads=threads or 1, progress=progress)  # fmt: skip
-    if report_training(name, result, json):
+    decoding = None
+    if tune_decoding and is_main_process():
+        from seqtool.tasks.decoding_tuning import tune_decoding as tune
+        from seqtool.tasks.translator import load_translator
+
+        tr = load_translator(ws, name, device, engine="torch")
+        decoding = tune(tr, *mt.read_dev(files[2], files[3]), tuned_on=files[2])
+    if report_training(name, result, json, extra={"decoding": decoding} if decoding else None):
         console.print(
             f"[bold green]trained {name}[/]: best dev BLEU {result.best['value']:.2f} (greedy, epoch "
             f"{result.best['epoch']}), {result.epochs} epochs, {result.elapsed_s:.0f}s, "
             f"{result.tokens_per_s:,.0f} target tokens/s; stopped: {result.stopped_because}"
         )
+        if decoding:
+            console.print(f"decoding tuned on dev: beam {decoding['beam']}, length penalty "
+                          f"{decoding['length_penalty']} (BLEU {decoding['dev_bleu']:.2f})")  # fmt: skip
+
+
+@app.command("tune-decoding", rich_help_panel=panels.MT)
+def tune_decoding_cmd(
+    src: Annotated[Path | None, typer.Option(help="Dev source \\[default: the model's dev source].")] = None,
+    ref: Annotated[Path | None, typer.Option(help="Dev references \\[default: the model's dev references].")] = None,
+    beams: Annotated[str, typer.Option(help="Beam sizes to try, comma-separated.")] = "5",
+    alphas: Annotated[
+        str | None, typer.Option(help="GNMT length penalties to try, comma-separated \\[default: 0.6,1.0,1.4,2.0].")
+    ] = None,
+    model: ModelOpt = None,
+    engine: EngineOpt = "auto",
+    device: DeviceOpt = "auto",
+    threads: ThreadsOpt = None,
+    workspace: WorkspaceOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Pick the beam size and length penalty with the best dev BLEU and store them in the model's config:
+    `translate`, `evaluate mt` and the server use them unless told otherwise."""
+    from seqtool.errors import OptionError
+    from seqtool.store.workspace import Workspace
+    from seqtool.tasks.decoding_tuning import DEFAULT_ALPHAS, parse_alphas, tune_decoding
+    from seqtool.tasks.mt import read_dev
+    from seqtool.tasks.translator import load_translator
+
+    try:
+        beam_sizes = [int(b) for b in beams.split(",") if b.strip()]
+    except ValueError:
+        raise OptionError(f"--beams must be comma-separated integers, e.g. 4,5,8; got {beams!r}") from None
+    alpha_values = parse_alphas(alphas) if alphas is not None else DEFAULT_ALPHAS
+    setup_torch(threads)
+    tr = load_translator(Workspace(workspace), model, device, engine=engine, threads=threads, notify=notice)
+    src = src or Path(tr.config["data"]["dev_src"])
+    ref = ref or Path(tr.config["data"]["dev_tgt"])
+
+    def show(row: dict) -> None:
+        if not json:
+            console.print(f"beam {row['beam']}, length penalty {row['length_penalty']}: BLEU {row['bleu']:.2f}")
+
+    section = tune_decoding(tr, *read_dev(src, ref), beams=beam_sizes, alphas=alpha_values, tuned_on=src,
+                            progress=show)  # fmt: skip
+    if json:
+        print_json({"model": tr.md.name, "engine": tr.engine, **section})
+        return
+    console.print(f"[bold green]{tr.md.name}[/]: beam {section['beam']}, length penalty "
+                  f"{section['length_penalty']} (dev BLEU {section['dev_bleu']:.2f}) stored in its config")  # fmt: skip
 
 
 @app.command("translate", rich_help_panel=panels.MT)
@@ -125,8 +198,8 @@ def translate_cmd(
     ] = None,
     input: Annotated[Path | None, typer.Option("--input", "-i", help="Translate each line of this file.")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write translations here.")] = None,
-    beam: Annotated[int, typer.Option(help="Beam size (1: greedy).")] = 5,
-    length_penalty: Annotated[float, typer.Option(help="GNMT length penalty alpha.")] = 1.0,
+    beam: Annotated[int | None, typer.Option(help=BEAM_HELP)] = None,
+    length_penalty: Annotated[float | None, typer.Option(help=ALPHA_HELP)] = None,
     nbest: Annotated[int, typer.Option(help="Print the N best translations.")] = 1,
     tokenized: Annotated[bool, typer.Option(help="Keep the corpus's word segmentation in the output.")] = False,
     show_attention: Annotated[bool, typer.Option(help="Save an attention heatmap PNG (attention models).")] = False,
@@ -145,7 +218,8 @@ def translate_cmd(
     from seqtool.store.workspace import Workspace
     from seqtool.tasks.translator import attention_figures, load_translator
 
-    check_positive("--beam", beam)
+    if beam is not None:
+        check_positive("--beam", beam)
     check_positive("--batch-size", batch_size)
     if text is not None and input is not None:
         raise OptionError("give TEXT or --input FILE, not both")
@@ -163,6 +237,7 @@ def translate_cmd(
         check_positive("--threads", threads)
     ws = Workspace(workspace)
     tr = load_translator(ws, model, device, engine=engine, threads=threads, notify=notice)
+    beam, length_penalty = chosen_decoding(tr.config, beam, length_penalty)
     extra = {}
     if tr.engine == "torch":
         setup_torch(threads)
@@ -191,8 +266,8 @@ def translate_cmd(
 def evaluate_mt_cmd(
     src: Annotated[Path | None, typer.Option(help="Source sentences \\[default: the model's dev source].")] = None,
     ref: Annotated[Path | None, typer.Option(help="References \\[default: the model's dev references].")] = None,
-    beam: Annotated[int, typer.Option(help="Beam size.")] = 5,
-    length_penalty: Annotated[float, typer.Option(help="GNMT length penalty alpha.")] = 1.0,
+    beam: Annotated[int | None, typer.Option(help=BEAM_HELP)] = None,
+    length_penalty: Annotated[float | None, typer.Option(help=ALPHA_HELP)] = None,
     tokenize: Annotated[str, typer.Option(help="sacrebleu tokenizer; 'none' for pre-segmented references.")] = "none",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Also write the translations here.")] = None,
     model: ModelOpt = None,
@@ -213,6 +288,7 @@ def evaluate_mt_cmd(
 
     setup_torch(threads)
     tr = load_translator(Workspace(workspace), model, device, engine=engine, threads=threads, notify=notice)
+    beam, length_penalty = chosen_decoding(tr.config, beam, length_penalty)
     src = src or Path(tr.config["data"]["dev_src"])
     ref = ref or Path(tr.config["data"]["dev_tgt"])
     sources, refs = read_dev(src, ref)
@@ -222,7 +298,8 @@ def evaluate_mt_cmd(
     scores = translation_scores(hyps, refs, tokenize=tokenize)
     if output is not None:
         atomic_write_text(output, "".join(h + "\n" for h in hyps))
-    result = {"model": tr.md.name, "engine": tr.engine, "src": str(src), "ref": str(ref), "beam": beam, **scores.as_dict(),
+    result = {"model": tr.md.name, "engine": tr.engine, "src": str(src), "ref": str(ref), "beam": beam,
+              "length_penalty": length_penalty, **scores.as_dict(),
               "decode_seconds": round(seconds, 2)}  # fmt: skip
     if json:
         print_json(result)

@@ -28,6 +28,7 @@ from seqtool.serve import schemas as s
 from seqtool.serve.limits import ApiError, Limits
 from seqtool.serve.registry import Registry, Served
 from seqtool.store.workspace import Workspace
+from seqtool.tasks.decoding_tuning import decoding_defaults
 
 STATIC = files("seqtool.serve") / "static"
 
@@ -116,17 +117,20 @@ def create_app(
             raise ApiError(413, f"{len(texts)} sentences is over the limit of {limits.max_sentences} (--max-sentences)")
         for text in texts:
             limits.check_text(text)
-        if req.beam > limits.max_beam:
-            raise ApiError(422, f"beam {req.beam} is over the limit of {limits.max_beam} (--max-beam)")
-        if req.nbest > req.beam:
-            raise ApiError(422, f"need 1 <= nbest <= beam, got beam {req.beam}, nbest {req.nbest}")
         entry = registry.get(req.model, "mt")
+        tuned_beam, tuned_alpha = decoding_defaults(entry.config)
+        beam = req.beam or tuned_beam
+        alpha = tuned_alpha if req.length_penalty is None else req.length_penalty
+        if beam > limits.max_beam:
+            raise ApiError(422, f"beam {beam} is over the limit of {limits.max_beam} (--max-beam)")
+        if req.nbest > beam:
+            raise ApiError(422, f"need 1 <= nbest <= beam, got beam {beam}, nbest {req.nbest}")
         if req.attention and (entry.config.get("model") or {}).get("attention", "none") == "none":
             raise ApiError(
                 422, f"model {entry.name!r} has no attention to show (train with --attention bahdanau|luong)"
             )
         assert entry.worker is not None
-        found = await asyncio.wrap_future(entry.worker.translate(texts, req.beam, req.nbest, req.length_penalty))
+        found = await asyncio.wrap_future(entry.worker.translate(texts, beam, req.nbest, alpha))
         tr = entry.load()
         out = [
             _translation(tr, text, hyps, req.nbest > 1, req.attention) for text, hyps in zip(texts, found, strict=True)

@@ -13,9 +13,11 @@ class _Request(BaseModel):
 
 class TranslateRequest(_Request):
     q: str | list[str] = Field(..., description="A sentence, or a list of sentences; raw text as a user types it.")
-    beam: int = Field(5, ge=1, description="Beam size (1: greedy).")
+    beam: int | None = Field(None, ge=1, description="Beam size (1: greedy) [default: the model's tuned beam, else 5].")
     nbest: int = Field(1, ge=1, description="Also return the N best translations of each sentence.")
-    length_penalty: float = Field(1.0, ge=0.0, le=10.0, description="GNMT length penalty alpha.")
+    length_penalty: float | None = Field(
+        None, ge=0.0, le=10.0, description="GNMT length penalty alpha [default: the model's tuned alpha, else 1.0]."
+    )
     attention: bool = Field(False, description="Return the attention weights (attention models only).")
 
 
@@ -93,6 +95,19 @@ class GenerateResponse(BaseModel):
     model: str
     prompt: str
     samples: list[str]
+
+
+class RespondRequest(_Request):
+    history: list[str] = Field(..., description="The conversation so far, oldest utterance first.")
+    num: int = Field(1, ge=1, description="How many replies.")
+    temperature: float = Field(0.0, ge=0.0, le=10.0, description="0: greedy (VHRED still varies by its z).")
+    seed: int | None = None
+
+
+class RespondResponse(BaseModel):
+    model: str
+    history: list[str]
+    replies: list[str]
 
 
 class BleuRequest(BaseModel):
