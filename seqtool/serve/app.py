@@ -190,6 +190,23 @@ def create_app(
         samples = await _call(entry, run)
         return s.GenerateResponse(model=entry.name, prompt=req.prompt, samples=samples)
 
+    @app.post("/api/respond", response_model=s.RespondResponse)
+    async def respond(req: s.RespondRequest) -> s.RespondResponse:
+        from seqtool.tasks.dialog import respond as reply
+
+        history = [u for u in req.history if u.strip()]
+        if not history:
+            raise ApiError(422, "history is empty: give at least one utterance to reply to")
+        if len(history) > limits.max_sentences:
+            raise ApiError(413, f"{len(history)} utterances is over the limit of {limits.max_sentences}")
+        for utterance in history:
+            limits.check_text(utterance, "history")
+        if req.num > limits.max_samples:
+            raise ApiError(422, f"num {req.num} is over the limit of {limits.max_samples}")
+        entry = registry.get(req.model, "dialog")
+        replies = await _call(entry, lambda dm: reply(dm, history, req.num, req.temperature, req.seed))
+        return s.RespondResponse(model=entry.name, history=history, replies=replies)
+
     @app.post("/api/evaluate/bleu", response_model=s.BleuResponse)
     async def bleu(req: s.BleuRequest) -> s.BleuResponse:
         from seqtool.metrics import translation_scores

@@ -19,7 +19,7 @@ from seqtool.serve.batching import ModelWorker
 from seqtool.serve.limits import ApiError
 from seqtool.store.workspace import ModelDir, Workspace
 
-SERVED_KINDS = ("mt", "lm", "embeddings")  # what the endpoints answer for; other kinds are listed, not served
+SERVED_KINDS = ("mt", "lm", "embeddings", "dialog")  # what the endpoints answer for; other kinds are listed, not served
 
 
 @dataclass
@@ -78,6 +78,10 @@ def _load(md: ModelDir, kind: str, device: str) -> Any:
         from seqtool.tasks.lm import load_lm
 
         return load_lm(ws, md.name, device)
+    if kind == "dialog":
+        from seqtool.tasks.dialog import load_dialog
+
+        return load_dialog(ws, md.name, device)
     from seqtool.embeddings import load_embeddings
 
     return load_embeddings(ws, md.name)
