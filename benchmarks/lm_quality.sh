@@ -6,6 +6,7 @@ set -euo pipefail
 D=${1:-../shared/data/small_parallel_enja}
 MIN=${2:-10}
 WS=${WS:-$(mktemp -d)}
+mkdir -p "$WS"
 seqtool -w "$WS" train-lm --cell lstm --layers 2 --emb-dim 256 --hidden 256 --tie-weights \
     --train "$D/train.en" --dev "$D/dev.en" --epochs 1000 --patience 1000 --max-minutes "$MIN" --threads 2 --name lstm10 --json
 seqtool -w "$WS" evaluate lm --model lstm10 --data "$D/dev.en" --json

@@ -8,6 +8,7 @@ D=${1:-../shared/data/small_parallel_enja}
 MIN=${2:-2}
 CELLS=${3:-"lstm gru rnn transformer"}
 WS=${WS:-$(mktemp -d)}
+mkdir -p "$WS"
 COMMON=(--layers 2 --emb-dim 256 --hidden 256 --tie-weights --train "$D/train.en" --dev "$D/dev.en"
         --epochs 1000 --patience 1000 --max-minutes "$MIN" --threads 1 --json)
 STREAM=(--batching stream --bptt 35 --batch-size 700)

@@ -6,6 +6,7 @@ set -euo pipefail
 D=${1:-../shared/data/small_parallel_enja}
 MIN=${2:-60}
 WS=${WS:-$(mktemp -d)}
+mkdir -p "$WS"
 seqtool -w "$WS" train-mt --src "$D/train.en" --tgt "$D/train.ja" --dev-src "$D/dev.en" --dev-tgt "$D/dev.ja" \
     --max-minutes "$MIN" --threads 2 --name best --json
 seqtool -w "$WS" evaluate mt --model best --src "$D/dev.en" --ref "$D/dev.ja" --beam 5 --threads 2 --json

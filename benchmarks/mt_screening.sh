@@ -9,6 +9,7 @@ MIN=${2:-20}
 SEEDS=${3:-"1 2"}
 REF=${REF:-../shared/bench/speed-ref}
 WS=${WS:-$(mktemp -d)}
+mkdir -p "$WS"
 DATA=(--src "$D/train.en" --tgt "$D/train.ja" --dev-src "$D/dev.en" --dev-tgt "$D/dev.ja" --threads 2 --epochs 1000)
 declare -A RECIPES=(
     [default]=""
