@@ -19,7 +19,6 @@ MIN=${2:-10}
 shift 2 || true
 : "${EXAMPLE:?set EXAMPLE to a checkout of pytorch/examples/word_language_model}"
 WS=${WS:-$(mktemp -d)}
-mkdir -p "$WS"
 DATA="$WS/example-data"
 mkdir -p "$DATA"
 cp "$D/train.en" "$DATA/train.txt"; cp "$D/dev.en" "$DATA/valid.txt"; cp "$D/dev.en" "$DATA/test.txt"

@@ -31,17 +31,6 @@ BEAM_HELP = "Beam size (1: greedy) \\[default: the model's tuned beam (`tune-dec
 ALPHA_HELP = "GNMT length penalty alpha \\[default: the model's tuned alpha, else 1.0]."
 
 
-def chosen_decoding(config: dict, beam: int | None, alpha: float | None) -> tuple[int, float]:
-    """The beam and length penalty given on the command line, else the model's tuned ones, else 5 and 1.0."""
-    from seqtool.errors import check_range
-    from seqtool.tasks.decoding_tuning import decoding_defaults
-
-    tuned_beam, tuned_alpha = decoding_defaults(config)
-    if alpha is not None:
-        check_range("--length-penalty", alpha, 0.0, 10.0)
-    return beam or tuned_beam, tuned_alpha if alpha is None else alpha
-
-
 @app.command("train-mt", rich_help_panel=panels.MT)
 def train_mt_cmd(
     src: Annotated[Path | None, typer.Option(help="Training source text \\[default: sample data].")] = None,
@@ -162,16 +151,12 @@ def tune_decoding_cmd(
 ) -> None:
     """Pick the beam size and length penalty with the best dev BLEU and store them in the model's config:
     `translate`, `evaluate mt` and the server use them unless told otherwise."""
-    from seqtool.errors import OptionError
     from seqtool.store.workspace import Workspace
-    from seqtool.tasks.decoding_tuning import DEFAULT_ALPHAS, parse_alphas, tune_decoding
+    from seqtool.tasks.decoding_tuning import DEFAULT_ALPHAS, parse_alphas, parse_beams, tune_decoding
     from seqtool.tasks.mt import read_dev
     from seqtool.tasks.translator import load_translator
 
-    try:
-        beam_sizes = [int(b) for b in beams.split(",") if b.strip()]
-    except ValueError:
-        raise OptionError(f"--beams must be comma-separated integers, e.g. 4,5,8; got {beams!r}") from None
+    beam_sizes = parse_beams(beams)
     alpha_values = parse_alphas(alphas) if alphas is not None else DEFAULT_ALPHAS
     setup_torch(threads)
     tr = load_translator(Workspace(workspace), model, device, engine=engine, threads=threads, notify=notice)
@@ -216,6 +201,7 @@ def translate_cmd(
     from seqtool.errors import OptionError, check_positive
     from seqtool.files import atomic_write_text
     from seqtool.store.workspace import Workspace
+    from seqtool.tasks.decoding_tuning import chosen_decoding
     from seqtool.tasks.translator import attention_figures, load_translator
 
     if beam is not None:
@@ -283,6 +269,7 @@ def evaluate_mt_cmd(
     from seqtool.files import atomic_write_text
     from seqtool.metrics import translation_scores
     from seqtool.store.workspace import Workspace
+    from seqtool.tasks.decoding_tuning import chosen_decoding
     from seqtool.tasks.mt import read_dev
     from seqtool.tasks.translator import load_translator
 

@@ -209,9 +209,10 @@ class CT2Translator:
         # own cap are decoded again, grouped by cap, with that cap. An output that ended within its own cap is
         # what the sentence gets alone (the server's micro-batching relies on the same rule).
         caps = [min(output_length_cap(len(s)), self.positions) for s in sources]
-        found = self._search_capped(sources, max(caps), beam, alpha, nbest, attention)
+        longest = max(caps)
+        found = self._search_capped(sources, longest, beam, alpha, nbest, attention)
         over = [i for i, (hyps, cap) in enumerate(zip(found, caps, strict=True))
-                if max(len(h.ids) + 1 for h in hyps) > cap and cap < max(caps)]  # fmt: skip
+                if cap < longest and max(len(h.ids) + 1 for h in hyps) > cap]  # fmt: skip
         for cap in sorted({caps[i] for i in over}):
             rows = [i for i in over if caps[i] == cap]
             for i, hyps in zip(rows, self._search_capped([sources[i] for i in rows], cap, beam, alpha, nbest, attention),

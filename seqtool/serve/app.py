@@ -28,7 +28,7 @@ from seqtool.serve import schemas as s
 from seqtool.serve.limits import ApiError, Limits
 from seqtool.serve.registry import Registry, Served
 from seqtool.store.workspace import Workspace
-from seqtool.tasks.decoding_tuning import decoding_defaults
+from seqtool.tasks.decoding_tuning import chosen_decoding
 
 STATIC = files("seqtool.serve") / "static"
 
@@ -118,9 +118,7 @@ def create_app(
         for text in texts:
             limits.check_text(text)
         entry = registry.get(req.model, "mt")
-        tuned_beam, tuned_alpha = decoding_defaults(entry.config)
-        beam = req.beam or tuned_beam
-        alpha = tuned_alpha if req.length_penalty is None else req.length_penalty
+        beam, alpha = chosen_decoding(entry.config, req.beam, req.length_penalty)
         if beam > limits.max_beam:
             raise ApiError(422, f"beam {beam} is over the limit of {limits.max_beam} (--max-beam)")
         if req.nbest > beam:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from seqtool.errors import OptionError, check_positive
+from seqtool.errors import OptionError, check_positive, check_range
 from seqtool.metrics import bleu_only
 
 DEFAULT_BEAM = 5
@@ -38,6 +38,24 @@ def decoding_defaults(config: dict[str, Any]) -> tuple[int, float]:
     if not isinstance(beam, int) or beam < 1 or not isinstance(alpha, int | float) or alpha < 0:
         return DEFAULT_BEAM, DEFAULT_ALPHA  # a hand-edited section that makes no sense is ignored
     return beam, float(alpha)
+
+
+def chosen_decoding(config: dict[str, Any], beam: int | None, alpha: float | None) -> tuple[int, float]:
+    """The beam and length penalty a caller gave (None: not given), else the model's tuned ones, else 5 and 1.0
+    (the command line and the server both decide this way)."""
+    tuned_beam, tuned_alpha = decoding_defaults(config)
+    if alpha is not None:
+        check_range("--length-penalty", alpha, 0.0, 10.0)
+    return beam or tuned_beam, tuned_alpha if alpha is None else alpha
+
+
+def parse_beams(text: str) -> tuple[int, ...]:
+    """``--beams 4,5,8`` as integers (each checked > 0 by :func:`tune_decoding`)."""
+    try:
+        values = tuple(int(b) for b in text.split(",") if b.strip())
+    except ValueError:
+        raise OptionError(f"--beams must be comma-separated integers, e.g. 4,5,8; got {text!r}") from None
+    return values
 
 
 def parse_alphas(text: str) -> tuple[float, ...]:
