@@ -34,6 +34,7 @@ from seqtool.training.config import Objective, TrainConfig, TrainResult
 from seqtool.training.device import autocast
 from seqtool.training.distributed import all_ranks_sum, any_rank, broadcast_from_main
 from seqtool.training.interrupt import deferred_interrupt
+from seqtool.training.memory import HeapTrimmer
 
 ProgressFn = Callable[[dict[str, Any]], None]
 
@@ -122,6 +123,7 @@ class Trainer:
         # cfg.ema > 0: evaluation, best weights and averaging use this average of the weights.
         self.ema = weight_ema(model, cfg.ema) if cfg.ema > 0 else None
         self.fraction = 0.0  # of the budget used (time or epochs, the nearer): budget-aware schedules
+        self.heap = HeapTrimmer()  # bounds the RSS that heap fragmentation adds (seqtool.training.memory)
 
     @property
     def eval_model(self) -> SequenceModel:
@@ -251,6 +253,7 @@ class Trainer:
             self._update_fraction(self.batch_in_epoch, len(batches))
             for b in range(self.batch_in_epoch, len(batches)):
                 loss_sum, n = self.train_step(self.make_batch(batches[b]))
+                self.heap.after_step(self.step)
                 self.epoch_loss, self.epoch_tokens = self.epoch_loss + loss_sum, self.epoch_tokens + n
                 self.batch_in_epoch = b + 1
                 self.elapsed = time.perf_counter() - start
@@ -288,6 +291,7 @@ class Trainer:
             # A budget can stop mid-epoch: such an evaluation is labelled with the fraction done.
             label = self.epoch if finished_epoch else round(self.epoch + self.batch_in_epoch / len(batches), 3)
             improved = self.end_of_epoch(train_loss, rate, label)
+            self.heap.trim()  # the dev decoding's many tensor sizes
             self.elapsed = time.perf_counter() - start
             self._update_fraction(self.batch_in_epoch, len(batches))  # evaluation time counts too
             self.save_checkpoint()

@@ -1,0 +1,62 @@
+"""Give the C heap's free pages back to the operating system while training.
+
+Why: torch allocates every CPU tensor with malloc. Batches of varying length make activations of many
+sizes; glibc keeps the freed blocks in its heap for reuse, and the heap fragments, so a process's RSS
+grows epoch after epoch to several times what it holds alive (a 60-minute train-mt run: 5 GB for a
+7.5 M-parameter model). ``malloc_trim(0)`` hands every free page inside the heap back (madvise), not only
+the top; the blocks stay in malloc's free lists and are faulted in again only if reused. Done every
+``every`` steps and after each evaluation (whose beam search makes many more sizes), it bounds the RSS
+by what a few hundred steps touch, at the price of those page faults (docs/benchmarks.md, "Memory").
+
+A fixed mmap threshold would do the same for every large block at every step, and cost 45% of the speed.
+Elsewhere than glibc (macOS, musl) this is a no-op.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from collections.abc import Callable
+
+from seqtool.errors import OptionError
+
+# Steps between trims; SEQTOOL_TRIM_EVERY=0 turns trimming off (benchmarks/mt_memory.sh compares the two).
+DEFAULT_EVERY = 100
+
+
+def every_from_environment() -> int:
+    raw = os.environ.get("SEQTOOL_TRIM_EVERY", "").strip()
+    if not raw:
+        return DEFAULT_EVERY
+    if not raw.isdigit():
+        raise OptionError(f"SEQTOOL_TRIM_EVERY must be a number of steps (0: off), got {raw!r}")
+    return int(raw)
+
+
+def _find_malloc_trim() -> Callable[[int], int] | None:
+    try:
+        libc = ctypes.CDLL(None)  # the running process's C library
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
+
+
+class HeapTrimmer:
+    """Calls ``malloc_trim(0)`` every ``every`` training steps and whenever asked."""
+
+    def __init__(self, every: int | None = None) -> None:
+        self.every = every_from_environment() if every is None else every
+        self._trim = _find_malloc_trim() if self.every > 0 else None
+
+    def after_step(self, step: int) -> None:
+        if self._trim is not None and step % self.every == 0:
+            self._trim(0)
+
+    def trim(self) -> bool:
+        """Release the heap's free pages now; whether this C library can."""
+        if self._trim is None:
+            return False
+        self._trim(0)
+        return True
