@@ -93,6 +93,10 @@ def main() -> None:
         "torch_fp32": load_torch(ws, args.model, "cpu"),
         "torch_bf16": load_torch(ws, bf16, "cpu"),
         "ct2_int8": load_translator(ws, args.model, "cpu", engine="ctranslate2", threads=args.threads),
+        # the same engine as one worker on every thread (the default before parallel workers)
+        "ct2_int8_1worker": load_translator(
+            ws, args.model, "cpu", engine="ctranslate2", threads=args.threads, workers=1
+        ),
     }
     sources, refs = read_dev(args.src, args.ref)
     sources, refs = sources[: args.limit], refs[: args.limit]
@@ -117,6 +121,7 @@ def main() -> None:
         "decode": decode,
         "int8_vs_fp32_speed": round(decode["torch_fp32"]["wall_s"] / decode["ct2_int8"]["wall_s"], 2),
         "int8_vs_bf16_speed": round(decode["torch_bf16"]["wall_s"] / decode["ct2_int8"]["wall_s"], 2),
+        "workers_vs_one_worker": round(decode["ct2_int8_1worker"]["wall_s"] / decode["ct2_int8"]["wall_s"], 2),
         "int8_bleu_minus_fp32": round(decode["ct2_int8"]["bleu"] - decode["torch_fp32"]["bleu"], 2),
         "process": process,
         "process_speed": round(process["torch"]["wall_s"] / process["ctranslate2"]["wall_s"], 2),

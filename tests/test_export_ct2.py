@@ -113,6 +113,22 @@ def test_beam_search_agrees_and_ranks_with_the_gnmt_penalty(mt_ws: Workspace) ->
         assert len(hyps) == 3 and scores == sorted(scores, reverse=True)
 
 
+def test_parallel_workers_translate_as_one(mt_ws: Workspace) -> None:
+    """Two workers decode halves of each call at once (inter_threads): every sentence must still get
+    exactly the translations and scores one worker gives it, in input order."""
+    tr, one = _engine(mt_ws, "float32")
+    folder = tr.md.path / "ct2-float32"
+    two = open_translator(tr.md, tr.config, folder, tr.src_tok, tr.tgt_tok, 2, read_meta(folder)["positions"])
+    assert (one.workers, two.workers) == (1, 2)
+    sources, _ = _dev()
+    for beam, nbest, batch in ((1, 1, 64), (5, 2, 7)):  # batch 7: calls of 14 sentences, split 7 + 7
+        a = one.translate(sources, beam=beam, nbest=nbest, tokenized=True, batch_sentences=batch)
+        b = two.translate(sources, beam=beam, nbest=nbest, tokenized=True, batch_sentences=batch)
+        assert [[t.text for t in x] for x in b] == [[t.text for t in x] for x in a]
+        for x, y in zip(a, b, strict=True):
+            assert [t.hypothesis.score for t in y] == pytest.approx([t.hypothesis.score for t in x], abs=1e-4)
+
+
 def test_int8_keeps_bleu_at_a_third_of_the_size(mt_ws: Workspace) -> None:
     sources, refs = _dev()
     _, fp32 = _engine(mt_ws, "float32")

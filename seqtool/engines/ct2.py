@@ -21,15 +21,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from seqtool.data.search import Hypothesis, Translation, gnmt_penalty, output_length_cap, translate_in_batches
 from seqtool.data.specials import BOS, EOS, PAD, UNK
 from seqtool.data.text import is_cjk_language
 from seqtool.data.tokenizers import Tokenizer
 from seqtool.errors import DataError, OptionError
+
+if TYPE_CHECKING:  # numpy only feeds the converter; translating never needs it (0.1 s of start-up)
+    import numpy as np
 
 LAYER_NORM_EPS = 1e-5  # torch.nn.LayerNorm's default
 
@@ -132,7 +133,7 @@ class CT2Translator:
     engine = "ctranslate2"
 
     def __init__(self, md: Any, config: dict[str, Any], folder: Path, src_tok: Tokenizer, tgt_tok: Tokenizer,
-                 threads: int | None = None, positions: int = 1024) -> None:  # fmt: skip
+                 threads: int | None = None, positions: int = 1024, workers: int = 1) -> None:  # fmt: skip
         import logging
 
         import ctranslate2
@@ -144,9 +145,13 @@ class CT2Translator:
         # Where sentences too long for the engine go (auto mode: the torch model, loaded on first need).
         self.fallback: Callable[[], Any] | None = None
         self.device = "cpu"
+        # `workers` batches decode at once, each on threads // workers cores: a model this small keeps one
+        # core per batch busier than two cores on one batch (docs/benchmarks.md, CTranslate2).
+        self.workers = max(1, workers)
+        intra = max(1, threads // self.workers) if threads else 0
         try:
             self.translator = ctranslate2.Translator(
-                str(folder), device="cpu", compute_type="default", intra_threads=threads or 0
+                str(folder), device="cpu", compute_type="default", inter_threads=self.workers, intra_threads=intra
             )
         except (RuntimeError, ValueError, OSError) as e:
             raise DataError(_load_error(folder, e)) from None
@@ -186,10 +191,13 @@ class CT2Translator:
                             f"than {self.positions}: translate it with --engine torch")  # fmt: skip
         fits = [i for i in range(len(texts)) if len(encoded[i]) < self.positions]
         results: list[list[Translation]] = [[] for _ in texts]
+        # Each call hands CTranslate2 `workers` batches (it splits them by max_batch_size, shortest together)
+        # so that every worker has one; with one worker this is seqtool's own batching.
         found = translate_in_batches(
             [texts[i] for i in fits], [encoded[i] for i in fits],
-            lambda sources: self._search(sources, beam, alpha, nbest, return_attention), self.tgt_tok.decode,
-            nbest=nbest, batch_sentences=batch_sentences, join=join, progress=progress,
+            lambda sources: self._search(sources, beam, alpha, nbest, return_attention, batch_sentences),
+            self.tgt_tok.decode, nbest=nbest, batch_sentences=batch_sentences * self.workers, join=join,
+            progress=progress,
         )  # fmt: skip
         for i, outs in zip(fits, found, strict=True):
             results[i] = outs
@@ -201,8 +209,8 @@ class CT2Translator:
                 results[i] = outs
         return results
 
-    def _search(self, sources: list[list[int]], beam: int, alpha: float, nbest: int, attention: bool
-                ) -> list[list[Hypothesis]]:  # fmt: skip
+    def _search(self, sources: list[list[int]], beam: int, alpha: float, nbest: int, attention: bool,
+                batch_sentences: int = 64) -> list[list[Hypothesis]]:  # fmt: skip
         # Each sentence has its own output-length cap, as in seqtool's search. CTranslate2's cap is per call, and
         # one call per cap value cut a batch into many tiny calls (1.4x torch instead of several times): so
         # the whole batch is decoded once at its largest cap, and only the sentences whose output ran past their
@@ -210,22 +218,26 @@ class CT2Translator:
         # what the sentence gets alone (the server's micro-batching relies on the same rule).
         caps = [min(output_length_cap(len(s)), self.positions) for s in sources]
         longest = max(caps)
-        found = self._search_capped(sources, longest, beam, alpha, nbest, attention)
+        found = self._search_capped(sources, longest, beam, alpha, nbest, attention, batch_sentences)
         over = [i for i, (hyps, cap) in enumerate(zip(found, caps, strict=True))
                 if cap < longest and max(len(h.ids) + 1 for h in hyps) > cap]  # fmt: skip
         for cap in sorted({caps[i] for i in over}):
             rows = [i for i in over if caps[i] == cap]
-            for i, hyps in zip(rows, self._search_capped([sources[i] for i in rows], cap, beam, alpha, nbest, attention),
-                               strict=True):  # fmt: skip
+            chunk = [sources[i] for i in rows]
+            redone = self._search_capped(chunk, cap, beam, alpha, nbest, attention, batch_sentences)
+            for i, hyps in zip(rows, redone, strict=True):
                 found[i] = hyps
         return found
 
     def _search_capped(self, sources: list[list[int]], max_len: int, beam: int, alpha: float, nbest: int,
-                       attention: bool) -> list[list[Hypothesis]]:  # fmt: skip
+                       attention: bool, batch_sentences: int) -> list[list[Hypothesis]]:  # fmt: skip
         greedy = beam == 1 and nbest == 1
+        # Split evenly over the workers (a server's micro-batch of 16 sentences: 8 each), at most batch_sentences.
+        per_worker = min(batch_sentences, -(-len(sources) // self.workers))
         options: dict[str, Any] = dict(
-            beam_size=beam, max_decoding_length=max_len, min_decoding_length=0, length_penalty=0.0,
-            return_scores=True, return_end_token=True, return_attention=attention, max_input_length=0,
+            max_batch_size=per_worker, beam_size=beam, max_decoding_length=max_len, min_decoding_length=0,
+            length_penalty=0.0, return_scores=True, return_end_token=True, return_attention=attention,
+            max_input_length=0,
         )  # fmt: skip
         if not greedy:
             # Rank all `beam` finished hypotheses with seqtool's penalty. (<pad> is not suppressed: that
@@ -256,11 +268,13 @@ class CT2Translator:
 
 
 def open_translator(md: Any, config: dict[str, Any], folder: Path, src_tok: Tokenizer, tgt_tok: Tokenizer,
-                    threads: int | None, positions: int) -> CT2Translator:  # fmt: skip
+                    threads: int | None, positions: int, workers: int | None = None) -> CT2Translator:  # fmt: skip
+    """The engine in ``folder`` on ``threads`` cores (default: OMP_NUM_THREADS, else CTranslate2's choice),
+    as ``workers`` parallel batches (default: one per core)."""
     if not (folder / "model.bin").is_file():
         raise DataError(f"{folder}: no model.bin; export again with `seqtool export {md.name} --force`")
-    threads = threads or int(os.environ.get("OMP_NUM_THREADS", "0") or 0) or None
-    return CT2Translator(md, config, folder, src_tok, tgt_tok, threads, positions)
+    threads = threads or int(os.environ.get("OMP_NUM_THREADS", "0") or 0) or os.cpu_count() or 1
+    return CT2Translator(md, config, folder, src_tok, tgt_tok, threads, positions, workers or threads)
 
 
 def runs_as(quantization: str) -> str:

@@ -35,14 +35,16 @@ def load_translator(
     *,
     engine: str = "auto",
     threads: int | None = None,
+    workers: int | None = None,
     notify: Callable[[str], None] = lambda message: None,
 ) -> Any:
-    """The translator ``name`` (default: the workspace's) on the engine chosen as described above."""
+    """The translator ``name`` (default: the workspace's) on the engine chosen as described above;
+    ``workers``: CTranslate2's parallel batches (default: one per thread)."""
     if engine not in ENGINES:
         raise OptionError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     md, cfg = ws.find(name, "mt", hint="train one with `seqtool train-mt` or run `seqtool demo`")
     if engine != "torch":
-        tr = _ctranslate2(md, cfg, device, threads, strict=engine == "ctranslate2", notify=notify)
+        tr = _ctranslate2(md, cfg, device, threads, workers, strict=engine == "ctranslate2", notify=notify)
         if tr is not None:
             if engine == "auto":
                 tr.fallback = _torch_once(ws, md.name, device)
@@ -68,8 +70,8 @@ def _torch_once(ws: Workspace, name: str, device: str) -> Callable[[], Any]:
     return get
 
 
-def _ctranslate2(md: ModelDir, cfg: dict[str, Any], device: str, threads: int | None, *, strict: bool,
-                 notify: Callable[[str], None]) -> Any:  # fmt: skip
+def _ctranslate2(md: ModelDir, cfg: dict[str, Any], device: str, threads: int | None, workers: int | None, *,
+                 strict: bool, notify: Callable[[str], None]) -> Any:  # fmt: skip
     """The CTranslate2 translator of ``md``, or None (auto mode) when there is none to use."""
 
     def unusable(message: str) -> None:
@@ -115,7 +117,7 @@ def _ctranslate2(md: ModelDir, cfg: dict[str, Any], device: str, threads: int | 
     toks = config_section(cfg, "tokenizers", md)
     src_tok, tgt_tok = load_tokenizer(md.path, toks["src"]), load_tokenizer(md.path, toks["tgt"])
     try:
-        return open_translator(md, cfg, folder, src_tok, tgt_tok, threads, int(meta.get("positions", 512)))
+        return open_translator(md, cfg, folder, src_tok, tgt_tok, threads, int(meta.get("positions", 512)), workers)
     except SeqtoolError as e:
         return unusable(str(e))
 
