@@ -8,6 +8,7 @@ error, exit 1, with the traceback only under ``--debug`` (or ``SEQTOOL_DEBUG=1``
 from __future__ import annotations
 
 import contextlib
+import copy
 import errno
 import os
 import sys
@@ -34,6 +35,35 @@ def _register_commands() -> None:
             importlib.import_module(f"seqtool.cli.{info.name}")
 
 
+def _command_word(args: list[str]) -> str | None:
+    """The command (or group) named on the command line, after the global options; None for none."""
+    i = 0
+    while i < len(args):
+        if args[i] in ("-w", "--workspace"):
+            i += 2
+        elif args[i].startswith("--workspace="):
+            i += 1
+        else:
+            return None if args[i].startswith("-") else args[i]
+    return None
+
+
+def _only_command(word: str | None) -> typer.Typer:
+    """The app with only the command or group ``word``, when one has that name; else the whole app.
+
+    Typer builds every command's parameters from its signature before it runs one: for 36 commands
+    that was a third of a one-sentence `translate`'s start-up. Help and unknown names get the whole app."""
+    commands = [
+        c for c in app.registered_commands if (c.name or typer.main.get_command_name(c.callback.__name__)) == word
+    ]
+    groups = [g for g in app.registered_groups if g.name == word]
+    if not commands and not groups:
+        return app
+    only = copy.copy(app)  # the module's app stays whole: tests call main() many times in one process
+    only.registered_commands, only.registered_groups = commands, groups
+    return only
+
+
 def _in_panel_order(command: typer.core.TyperGroup) -> None:
     """List the commands of `seqtool --help` panel by panel (seqtool.cli.panels.ORDER), keeping each
     panel's commands in registration order; a command without a panel comes first."""
@@ -49,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args or os.environ.get("SEQTOOL_DEBUG") == "1"
     args = [a for a in args if a != "--debug"]
     _register_commands()
-    command = typer.main.get_command(app)
+    command = typer.main.get_command(_only_command(_command_word(args)))
     _in_panel_order(command)
     from seqtool.errors import SeqtoolError
 
