@@ -29,7 +29,7 @@ def seqtool(*args: str, threads: int = 2) -> dict:
     out = subprocess.run([sys.executable, "-m", "seqtool", *args, "--json"], capture_output=True, text=True, env=env)
     if out.returncode != 0:
         raise SystemExit(f"seqtool {' '.join(args)} failed: {out.stderr[-2000:]}")
-    return json.loads(out.stdout[out.stdout.index("{") :])
+    return json.loads(out.stdout)
 
 
 def train_args(ws: str, name: str, minutes: float) -> list[str]:  # the quick teacher/model

@@ -88,7 +88,7 @@ def test_cli_train_predict_generate_evaluate(tmp_path, sample):
     r = run_cli("train-lm", "-w", ws, "--cell", "gru", "--layers", "1", "--emb-dim", "32", "--hidden", "32",
                 "--epochs", "2", "--batch-size", "400", "--name", "g", "--json")  # fmt: skip
     assert r.returncode == 0, r.stderr
-    summary = json.loads(r.stdout[r.stdout.index("{") :])
+    summary = json.loads(r.stdout)  # with --json, stdout is the JSON alone (progress goes to stderr)
     assert summary["name"] == "g" and summary["epochs"] == 2
     lm = load_lm(Workspace(ws), "g", "cpu")
     r = run_cli("predict-next", "i can 't", "--top", "3", "-w", ws, "--json")

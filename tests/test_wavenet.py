@@ -94,7 +94,7 @@ def test_wavenet_cli_options(tmp_path, sample):
         "-w", str(tmp_path), "--json", "--threads", "1",
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout[r.stdout.index("{") :])["name"] == "w"
-    assert "receptive field: 4" in r.stdout
+    assert json.loads(r.stdout)["name"] == "w"  # stdout is the JSON alone; progress is on stderr
+    assert "receptive field: 4" in r.stderr
     r = run_cli("predict-next", "i can", "-w", str(tmp_path), "--json")
     assert r.returncode == 0 and len(json.loads(r.stdout)["results"]) == 5

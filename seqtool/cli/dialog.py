@@ -82,7 +82,7 @@ def train_dialog_cmd(
     sample = sample_data_dir() / "dialog"
     suffix = "ja" if lang == "ja" else "en"
     name = name or unique_name(ws, arch)
-    with TrainingProgress(("dev_ppl",)) as progress:
+    with TrainingProgress(("dev_ppl",), json=json) as progress:
         result = train_dialog(
             ws, name, data or sample / f"train.{suffix}", dev or sample / f"dev.{suffix}", model_cfg, train_cfg,
             lang=lang, device=device, resume=resume, progress=progress,

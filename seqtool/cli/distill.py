@@ -45,7 +45,7 @@ def distill_cmd(
     recipe = mt_recipe(o)
     setup_torch(o["threads"])
     ws = Workspace(o["workspace"])
-    with TrainingProgress(("dev_bleu",)) as progress:
+    with TrainingProgress(("dev_bleu",), json=o["json"]) as progress:
         result = distill(
             ws, teacher, name, recipe, src=o["src"], dev_src=o["dev_src"], dev_tgt=o["dev_tgt"], beam=teacher_beam,
             batch_sentences=teacher_batch, limit=limit, resume=o["resume"], device=o["device"],

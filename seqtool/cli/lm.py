@@ -109,7 +109,7 @@ def train_lm_cmd(
     name = name or unique_name(ws, default_lm_name(recipe.model_cfg))
     from seqtool.cli.progress import TrainingProgress
 
-    with TrainingProgress(("dev_ppl", "top1")) as progress:
+    with TrainingProgress(("dev_ppl", "top1"), json=json) as progress:
         result = train_lm(ws, name, train, dev, recipe.model_cfg, recipe.train_cfg, recipe.tok_cfg, device=device,
                           resume=resume, threads=threads or 1, progress=progress)  # fmt: skip
     if report_training(name, result, json):

@@ -113,7 +113,7 @@ def train_mt_cmd(
     name = name or unique_name(ws, mt.default_mt_name(data_cfg, recipe.arch))
     from seqtool.cli.progress import TrainingProgress
 
-    with TrainingProgress(("dev_bleu",)) as progress:
+    with TrainingProgress(("dev_bleu",), json=json) as progress:
         result = mt.train_mt(ws, name, *files, recipe.arch, recipe.model_values, recipe.train_cfg, data_cfg,
                              device=device, resume=resume, threads=threads or 1, progress=progress)  # fmt: skip
     decoding = None

@@ -10,14 +10,16 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from seqtool.cli.common import console
+from seqtool.cli.common import console, err_console
 
 
 class TrainingProgress:
     """Use as ``with TrainingProgress() as p: train(..., progress=p)``."""
 
-    def __init__(self, metric_names: tuple[str, ...] = ("dev_ppl",)) -> None:
+    def __init__(self, metric_names: tuple[str, ...] = ("dev_ppl",), *, json: bool = False) -> None:
         self.metric_names = metric_names
+        # With --json, stdout carries only the JSON document: the progress goes to stderr.
+        self.console = err_console if json else console
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -26,7 +28,7 @@ class TrainingProgress:
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
-            console=console,
+            console=self.console,
             transient=True,
         )
         self.task: Any = None
@@ -43,7 +45,7 @@ class TrainingProgress:
     def __call__(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
         if kind == "status":
-            console.print(f"[dim]{event['message']}[/]")
+            self.console.print(f"[dim]{event['message']}[/]")
         elif kind == "translate":  # a teacher translating the training source (distill)
             if self.teacher is None:
                 self.teacher = self.progress.add_task(event["what"], total=event["total"], info="")
@@ -64,7 +66,7 @@ class TrainingProgress:
         elif kind == "epoch":
             metrics = "  ".join(f"{k} {event[k]:.3f}" for k in self.metric_names if k in event)
             star = " [green]*best[/]" if event.get("improved") else ""
-            console.print(
+            self.console.print(
                 f"epoch {event['epoch']}: train loss {event['train_loss']:.3f}  {metrics}  "
                 f"{event['tokens_per_s']:,.0f} tok/s  {event['elapsed_s']:.0f}s{star}"
             )
