@@ -7,10 +7,10 @@ set -euo pipefail
 D=${1:-../shared/data/small_parallel_enja}
 MIN=${2:-1}
 : "${EXAMPLE:?set EXAMPLE to a checkout of pytorch/examples/word_language_model}"
+# shellcheck source=benchmarks/example_lm.sh
+. "$(dirname "$0")/example_lm.sh"
 WS=${WS:-$(mktemp -d)}
-mkdir -p "$WS/example-data"
-cp "$D/train.en" "$WS/example-data/train.txt"; cp "$D/dev.en" "$WS/example-data/valid.txt"
-cp "$D/dev.en" "$WS/example-data/test.txt"
+example_data "$D" "$WS/example-data"
 echo "| run | threads | precision | training tokens/s |"
 echo "|---|---:|---|---:|"
 for threads in 1 2; do
@@ -19,12 +19,10 @@ for threads in 1 2; do
         seqtool -w "$WS" train-lm --cell lstm --train "$D/train.en" --dev "$D/dev.en" --epochs 1000 --patience 1000 \
             --max-minutes "$MIN" --threads "$threads" --precision "$precision" --name "$name" --json > "$WS/$name.json"
         python3 -c "
-import json; s = open('$WS/$name.json').read(); r = json.loads(s[s.index('{'):])
+import json; r = json.load(open('$WS/$name.json'))
 print(f\"| seqtool | $threads | $precision | {r['tokens_per_s']:,.0f} |\")"
     done
-    (cd "$EXAMPLE" && OMP_NUM_THREADS=$threads timeout "$((MIN * 60 + 15))" python3 main.py --data "$WS/example-data" \
-        --model LSTM --emsize 256 --nhid 256 --nlayers 2 --dropout 0.3 --tied --lr 20 --clip 0.25 --batch_size 20 \
-        --bptt 35 --epochs 1 --save "$WS/example.pt") > "$WS/example-t$threads.log" 2>&1 || true
+    run_example "$threads" "$((MIN * 60 + 15))" 1 "$WS/example-data" "$WS/example.pt" "$WS/example-t$threads.log"
     python3 -c "
 import re, statistics
 ms = [float(m) for m in re.findall(r'ms/batch\s+([0-9.]+)', open('$WS/example-t$threads.log').read())]

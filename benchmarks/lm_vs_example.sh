@@ -5,9 +5,7 @@
 #   git clone https://github.com/pytorch/examples && EXAMPLE=examples/word_language_model
 # and run
 #   EXAMPLE=... bash benchmarks/lm_vs_example.sh [DATA_DIR] [MINUTES] [extra train-lm options...]
-# The example's command line is the one of its README (LSTM, --tied) with the sizes of the issue:
-#   python main.py --data DIR --model LSTM --emsize 256 --nhid 256 --nlayers 2 --dropout 0.3 --tied \
-#       --lr 20 --clip 0.25 --batch_size 20 --bptt 35 --epochs 1000 --save model.pt
+# The example's command line is the one of its README with the sizes of the issue (benchmarks/example_lm.sh).
 # It has no time budget, so it is stopped by `timeout`; its log has one "valid ppl" line per epoch. Its
 # perplexity is per token with one <eos> per line; seqtool reports per word (the same <eos>-including
 # log-likelihood divided by the words only), so the example's figure is converted:
@@ -18,16 +16,13 @@ D=${1:-../shared/data/small_parallel_enja}
 MIN=${2:-10}
 shift 2 || true
 : "${EXAMPLE:?set EXAMPLE to a checkout of pytorch/examples/word_language_model}"
+# shellcheck source=benchmarks/example_lm.sh
+. "$(dirname "$0")/example_lm.sh"
 WS=${WS:-$(mktemp -d)}
 DATA="$WS/example-data"
-mkdir -p "$DATA"
-cp "$D/train.en" "$DATA/train.txt"; cp "$D/dev.en" "$DATA/valid.txt"; cp "$D/dev.en" "$DATA/test.txt"
+example_data "$D" "$DATA"
 THREADS=1; [ "${SEQUENTIAL:-0}" = 1 ] && THREADS=2
-example() {
-    (cd "$EXAMPLE" && OMP_NUM_THREADS=$THREADS timeout "$((MIN * 60))" python3 main.py --data "$DATA" --model LSTM \
-        --emsize 256 --nhid 256 --nlayers 2 --dropout 0.3 --tied --lr 20 --clip 0.25 --batch_size 20 --bptt 35 \
-        --epochs 1000 --save "$WS/example.pt") > "$WS/example.log" 2>&1 || true
-}
+example() { run_example "$THREADS" "$((MIN * 60))" 1000 "$DATA" "$WS/example.pt" "$WS/example.log"; }
 ours() {
     seqtool -w "$WS" train-lm --cell lstm --layers 2 --emb-dim 256 --hidden 256 --tie-weights \
         --train "$D/train.en" --dev "$D/dev.en" --epochs 1000 --patience 1000 --max-minutes "$MIN" \

@@ -1,9 +1,10 @@
 """Issue 12: does raw, typed input translate as well as the corpus-tokenized input?
 
     python benchmarks/raw_input.py -w WS --model NAME [--src dev.en --ref dev.ja] [--beam 5] [--threads 2]
+                                   [--lang ja --tokenize 13a]
 
 It rewrites the dev source the way a user types it and scores both versions with the same model, beam and
-length penalty (the model's tuned ones unless --beam / --alpha), sacrebleu tokenize none on the
+length penalty (the model's tuned ones unless --beam / --alpha), sacrebleu tokenize none (--tokenize) on the
 corpus-segmented output:
 - English: clitics and punctuation re-attached ("i can 't swim ." -> "I can't swim."), the first letter and
   the pronoun "i" capitalized;
@@ -54,6 +55,7 @@ def main() -> None:
     ap.add_argument("--beam", type=int)
     ap.add_argument("--alpha", type=float)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--tokenize", default="none", help="sacrebleu tokenizer (13a for English output)")
     args = ap.parse_args()
     import torch
 
@@ -68,8 +70,8 @@ def main() -> None:
     scores = {}
     for label, texts in (("corpus", sources), ("typed", typed)):
         found = tr.translate(texts, tokenized=True, beam=beam, alpha=alpha)
-        scores[label] = round(bleu_only([t[0].text for t in found], refs), 2)
-    print(json.dumps({"model": args.model, "engine": tr.engine, "beam": beam, "length_penalty": alpha,
+        scores[label] = round(bleu_only([t[0].text for t in found], refs, tokenize=args.tokenize), 2)
+    print(json.dumps({"model": args.model, "engine": tr.engine, "beam": beam, "length_penalty": alpha, "tokenize": args.tokenize,
                       "bleu_corpus_input": scores["corpus"], "bleu_typed_input": scores["typed"],
                       "gap": round(scores["corpus"] - scores["typed"], 2)}))  # fmt: skip
 
