@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from seqtool.files import sample_data_dir as sample_data_dir  # re-exported for the command modules
+from seqtool.machine import usable_cores
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -58,10 +59,6 @@ def print_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
-def default_threads() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
 def local_processes() -> int:
     """Processes sharing this machine's cores: torchrun's LOCAL_WORLD_SIZE (1 without torchrun)."""
     try:
@@ -78,7 +75,7 @@ def setup_torch(threads: int | None) -> None:
 
     if threads is not None:
         check_positive("--threads", threads)
-    torch.set_num_threads(threads or max(1, default_threads() // local_processes()))
+    torch.set_num_threads(threads or max(1, usable_cores() // local_processes()))
 
 
 def training_summary(name: str, result: Any) -> dict[str, Any]:

@@ -16,7 +16,8 @@ import typer
 
 from seqtool.cli import panels
 from seqtool.cli.app import app
-from seqtool.cli.common import ThreadsOpt, WorkspaceOpt, console, default_threads, sample_data_dir, setup_torch
+from seqtool.cli.common import ThreadsOpt, WorkspaceOpt, console, sample_data_dir, setup_torch
+from seqtool.machine import usable_cores
 
 DEMO_LM, DEMO_MT, DEMO_EMB = "demo-lm", "demo-mt", "demo-embeddings"
 
@@ -118,7 +119,7 @@ def demo_cmd(
     _fresh(ws, DEMO_EMB)
     emb_epochs = 5 if quick else 20
     console.print(command_line("embed", str(corpus), options={"epochs": emb_epochs, "name": DEMO_EMB, **where}))
-    settings = EmbeddingSettings(epochs=emb_epochs, workers=threads or default_threads())
+    settings = EmbeddingSettings(epochs=emb_epochs, workers=threads or usable_cores())
     emb_result = train_embeddings(corpus, ws, DEMO_EMB, settings)
     console.print(f"trained {DEMO_EMB} in {emb_result.seconds:.1f}s")
     emb = load_embeddings(ws, DEMO_EMB)

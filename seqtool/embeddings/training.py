@@ -16,6 +16,7 @@ from seqtool.data.corpus import check_file, read_lines
 from seqtool.embeddings.vectors import COUNTS_FILE, KIND, VECTORS_FILE, save_vectors
 from seqtool.errors import DataError, OptionError, WorkspaceError, check_positive, check_range
 from seqtool.files import atomic_write_json, now_iso
+from seqtool.machine import usable_cores
 from seqtool.store.workspace import ModelDir, Workspace
 
 DEFAULT_NAME = "w2v"
@@ -93,12 +94,6 @@ class TrainResult:
     language: str = "other"
 
 
-def all_cores() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
 def check_corpus(path: str | Path) -> tuple[Path, bool]:
     """Validate a corpus in one fast binary pass; return it and whether gensim may read it directly.
 
@@ -171,7 +166,7 @@ def train_embeddings(
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     _check_replaceable(ws.model_dir(name))
     path, direct = check_corpus(corpus)
-    workers = settings.workers or all_cores()
+    workers = settings.workers or usable_cores()
     model = Word2Vec(**settings.word2vec_kwargs(workers))
     source: dict[str, Any] = {"corpus_file": str(path)} if direct else {"corpus_iterable": _Sentences(path)}
     model.build_vocab(**source, keep_raw_vocab=True)

@@ -28,6 +28,7 @@ from seqtool.data.specials import BOS, EOS, PAD, UNK
 from seqtool.data.text import is_cjk_language
 from seqtool.data.tokenizers import Tokenizer
 from seqtool.errors import DataError, OptionError
+from seqtool.machine import usable_cores
 
 if TYPE_CHECKING:  # numpy only feeds the converter; translating never needs it (0.1 s of start-up)
     import numpy as np
@@ -269,11 +270,11 @@ class CT2Translator:
 
 def open_translator(md: Any, config: dict[str, Any], folder: Path, src_tok: Tokenizer, tgt_tok: Tokenizer,
                     threads: int | None, positions: int, workers: int | None = None) -> CT2Translator:  # fmt: skip
-    """The engine in ``folder`` on ``threads`` cores (default: OMP_NUM_THREADS, else CTranslate2's choice),
+    """The engine in ``folder`` on ``threads`` cores (default: OMP_NUM_THREADS, else every usable core),
     as ``workers`` parallel batches (default: one per core)."""
     if not (folder / "model.bin").is_file():
         raise DataError(f"{folder}: no model.bin; export again with `seqtool export {md.name} --force`")
-    threads = threads or int(os.environ.get("OMP_NUM_THREADS", "0") or 0) or os.cpu_count() or 1
+    threads = threads or int(os.environ.get("OMP_NUM_THREADS", "0") or 0) or usable_cores()
     return CT2Translator(md, config, folder, src_tok, tgt_tok, threads, positions, workers or threads)
 
 
