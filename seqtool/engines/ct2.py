@@ -211,7 +211,7 @@ class CT2Translator:
         return results
 
     def _search(self, sources: list[list[int]], beam: int, alpha: float, nbest: int, attention: bool,
-                batch_sentences: int = 64) -> list[list[Hypothesis]]:  # fmt: skip
+                batch_sentences: int) -> list[list[Hypothesis]]:  # fmt: skip
         # Each sentence has its own output-length cap, as in seqtool's search. CTranslate2's cap is per call, and
         # one call per cap value cut a batch into many tiny calls (1.4x torch instead of several times): so
         # the whole batch is decoded once at its largest cap, and only the sentences whose output ran past their
