@@ -39,3 +39,35 @@ def test_help_shows_the_default_text() -> None:
     assert r.returncode == 0, r.stderr
     assert "[default: sample data]" in r.stdout and "[default: ./workspace]" in r.stdout
     assert "\\[default" not in r.stdout
+
+
+_ONE_COMMAND = """
+import sys, typer
+from seqtool.cli import _only_command, _register_commands
+word = sys.argv[1]
+_register_commands(word)
+command = typer.main.get_command(_only_command(word)).commands[word]
+print(sorted(getattr(command, "commands", None) or {}), [p.name for p in command.params])
+"""
+
+
+def test_each_command_imports_the_modules_that_define_it() -> None:
+    """COMMAND_MODULES names, for every command and group, the modules that register it: built from
+    those modules alone (a fresh process each), it has the subcommands and options of the whole app."""
+    import subprocess
+    import sys
+
+    from seqtool.cli import COMMAND_MODULES
+
+    _register_commands()
+    whole = typer.main.get_command(app).commands
+    assert sorted(COMMAND_MODULES) == sorted(whole)
+    runs = {
+        word: subprocess.Popen([sys.executable, "-c", _ONE_COMMAND, word], stdout=subprocess.PIPE, text=True)
+        for word in COMMAND_MODULES
+    }
+    for word, proc in runs.items():
+        out, _ = proc.communicate(timeout=120)
+        command = whole[word]
+        expected = f"{sorted(getattr(command, 'commands', None) or {})} {[p.name for p in command.params]}"
+        assert (proc.returncode, out.strip()) == (0, expected), word

@@ -25,14 +25,47 @@ app = _app_module.app
 _ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
 
 
-def _register_commands() -> None:
-    """Import every command module; each adds its commands to the app or one of its groups."""
+# The modules that define each command or group. Running one command imports only its modules: the
+# other dozen and a half cost a one-sentence `translate` tens of milliseconds (docs/benchmarks.md).
+# A name missing here still works (every module is imported); tests/test_cli_help.py checks the table.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "demo": ("demo",),
+    "serve": ("serve",),
+    "train-lm": ("lm",),
+    "predict-next": ("lm",),
+    "generate": ("lm",),
+    "train-dialog": ("dialog",),
+    "respond": ("dialog",),
+    "chat": ("dialog",),
+    "vae": ("vae",),
+    "train-mt": ("mt",),
+    "tune-decoding": ("mt",),
+    "translate": ("mt",),
+    "distill": ("distill",),
+    "embed": ("embed",),
+    "similar": ("embed",),
+    "analogy": ("embed",),
+    "evaluate": ("mt", "lm", "embed", "dialog"),
+    "plot": ("plots_cmd", "embed"),
+    "models": ("models", "models_import", "compare"),
+    "data": ("data", "data_fetch"),
+    "compress": ("compress",),
+    "export": ("export",),
+    "experiment": ("experiment",),
+}
+
+
+def _register_commands(word: str | None = None) -> None:
+    """Import the modules of command ``word`` (COMMAND_MODULES), or every command module for None or
+    an unknown name; each module adds its commands to the app or one of its groups."""
     import importlib
     import pkgutil
 
-    for info in pkgutil.iter_modules(__path__):
-        if info.name not in ("app", "common", "panels"):
-            importlib.import_module(f"seqtool.cli.{info.name}")
+    names = COMMAND_MODULES.get(word or "")
+    if names is None:
+        names = tuple(i.name for i in pkgutil.iter_modules(__path__) if i.name not in ("app", "common", "panels"))
+    for name in names:
+        importlib.import_module(f"seqtool.cli.{name}")
 
 
 def _command_word(args: list[str]) -> str | None:
@@ -78,8 +111,9 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("SEQTOOL_DEBUG") == "1"
     args = [a for a in args if a != "--debug"]
-    _register_commands()
-    command = typer.main.get_command(_only_command(_command_word(args)))
+    word = _command_word(args)
+    _register_commands(word)
+    command = typer.main.get_command(_only_command(word))
     _in_panel_order(command)
     from seqtool.errors import SeqtoolError
 

@@ -35,8 +35,9 @@ app.add_typer(models_app, name="models", rich_help_panel=panels.MODELS)
 app.add_typer(data_app, name="data", rich_help_panel=panels.MODELS)
 app.add_typer(experiment_app, name="experiment", rich_help_panel=panels.EXP)
 
-# Every other module in seqtool/cli registers its commands on import (see seqtool.cli.main), so a
-# new command group is one new file there, with no list to edit.
+# Every other module in seqtool/cli registers its commands on import (see seqtool.cli.main): a new
+# command is a new function in one of them, or a new file, plus its line in seqtool.cli.COMMAND_MODULES
+# (which keeps start-up short; tests/test_cli_help.py says when the line is missing).
 
 
 @app.callback()
