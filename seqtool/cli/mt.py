@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from seqtool.cli import panels
 from seqtool.cli.app import app, evaluate_app
@@ -295,6 +294,8 @@ def evaluate_mt_cmd(
 
 
 def _print_scores(title: str, result: dict) -> None:
+    from rich.table import Table  # rich.table imports decimal: not on `translate`'s path
+
     table = Table(title=title)
     for col in ("BLEU", "chrF", "TER", "sentences"):
         table.add_column(col, justify="right")
