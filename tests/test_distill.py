@@ -27,6 +27,9 @@ def test_student_learns_from_teacher_output(tmp_path):
     assert out.returncode == 0, out.stderr
     cfg = json.loads((ws.root / "models" / "student" / "config.json").read_text())
     assert cfg["distill"]["teacher"] == "teacher" and cfg["distill"]["beam"] == 3
+    # Like train-mt, distill ends by tuning the length penalty on dev; translate then uses it.
+    assert cfg["decoding"]["tuned_on"] == str(d / "dev.en")
+    assert json.loads(out.stdout)["decoding"] == cfg["decoding"]
     kept = ws.root / "models" / "student" / "distill.ja"
     assert cfg["data"]["train_tgt"] == str(kept)
     # The training target is the teacher's output: one line per source line, and those lines are the

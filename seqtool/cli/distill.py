@@ -14,7 +14,7 @@ import typer
 from seqtool.cli import panels
 from seqtool.cli.app import app
 from seqtool.cli.common import console, notice, report_training, setup_torch
-from seqtool.cli.mt import train_mt_cmd
+from seqtool.cli.mt import print_tuned, train_mt_cmd, tune_after_training
 
 # train-mt's options minus the ones the teacher decides (languages, target text).
 _TAKEN_FROM_TEACHER = ("tgt", "src_lang", "tgt_lang")
@@ -51,12 +51,14 @@ def distill_cmd(
             batch_sentences=teacher_batch, limit=limit, resume=o["resume"], device=o["device"],
             threads=o["threads"] or 1, teacher_engine=teacher_engine, progress=progress, notify=notice,
         )  # fmt: skip
-    if report_training(name, result, o["json"]):
+    decoding = tune_after_training(ws, name, o["device"]) if o["tune_decoding"] else None
+    if report_training(name, result, o["json"], extra={"decoding": decoding} if decoding else None):
         console.print(
             f"[bold green]distilled {name}[/] from {teacher}: best dev BLEU {result.best['value']:.2f} (greedy, "
             f"epoch {result.best['epoch']}), {result.epochs} epochs, {result.elapsed_s:.0f}s; "
             f"stopped: {result.stopped_because}"
         )
+        print_tuned(decoding)
 
 
 def _signature() -> inspect.Signature:

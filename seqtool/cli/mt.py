@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -115,22 +115,34 @@ def train_mt_cmd(
     with TrainingProgress(("dev_bleu",), json=json) as progress:
         result = mt.train_mt(ws, name, *files, recipe.arch, recipe.model_values, recipe.train_cfg, data_cfg,
                              device=device, resume=resume, threads=threads or 1, progress=progress)  # fmt: skip
-    decoding = None
-    if tune_decoding and is_main_process():
-        from seqtool.tasks.decoding_tuning import tune_decoding as tune
-        from seqtool.tasks.translator import load_translator
-
-        tr = load_translator(ws, name, device, engine="torch")
-        decoding = tune(tr, *mt.read_dev(files[2], files[3]), tuned_on=files[2])
+    decoding = tune_after_training(ws, name, device) if tune_decoding else None
     if report_training(name, result, json, extra={"decoding": decoding} if decoding else None):
         console.print(
             f"[bold green]trained {name}[/]: best dev BLEU {result.best['value']:.2f} (greedy, epoch "
             f"{result.best['epoch']}), {result.epochs} epochs, {result.elapsed_s:.0f}s, "
             f"{result.tokens_per_s:,.0f} target tokens/s; stopped: {result.stopped_because}"
         )
-        if decoding:
-            console.print(f"decoding tuned on dev: beam {decoding['beam']}, length penalty "
-                          f"{decoding['length_penalty']} (BLEU {decoding['dev_bleu']:.2f})")  # fmt: skip
+        print_tuned(decoding)
+
+
+def tune_after_training(ws: Any, name: str, device: str) -> dict[str, Any] | None:
+    """The end of `train-mt` and `distill`: tune beam 5's length penalty on the model's dev set (torch,
+    as trained) and store it; None on ranks other than 0 under torchrun."""
+    if not is_main_process():
+        return None
+    from seqtool.tasks.decoding_tuning import tune_decoding
+    from seqtool.tasks.mt import read_dev
+    from seqtool.tasks.translator import load_translator
+
+    tr = load_translator(ws, name, device, engine="torch")
+    data = tr.config["data"]
+    return tune_decoding(tr, *read_dev(Path(data["dev_src"]), Path(data["dev_tgt"])), tuned_on=data["dev_src"])
+
+
+def print_tuned(decoding: dict[str, Any] | None) -> None:
+    if decoding:
+        console.print(f"decoding tuned on dev: beam {decoding['beam']}, length penalty "
+                      f"{decoding['length_penalty']} (BLEU {decoding['dev_bleu']:.2f})")  # fmt: skip
 
 
 @app.command("tune-decoding", rich_help_panel=panels.MT)
