@@ -1,7 +1,7 @@
 """CTranslate2 int8 vs seqtool's torch fp32 and bf16 (results in docs/benchmarks.md).
 
     python benchmarks/ct2_bench.py --model NAME -w WS [--limit 500] [--rounds 3] [--threads 2]
-                                   [--src dev.en --ref dev.ja] [--startup-runs 10]
+                                   [--src dev.en --ref dev.ja] [--startup-runs 10] [--student NAME]
 
 On a trained Transformer translator NAME (e.g. the 60-minute one of benchmarks/mt_quality.sh), in one
 run so that only same-run ratios are compared on a shared CPU:
@@ -13,7 +13,9 @@ run so that only same-run ratios are compared on a shared CPU:
    (wall time and peak RSS of each child, from os.wait4);
 3. start-up: `seqtool translate "i can't swim"`, median of --startup-runs runs, each engine.
 
-The bf16 copy and the int8 export are created if missing (inside the workspace). Prints one JSON line per
+With --student (a model distilled from NAME by `seqtool distill`), step 1 also decodes with the student's
+torch fp32 model and its int8 export, and the summary compares the student's int8 engine with NAME on torch
+fp32 (speed, BLEU). The bf16 copy and the int8 exports are created if missing (inside the workspace). Prints one JSON line per
 round, then a summary JSON with the ratios.
 """
 
@@ -59,6 +61,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--startup-runs", type=int, default=10)
+    ap.add_argument("--student", help="a student distilled from --model: its torch fp32 and int8 engines too")
     args = ap.parse_args()
 
     # Children first, while this process is small: Linux keeps a process's peak RSS across exec, so a
@@ -67,8 +70,9 @@ def main() -> None:
     ws_dir = Path(args.workspace) / "models"
     if not (ws_dir / bf16 / "config.json").exists():
         run(["compress", args.model, "--out", bf16, "--quantize", "bf16", "--no-measure", "-w", args.workspace])
-    if not (ws_dir / args.model / "ct2-int8").exists():
-        run(["export", args.model, "--quantize", "int8", "-w", args.workspace])
+    for name in (args.model, args.student):
+        if name and not (ws_dir / name / "ct2-int8").exists():
+            run(["export", name, "--quantize", "int8", "-w", args.workspace])
     w = ["-w", args.workspace, "-m", args.model]
     process, startup = {}, {}
     file_args = ["translate", *w, "--input", str(args.src), "--beam", "5", "--tokenized"]
@@ -98,6 +102,11 @@ def main() -> None:
             ws, args.model, "cpu", engine="ctranslate2", threads=args.threads, workers=1
         ),
     }
+    if args.student:
+        engines["student_torch_fp32"] = load_torch(ws, args.student, "cpu")
+        engines["student_ct2_int8"] = load_translator(
+            ws, args.student, "cpu", engine="ctranslate2", threads=args.threads
+        )
     sources, refs = read_dev(args.src, args.ref)
     sources, refs = sources[: args.limit], refs[: args.limit]
     wall: dict[str, list[float]] = {k: [] for k in engines}
@@ -128,6 +137,10 @@ def main() -> None:
         "rss_ratio": round(process["ctranslate2"]["peak_rss_mb"] / process["torch"]["peak_rss_mb"], 2),
         "startup_median_s": {k: round(statistics.median(v), 3) for k, v in startup.items()},
     }  # fmt: skip
+    if args.student:
+        student, teacher = decode["student_ct2_int8"], decode["torch_fp32"]
+        summary["student_int8_vs_teacher_fp32_speed"] = round(teacher["wall_s"] / student["wall_s"], 2)
+        summary["student_int8_bleu_minus_teacher_fp32"] = round(student["bleu"] - teacher["bleu"], 2)
     print(json.dumps(summary, indent=2))
 
 
