@@ -262,8 +262,13 @@ class CT2Translator:
                     h.normalized = score / gnmt_penalty(len(pieces), alpha)
                 hyps.append(h)
             if not greedy:
-                finished = [h for h, p in zip(hyps, result.hypotheses, strict=True) if p and p[-1] == self.eos_piece]
-                hyps = sorted(finished or hyps, key=lambda h: h.normalized, reverse=True)
+                # As seqtool's beam search: once any hypothesis has ended, the ones cut off by the length cap
+                # rank last (normalized score -inf), but they still fill the n-best list.
+                ends = [bool(p) and p[-1] == self.eos_piece for p in result.hypotheses]
+                if any(ends):
+                    for h, e in zip(hyps, ends, strict=True):
+                        h.normalized = h.normalized if e else float("-inf")
+                hyps = sorted(hyps, key=lambda h: h.normalized, reverse=True)
             out.append(hyps[:nbest])
         return out
 
