@@ -15,8 +15,8 @@ run so that only same-run ratios are compared on a shared CPU:
 
 With --student (a model distilled from NAME by `seqtool distill`), step 1 also decodes with the student's
 torch fp32 model and its int8 export, and the summary compares the student's int8 engine with NAME on torch
-fp32 (speed, BLEU). The bf16 copy and the int8 exports are created if missing (inside the workspace). Prints one JSON line per
-round, then a summary JSON with the ratios.
+fp32 (speed, BLEU). The bf16 copy and the int8 exports are created if missing (inside the workspace).
+Prints one JSON line per round, then a summary JSON with the ratios.
 """
 
 from __future__ import annotations

@@ -131,12 +131,12 @@ def tune_after_training(ws: Any, name: str, device: str) -> dict[str, Any] | Non
     if not is_main_process():
         return None
     from seqtool.tasks.decoding_tuning import tune_decoding
-    from seqtool.tasks.mt import read_dev
+    from seqtool.tasks.mt import model_dev_files, read_dev
     from seqtool.tasks.translator import load_translator
 
     tr = load_translator(ws, name, device, engine="torch")
-    data = tr.config["data"]
-    return tune_decoding(tr, *read_dev(Path(data["dev_src"]), Path(data["dev_tgt"])), tuned_on=data["dev_src"])
+    src, ref = model_dev_files(tr.config)
+    return tune_decoding(tr, *read_dev(src, ref), tuned_on=src)
 
 
 def print_tuned(decoding: dict[str, Any] | None) -> None:
@@ -164,15 +164,14 @@ def tune_decoding_cmd(
     `translate`, `evaluate mt` and the server use them unless told otherwise."""
     from seqtool.store.workspace import Workspace
     from seqtool.tasks.decoding_tuning import DEFAULT_ALPHAS, parse_alphas, parse_beams, tune_decoding
-    from seqtool.tasks.mt import read_dev
+    from seqtool.tasks.mt import model_dev_files, read_dev
     from seqtool.tasks.translator import load_translator
 
     beam_sizes = parse_beams(beams)
     alpha_values = parse_alphas(alphas) if alphas is not None else DEFAULT_ALPHAS
     setup_torch(threads)
     tr = load_translator(Workspace(workspace), model, device, engine=engine, threads=threads, notify=notice)
-    src = src or Path(tr.config["data"]["dev_src"])
-    ref = ref or Path(tr.config["data"]["dev_tgt"])
+    src, ref = model_dev_files(tr.config, src, ref)
 
     def show(row: dict) -> None:
         if not json:
@@ -281,14 +280,13 @@ def evaluate_mt_cmd(
     from seqtool.metrics import translation_scores
     from seqtool.store.workspace import Workspace
     from seqtool.tasks.decoding_tuning import chosen_decoding
-    from seqtool.tasks.mt import read_dev
+    from seqtool.tasks.mt import model_dev_files, read_dev
     from seqtool.tasks.translator import load_translator
 
     setup_torch(threads)
     tr = load_translator(Workspace(workspace), model, device, engine=engine, threads=threads, notify=notice)
     beam, length_penalty = chosen_decoding(tr.config, beam, length_penalty)
-    src = src or Path(tr.config["data"]["dev_src"])
-    ref = ref or Path(tr.config["data"]["dev_tgt"])
+    src, ref = model_dev_files(tr.config, src, ref)
     sources, refs = read_dev(src, ref)
     t0 = time.perf_counter()
     hyps = [t[0].text for t in tr.translate(sources, tokenized=True, beam=beam, alpha=length_penalty)]

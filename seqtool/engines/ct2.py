@@ -248,9 +248,10 @@ class CT2Translator:
         tokens = [[self.src_pieces[i] for i in s] for s in sources]
         out = []
         for src, result in zip(sources, self.translator.translate_batch(tokens, **options), strict=True):
-            hyps = []
+            hyps, ends = [], []
             for k, pieces in enumerate(result.hypotheses):
                 ended = bool(pieces) and pieces[-1] == self.eos_piece
+                ends.append(ended)
                 ids = [self.tgt_ids[p] for p in (pieces[:-1] if ended else pieces)]
                 ids = [i for i in ids if i != PAD]
                 score = float(result.scores[k])
@@ -264,10 +265,10 @@ class CT2Translator:
             if not greedy:
                 # As seqtool's beam search: once any hypothesis has ended, the ones cut off by the length cap
                 # rank last (normalized score -inf), but they still fill the n-best list.
-                ends = [bool(p) and p[-1] == self.eos_piece for p in result.hypotheses]
                 if any(ends):
-                    for h, e in zip(hyps, ends, strict=True):
-                        h.normalized = h.normalized if e else float("-inf")
+                    for h, ended in zip(hyps, ends, strict=True):
+                        if not ended:
+                            h.normalized = float("-inf")
                 hyps = sorted(hyps, key=lambda h: h.normalized, reverse=True)
             out.append(hyps[:nbest])
         return out

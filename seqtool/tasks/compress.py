@@ -100,11 +100,9 @@ def measure(
     }  # fmt: skip
     if cfg["kind"] == "mt":
         from seqtool.metrics import bleu_only
-        from seqtool.tasks.mt import read_dev
+        from seqtool.tasks.mt import model_dev_files, read_dev
 
-        src = src or Path(cfg["data"]["dev_src"])
-        ref = ref or Path(cfg["data"]["dev_tgt"])
-        sources, refs = read_dev(src, ref)
+        sources, refs = read_dev(*model_dev_files(cfg, src, ref))
         if limit:
             sources, refs = sources[:limit], refs[:limit]
         loaded.translate(sources[:8], tokenized=True, beam=beam)  # warm-up: first calls pay one-off costs

@@ -53,7 +53,7 @@ def prepare(
     """Translate the training source with the teacher (or reuse that output on --resume), on its exported
     CTranslate2 engine when it has one (``engine``, as `translate --engine`); ``progress(done, total)``
     reports the sentences translated so far."""
-    from seqtool.tasks.mt import read_texts
+    from seqtool.tasks.mt import model_dev_files, read_texts
     from seqtool.tasks.translator import load_translator
 
     validate_name(student)
@@ -85,8 +85,7 @@ def prepare(
         atomic_write_text(target, "".join(t[0].text + "\n" for t in hyps))
     info = {"teacher": teacher, "teacher_arch": tr.config.get("arch"), "beam": beam, "teacher_engine": tr.engine,
             "sentences": len(sources), "source": str(src), "teacher_seconds": round(seconds, 1)}  # fmt: skip
-    return DistillPlan(src, target, Path(data["dev_src"]), Path(data["dev_tgt"]), tr.config["src_lang"],
-                       tr.config["tgt_lang"], info)  # fmt: skip
+    return DistillPlan(src, target, *model_dev_files(tr.config), tr.config["src_lang"], tr.config["tgt_lang"], info)
 
 
 def finish(ws: Workspace, student: str, plan: DistillPlan) -> dict[str, Any]:

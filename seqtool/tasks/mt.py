@@ -146,6 +146,12 @@ def side_tokenizer(lines: Any, kind: str, lang: str, vocab: int, is_source: bool
     return train_tokenizer(lines, kind, vocab_size=vocab, lang=lang, strip_spaces=strip, threads=threads)
 
 
+def model_dev_files(config: dict[str, Any], src: Path | None = None, ref: Path | None = None) -> tuple[Path, Path]:
+    """A translator's dev source and references: the ones given, else those it was trained with."""
+    data = config["data"]
+    return src or Path(data["dev_src"]), ref or Path(data["dev_tgt"])
+
+
 def read_dev(src: Path, tgt: Path) -> tuple[list[str], list[str]]:
     check_parallel(src, tgt)
     pairs = [(s, t) for _, s, t in read_parallel(src, tgt) if s.strip() and t.strip()]
