@@ -32,8 +32,12 @@ class SequenceModel(nn.Module):
         raise NotImplementedError
 
     def logits(self, features: torch.Tensor) -> torch.Tensor:
-        """Output layer: (..., D) -> (..., V)."""
-        raise NotImplementedError
+        """Output layer: (..., D) -> (..., V); by default the model's ``output`` module.
+
+        A model whose ``output`` is a plain ``nn.Linear`` and that keeps this method trains with the
+        chunked loss of :mod:`seqtool.training.output_loss`, which never builds all the logits at once."""
+        output: nn.Module = self.output
+        return output(features)
 
     def auxiliary_loss(self) -> torch.Tensor | None:
         """An extra loss term for the last ``features`` call, summed over its batch (a VAE's KL

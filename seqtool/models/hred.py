@@ -145,9 +145,6 @@ class HRED(SequenceModel):
         out, _ = self.decoder(x, self._initial(cond).transpose(0, 1).contiguous())
         return self._read_out(out)
 
-    def logits(self, features: torch.Tensor) -> torch.Tensor:
-        return self.output(features)
-
     def auxiliary_loss(self) -> torch.Tensor | None:
         if not self.variational:
             return None

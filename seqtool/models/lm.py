@@ -127,9 +127,6 @@ class RecurrentLM(SequenceModel):
             self.carried = {k: v.detach() for k, v in hidden_to_state(hidden).items()}
         return self.output.project(self.dropout(out))
 
-    def logits(self, features: torch.Tensor) -> torch.Tensor:
-        return self.output(features)
-
     def start(self, src: torch.Tensor | None, src_lengths: torch.Tensor | None, batch_size: int) -> State:
         device = self.embed.weight.device
         zeros = torch.zeros(self.cfg.layers, batch_size, self.cfg.hidden, device=device)
@@ -159,9 +156,6 @@ class TransformerLM(SequenceModel):
         for block in self.stack.blocks:
             x, _ = block(x, causal=True)
         return self.stack.norm(x)
-
-    def logits(self, features: torch.Tensor) -> torch.Tensor:
-        return self.output(features)
 
     def start(self, src: torch.Tensor | None, src_lengths: torch.Tensor | None, batch_size: int) -> State:
         return {"pos": torch.zeros(batch_size, dtype=torch.long, device=self.output.weight.device)}
@@ -212,9 +206,6 @@ class WindowLM(SequenceModel):
         out = feats.new_zeros(b, t, feats.shape[-1])
         out[mask] = feats
         return out
-
-    def logits(self, features: torch.Tensor) -> torch.Tensor:
-        return self.output(features)
 
     def start(self, src: torch.Tensor | None, src_lengths: torch.Tensor | None, batch_size: int) -> State:
         device = self.embed.weight.device

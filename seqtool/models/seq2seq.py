@@ -107,9 +107,6 @@ class RNNTranslator(SequenceModel):
             out, _ = self._attend(out, keys, self.attention.precompute(keys), mask)
         return self._read_out(out)
 
-    def logits(self, features: torch.Tensor) -> torch.Tensor:
-        return self.output(features)
-
     def start(self, src: torch.Tensor | None, src_lengths: torch.Tensor | None, batch_size: int) -> State:
         keys, hidden = self.encoder(src, src_lengths)
         state = hidden_to_state(hidden)

@@ -156,9 +156,6 @@ class TransformerTranslator(SequenceModel):
             x, _ = block(x, causal=True, memory_kv=block.cross_attn.project_memory(memory), memory_mask=mask)
         return self.decoder.norm(x)
 
-    def logits(self, features: torch.Tensor) -> torch.Tensor:
-        return self.output(features)
-
     # --- incremental decoding: state = source mask, per-layer memory keys/values and self-attention caches
     def start(self, src: torch.Tensor | None, src_lengths: torch.Tensor | None, batch_size: int) -> State:
         memory, mask = self.encode(src)

@@ -149,9 +149,6 @@ class SentenceVAE(SequenceModel):
     def _read_out(self, out: torch.Tensor) -> torch.Tensor:
         return self.proj(out) if self.proj is not None else out
 
-    def logits(self, features: torch.Tensor) -> torch.Tensor:
-        return self.output(features)
-
     # ----- decoding
     def start(self, src: torch.Tensor | None, src_lengths: torch.Tensor | None, batch_size: int) -> State:
         """With a source: decode from its posterior mean (reconstruction); without: z from the prior."""

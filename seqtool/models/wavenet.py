@@ -107,9 +107,6 @@ class WaveNetLM(SequenceModel):
             skips = skips + skip
         return self.dropout(self._read_out(skips).transpose(1, 2))
 
-    def logits(self, features: torch.Tensor) -> torch.Tensor:
-        return self.output(features)
-
     def start(self, src: torch.Tensor | None, src_lengths: torch.Tensor | None, batch_size: int) -> State:
         w = self.embed.weight
         return {f"q{i}": w.new_zeros(batch_size, layer.span, self.cfg.channels) for i, layer in enumerate(self.layers)}

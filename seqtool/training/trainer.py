@@ -35,6 +35,7 @@ from seqtool.training.device import autocast
 from seqtool.training.distributed import all_ranks_sum, any_rank, broadcast_from_main
 from seqtool.training.interrupt import deferred_interrupt
 from seqtool.training.memory import HeapTrimmer
+from seqtool.training.output_loss import CHUNK_ROWS, linear_cross_entropy
 
 ProgressFn = Callable[[dict[str, Any]], None]
 
@@ -42,6 +43,11 @@ ProgressFn = Callable[[dict[str, Any]], None]
 # Save a resumable checkpoint every N optimizer steps as well (0: off). Hidden knob for tests that
 # kill a run mid-epoch, and for long epochs on slow machines; the time-based one is checkpoint_minutes.
 CHECKPOINT_STEPS_ENV = "SEQTOOL_CHECKPOINT_STEPS"
+
+
+# Rows per chunk of the output layer's loss (output_loss.py); SEQTOOL_LOSS_CHUNK_ROWS=0 builds all the
+# logits at once as plain autograd does (benchmarks/mt_memory.sh compares the two).
+LOSS_CHUNK_ROWS = int(os.environ.get("SEQTOOL_LOSS_CHUNK_ROWS", CHUNK_ROWS))
 
 
 def _noop(_: dict[str, Any]) -> None:
@@ -52,11 +58,16 @@ def masked_loss(model: SequenceModel, batch: Batch, label_smoothing: float = 0.0
     """Sum of token losses over real (non-padding) target positions, and their number.
 
     Only the real positions go through the output layer: with length-bucketed batches there is
-    little padding, but the vocabulary projection is the largest matrix product of a step.
+    little padding, but the vocabulary projection is the largest matrix product of a step. Models whose
+    output layer is a plain ``nn.Linear`` compute it in chunks (:mod:`seqtool.training.output_loss`).
     """
     mask = batch.tgt_out != 0
-    logits = model.logits(model.features(batch)[mask])
-    loss = F.cross_entropy(logits.float(), batch.tgt_out[mask], reduction="sum", label_smoothing=label_smoothing)
+    features, target = model.features(batch)[mask], batch.tgt_out[mask]
+    output = getattr(model, "output", None)
+    if LOSS_CHUNK_ROWS > 0 and isinstance(output, torch.nn.Linear) and type(model).logits is SequenceModel.logits:
+        loss = linear_cross_entropy(features, output, target, label_smoothing, LOSS_CHUNK_ROWS)
+    else:
+        loss = F.cross_entropy(model.logits(features).float(), target, reduction="sum", label_smoothing=label_smoothing)
     extra = model.auxiliary_loss()  # e.g. a VAE's KL term; None for most models
     return (loss if extra is None else loss + extra.float()), int(mask.sum())
 
