@@ -3,14 +3,16 @@
 # thread each, same seed, same data), one per variant of the process environment, each sampled every 10 s for
 # RSS; prints peak RSS and tokens/s of every variant. A variant is NAME=ENV (space-separated VAR=VALUE pairs,
 # "-" for none), e.g. oneDNN's primitive cache at its default capacity (1,024 kernels, one per input shape) or
-# glibc's malloc with a fixed mmap threshold (GLIBC_TUNABLES=glibc.malloc.mmap_threshold=...).
+# glibc's malloc with a fixed mmap threshold (GLIBC_TUNABLES=glibc.malloc.mmap_threshold=...; with
+# SEQTOOL_ALLOCATOR=system, since seqtool otherwise restarts with tcmalloc where it is installed), another
+# allocator (LD_PRELOAD=...), or the output layer's loss in one piece (SEQTOOL_LOSS_CHUNK_ROWS=0).
 #   bash benchmarks/mt_memory.sh [DATA_DIR] [MINUTES] [NAME=ENV ...]
 set -euo pipefail
 D=${1:-../shared/data/small_parallel_enja}
 MIN=${2:-3}
 shift 2 || true
 VARIANTS=("$@")
-[ ${#VARIANTS[@]} -gt 0 ] || VARIANTS=("onednn-1024=ONEDNN_PRIMITIVE_CACHE_CAPACITY=1024" "seqtool-defaults=-")
+[ ${#VARIANTS[@]} -gt 0 ] || VARIANTS=("seqtool-defaults=-" "glibc=SEQTOOL_ALLOCATOR=system")
 WS=${WS:-$(mktemp -d)}
 mkdir -p "$WS"
 run() {

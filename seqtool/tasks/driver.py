@@ -30,6 +30,7 @@ from seqtool.data.batch import Batch
 from seqtool.data.batching import token_batches
 from seqtool.data.tokenizers import Tokenizer, load_tokenizer
 from seqtool.files import now_iso
+from seqtool.machine import allocator_in_use
 from seqtool.models.base import SequenceModel
 from seqtool.store.weights import load_model_weights
 from seqtool.store.workspace import ModelDir, Workspace, config_section
@@ -132,8 +133,9 @@ def train_task(
             task.restore(md, cfg)
         else:
             entries = task.setup(md, progress, threads)
+            # "allocator": tcmalloc or the C library's malloc (seqtool.machine; README, "Memory while training")
             cfg = {"name": name, "kind": task.kind, "created": now_iso(), "status": "training", **entries,
-                   "train_config": describe(train_cfg), "best": None}  # fmt: skip
+                   "train_config": describe(train_cfg), "best": None, "allocator": allocator_in_use()}  # fmt: skip
         cache = md.file("cache") / "train"
         encoded = run.load_encoded(cache, task.sides) if task.sides else None
         corpus, stats = encoded if encoded is not None else task.encode(cache, progress)

@@ -10,7 +10,9 @@ growth at no measured speed cost; it does not lower the peak within a step, whic
 touch again (60-minute runs: 3.3 GB instead of 5 GB; docs/benchmarks.md, "Memory").
 
 A fixed mmap threshold would do the same for every large block at every step, and cost 45% of the speed.
-Elsewhere than glibc (macOS, musl) this is a no-op.
+The real cure is another allocator: where tcmalloc is installed the training commands run with it
+(``seqtool.cli._restart_with_tcmalloc``); glibc's heap then holds little to trim. Elsewhere than glibc
+(macOS, musl) this is a no-op.
 """
 
 from __future__ import annotations
