@@ -13,8 +13,8 @@ def usable_cores() -> int:
 
 # tcmalloc (gperftools' "minimal" build: Debian/Ubuntu `libtcmalloc-minimal4`, Fedora `gperftools-libs`).
 # Training with glibc's malloc fragments the heap: tensors of a different size every batch, freed and
-# reused from a heap that only grows (train-mt: 1.4 GB free inside a 1.8 GB heap after 3 minutes, 4 GB RSS
-# after an hour). tcmalloc keeps size classes per thread: half the RSS and no slower (docs/benchmarks.md).
+# reused from a heap that only grows (train-mt: 1.6 GB free inside a 2.0 GB heap after 3 minutes, 4 GB RSS
+# after an hour). tcmalloc keeps size classes per thread: half the RSS and 8% faster (docs/benchmarks.md).
 TCMALLOC_NAMES = ("libtcmalloc_minimal.so.4", "libtcmalloc.so.4")
 LIBRARY_DIRS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib")
 
