@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqtool.training.trainer import CHECKPOINT_STEPS_ENV
+from seqtool.training.knobs import CHECKPOINT_STEPS_ENV
 from tests.conftest import ROOT, assert_clean_error, run_cli
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")

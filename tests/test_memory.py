@@ -8,7 +8,9 @@ import sys
 import pytest
 
 from seqtool.errors import OptionError
+from seqtool.training.knobs import LOSS_CHUNK_ROWS_ENV, Knobs
 from seqtool.training.memory import HeapTrimmer, _find_malloc_trim
+from tests.conftest import assert_clean_error, run_cli
 
 # In a fresh process: 200 MB in 100 kB blocks (below glibc's mmap threshold, so they live in the heap),
 # then all but every 20th freed: the holes between the survivors cannot be returned from the heap's top,
@@ -50,3 +52,15 @@ def test_every_and_off(monkeypatch: pytest.MonkeyPatch) -> None:
     assert on.every == 3 and (on.trim() is (_find_malloc_trim() is not None))
     for step in range(1, 7):  # calls at steps 3 and 6 only; must not fail either way
         on.after_step(step)
+
+
+def test_hidden_knobs_are_checked_before_a_run_starts(monkeypatch: pytest.MonkeyPatch, tmp_path, sample) -> None:
+    monkeypatch.setenv(LOSS_CHUNK_ROWS_ENV, "0")
+    monkeypatch.setenv("SEQTOOL_CHECKPOINT_STEPS", " 7 ")
+    assert (Knobs.from_environment().loss_chunk_rows, Knobs.from_environment().checkpoint_steps) == (0, 7)
+    d = sample / "enja"
+    args = ["train-mt", "--src", str(d / "train.en"), "--tgt", str(d / "train.ja"), "--epochs", "1",
+            "-w", str(tmp_path), "--name", "knob"]  # fmt: skip
+    bad = run_cli(*args, env={LOSS_CHUNK_ROWS_ENV: "-1", "SEQTOOL_ALLOCATOR": "system"})
+    assert_clean_error(bad, "SEQTOOL_LOSS_CHUNK_ROWS must be a number of rows (0: off), got '-1'")
+    assert not (tmp_path / "models" / "knob").exists()  # checked before the run's folder is made

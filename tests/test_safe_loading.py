@@ -20,7 +20,7 @@ from seqtool.models.lm import LMConfig
 from seqtool.store.weights import safe_load_checkpoint
 from seqtool.store.workspace import Workspace
 from seqtool.tasks.lm import TokenizerConfig, lm_train_config, train_lm
-from seqtool.training.trainer import CHECKPOINT_STEPS_ENV
+from seqtool.training.knobs import CHECKPOINT_STEPS_ENV
 from tests.conftest import SAMPLE, assert_clean_error, make_lm_folder, make_mt_folder, run_cli, run_main, snapshot
 
 TINY = ["--cell", "gru", "--layers", "1", "--emb-dim", "32", "--hidden", "32", "--dropout", "0"]

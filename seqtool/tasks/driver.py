@@ -36,6 +36,7 @@ from seqtool.store.weights import load_model_weights
 from seqtool.store.workspace import ModelDir, Workspace, config_section
 from seqtool.training.config import Objective, TrainConfig, TrainResult, describe
 from seqtool.training.device import resolve_device
+from seqtool.training.knobs import Knobs
 from seqtool.training.run import finish_run, shared_run
 from seqtool.training.trainer import Trainer
 
@@ -124,6 +125,7 @@ def train_task(
     """Train (or resume) ``task``'s model ``name`` in ``ws``; returns the training summary."""
     task.check()
     train_cfg.validate()
+    knobs = Knobs.from_environment()  # the hidden SEQTOOL_* knobs, checked before any folder exists
     # Under torchrun, rank 0 sets the folder up; the other ranks read it (see seqtool.training.run).
     with shared_run(ws, name, resume, resolve_device(device), progress) as run:
         md, dist, run_device, progress = run.md, run.dist, run.device, run.progress
@@ -153,6 +155,7 @@ def train_task(
             model, train_cfg, md, epoch_batches=batching.epoch_batches, make_batch=batching.make_batch,
             evaluate=lambda m: task.evaluate(m, run_device), objective=task.objective, device=run_device,
             progress=progress, rank=dist.rank, world_size=dist.world_size, shard_batches=batching.shard,
+            knobs=knobs,
         )  # fmt: skip
         result = trainer.fit(resume=run.resume)
         if not dist.is_main:

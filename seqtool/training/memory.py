@@ -18,22 +18,9 @@ The real cure is another allocator: where tcmalloc is installed the training com
 from __future__ import annotations
 
 import ctypes
-import os
 from collections.abc import Callable
 
-from seqtool.errors import OptionError
-
-# Steps between trims; SEQTOOL_TRIM_EVERY=0 turns trimming off (benchmarks/mt_memory.sh compares the two).
-DEFAULT_EVERY = 100
-
-
-def every_from_environment() -> int:
-    raw = os.environ.get("SEQTOOL_TRIM_EVERY", "").strip()
-    if not raw:
-        return DEFAULT_EVERY
-    if not raw.isdigit():
-        raise OptionError(f"SEQTOOL_TRIM_EVERY must be a number of steps (0: off), got {raw!r}")
-    return int(raw)
+from seqtool.training.knobs import DEFAULT_TRIM_EVERY, TRIM_EVERY_ENV, count_from_environment
 
 
 def _find_malloc_trim() -> Callable[[int], int] | None:
@@ -50,7 +37,8 @@ class HeapTrimmer:
     """Calls ``malloc_trim(0)`` every ``every`` training steps and whenever asked."""
 
     def __init__(self, every: int | None = None) -> None:
-        self.every = every_from_environment() if every is None else every
+        # SEQTOOL_TRIM_EVERY=0 turns trimming off (benchmarks/mt_memory.sh compares the two).
+        self.every = count_from_environment(TRIM_EVERY_ENV, DEFAULT_TRIM_EVERY, "steps") if every is None else every
         self._trim = _find_malloc_trim() if self.every > 0 else None
 
     def after_step(self, step: int) -> None:

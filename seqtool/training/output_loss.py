@@ -103,8 +103,8 @@ def linear_cross_entropy(
 
     With gradients wanted it goes through :class:`LinearCrossEntropy`; without (evaluation) it just
     sums the chunks' losses."""
-    dtype = _compute_dtype(x)
     if torch.is_grad_enabled() and (x.requires_grad or output.weight.requires_grad):
+        dtype = _compute_dtype(x)
         return LinearCrossEntropy.apply(x, output.weight, output.bias, target, label_smoothing, chunk_rows, dtype)
     total = torch.zeros((), dtype=torch.float32, device=x.device)
     for start in range(0, x.shape[0], chunk_rows):

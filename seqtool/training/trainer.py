@@ -13,7 +13,6 @@ Checkpoints (``checkpoint.pt``) hold only tensors and plain Python values, so th
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -34,38 +33,33 @@ from seqtool.training.config import Objective, TrainConfig, TrainResult
 from seqtool.training.device import autocast
 from seqtool.training.distributed import all_ranks_sum, any_rank, broadcast_from_main
 from seqtool.training.interrupt import deferred_interrupt
+from seqtool.training.knobs import Knobs
 from seqtool.training.memory import HeapTrimmer
 from seqtool.training.output_loss import CHUNK_ROWS, linear_cross_entropy
 
 ProgressFn = Callable[[dict[str, Any]], None]
 
 
-# Save a resumable checkpoint every N optimizer steps as well (0: off). Hidden knob for tests that
-# kill a run mid-epoch, and for long epochs on slow machines; the time-based one is checkpoint_minutes.
-CHECKPOINT_STEPS_ENV = "SEQTOOL_CHECKPOINT_STEPS"
-
-
-# Rows per chunk of the output layer's loss (output_loss.py); SEQTOOL_LOSS_CHUNK_ROWS=0 builds all the
-# logits at once as plain autograd does (benchmarks/mt_memory.sh compares the two).
-LOSS_CHUNK_ROWS = int(os.environ.get("SEQTOOL_LOSS_CHUNK_ROWS", CHUNK_ROWS))
-
-
 def _noop(_: dict[str, Any]) -> None:
     return None
 
 
-def masked_loss(model: SequenceModel, batch: Batch, label_smoothing: float = 0.0) -> tuple[torch.Tensor, int]:
+def masked_loss(
+    model: SequenceModel, batch: Batch, label_smoothing: float = 0.0, chunk_rows: int = CHUNK_ROWS
+) -> tuple[torch.Tensor, int]:
     """Sum of token losses over real (non-padding) target positions, and their number.
 
     Only the real positions go through the output layer: with length-bucketed batches there is
     little padding, but the vocabulary projection is the largest matrix product of a step. Models whose
-    output layer is a plain ``nn.Linear`` compute it in chunks (:mod:`seqtool.training.output_loss`).
+    output layer is a plain ``nn.Linear`` compute it ``chunk_rows`` positions at a time
+    (:mod:`seqtool.training.output_loss`); ``chunk_rows=0`` builds all the logits at once, as plain
+    autograd does (benchmarks/mt_memory.sh compares the two).
     """
     mask = batch.tgt_out != 0
     features, target = model.features(batch)[mask], batch.tgt_out[mask]
     output = getattr(model, "output", None)
-    if LOSS_CHUNK_ROWS > 0 and isinstance(output, torch.nn.Linear) and type(model).logits is SequenceModel.logits:
-        loss = linear_cross_entropy(features, output, target, label_smoothing, LOSS_CHUNK_ROWS)
+    if chunk_rows > 0 and isinstance(output, torch.nn.Linear) and type(model).logits is SequenceModel.logits:
+        loss = linear_cross_entropy(features, output, target, label_smoothing, chunk_rows)
     else:
         loss = F.cross_entropy(model.logits(features).float(), target, reduction="sum", label_smoothing=label_smoothing)
     extra = model.auxiliary_loss()  # e.g. a VAE's KL term; None for most models
@@ -76,12 +70,12 @@ class TokenLoss(torch.nn.Module):
     """``masked_loss`` as a module's forward: DistributedDataParallel synchronises gradients only
     for work done inside the forward of the module it wraps."""
 
-    def __init__(self, model: SequenceModel, label_smoothing: float) -> None:
+    def __init__(self, model: SequenceModel, label_smoothing: float, chunk_rows: int) -> None:
         super().__init__()
-        self.model, self.label_smoothing = model, label_smoothing
+        self.model, self.label_smoothing, self.chunk_rows = model, label_smoothing, chunk_rows
 
     def forward(self, batch: Batch) -> tuple[torch.Tensor, int]:
-        return masked_loss(self.model, batch, self.label_smoothing)
+        return masked_loss(self.model, batch, self.label_smoothing, self.chunk_rows)
 
 
 class Trainer:
@@ -102,14 +96,16 @@ class Trainer:
         rank: int = 0,
         world_size: int = 1,
         shard_batches: bool = True,
+        knobs: Knobs | None = None,
     ) -> None:
         cfg.validate()
+        self.knobs = Knobs.from_environment() if knobs is None else knobs  # hidden env knobs (knobs.py)
         self.model, self.cfg, self.md = model, cfg, model_dir
         self.epoch_batches, self.make_batch, self.evaluate = epoch_batches, make_batch, evaluate
         self.objective, self.device, self.progress = objective, device, progress
         self.rank, self.world_size = rank, world_size
         self.shard_batches = shard_batches  # False: every rank takes every batch (it reads its own rows)
-        self.train_model: torch.nn.Module = TokenLoss(model, cfg.label_smoothing)
+        self.train_model: torch.nn.Module = TokenLoss(model, cfg.label_smoothing, self.knobs.loss_chunk_rows)
         if world_size > 1:  # under torchrun (see seqtool.training.run)
             from torch.nn.parallel import DistributedDataParallel
 
@@ -134,7 +130,8 @@ class Trainer:
         # cfg.ema > 0: evaluation, best weights and averaging use this average of the weights.
         self.ema = weight_ema(model, cfg.ema) if cfg.ema > 0 else None
         self.fraction = 0.0  # of the budget used (time or epochs, the nearer): budget-aware schedules
-        self.heap = HeapTrimmer()  # bounds the RSS that heap fragmentation adds (seqtool.training.memory)
+        # Bounds the RSS that heap fragmentation adds (seqtool.training.memory).
+        self.heap = HeapTrimmer(self.knobs.trim_every)
 
     @property
     def eval_model(self) -> SequenceModel:
@@ -218,7 +215,7 @@ class Trainer:
         start = time.perf_counter() - self.elapsed
         budget = self.cfg.max_minutes * 60 if self.cfg.max_minutes else math.inf
         last_checkpoint = time.perf_counter()
-        every_steps = int(os.environ.get(CHECKPOINT_STEPS_ENV) or 0)
+        every_steps = self.knobs.checkpoint_steps  # for tests that kill a run mid-epoch, and long epochs
         with deferred_interrupt() as stop_requested:
             try:
                 stopped = self._loop(start, budget, last_checkpoint, every_steps, stop_requested)
