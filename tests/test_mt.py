@@ -193,6 +193,12 @@ def test_cli_mt_end_to_end_and_errors(tmp_path, sample):
                        "parallel files differ in length", "has 1;")  # fmt: skip
     assert not (tmp_path / "ws/models/bad").exists()
     assert_clean_error(run_cli("train-mt", "-w", ws, "--arch", "rnnx"), "--arch must be one of")
+    ja_en = ["--src", str(d / "train.ja"), "--tgt", str(d / "train.en"), "--src-lang", "ja", "--tgt-lang", "en"]
+    assert_clean_error(run_cli("train-mt", "-w", ws, *ja_en, "--tokenizer", "word", "--name", "jaw"),
+                       "a word tokenizer needs spaces between words, but a ja source", "unigram,word")  # fmt: skip
+    assert_clean_error(run_cli("train-mt", "-w", ws, "--tokenizer", "word,chars", "--name", "jaw"),
+                       "--tokenizer must be one of word, unigram, bpe, or two of them")  # fmt: skip
+    assert not (tmp_path / "ws/models/jaw").exists()
     assert_clean_error(run_cli("train-mt", "-w", ws, "--attention", "dot", "--arch", "gru"), "--attention must be")
 
 
@@ -210,6 +216,20 @@ def test_training_data_with_empty_and_long_lines_is_filtered(tmp_path, sample):
              mt_train_config("gru", epochs=1, batch_tokens=2000), MTDataConfig(src_vocab=200, tgt_vocab=200, max_len=50))  # fmt: skip
     data = ws.model_dir("f").config()["data"]
     assert (data["skipped_empty"], data["skipped_too_long"], data["pairs"]) == (2, 1, 197)
+
+
+def test_one_tokenizer_kind_per_side(tmp_path, sample):
+    """ja -> en with subwords for the unsegmented-read Japanese source and whole words for English."""
+    ws, d = Workspace(tmp_path / "ws"), sample / "enja"
+    data = MTDataConfig(src_lang="ja", tgt_lang="en", tokenizer="unigram,word", src_vocab=300, tgt_vocab=5000)
+    train_mt(ws, "jw", d / "train.ja", d / "train.en", d / "dev.ja", d / "dev.en", "gru", SMALL_RNN,
+             mt_train_config("gru", epochs=1, batch_tokens=2000), data)  # fmt: skip
+    toks = ws.model_dir("jw").config()["tokenizers"]
+    assert (toks["src"]["kind"], toks["tgt"]["kind"]) == ("unigram", "word")
+    tr = load_translator(ws, "jw", "cpu")
+    english_words = set(tr.tgt_tok.tokens)
+    assert {"i", "father", "."} <= english_words and tr.tgt_tok.vocab_size < 5000  # every training word, no pieces
+    assert tr.src_tok.encode("私は泳げない。") == tr.src_tok.encode("私 は 泳げ な い 。")
 
 
 def test_transformer_with_a_shallower_decoder(tmp_path, sample):

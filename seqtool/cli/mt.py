@@ -59,7 +59,9 @@ def train_mt_cmd(
     source_word_dropout: Annotated[
         float | None, typer.Option(help="Transformer: replace source tokens by <unk> with this probability.")
     ] = None,
-    tokenizer: Annotated[str | None, typer.Option(help="unigram, bpe (sentencepiece) or word.")] = None,
+    tokenizer: Annotated[
+        str | None, typer.Option(help="unigram, bpe (sentencepiece) or word; or SOURCE,TARGET (e.g. unigram,word).")
+    ] = None,
     src_vocab: Annotated[int | None, typer.Option(help="Source vocabulary size.")] = None,
     tgt_vocab: Annotated[int | None, typer.Option(help="Target vocabulary size.")] = None,
     max_len: Annotated[int | None, typer.Option(help="Skip training pairs longer than this many tokens.")] = None,

@@ -22,7 +22,7 @@ from seqtool.data.batching import EncodedCorpus, EncodeStats, collate, encode_co
 from seqtool.data.corpus import check_file, check_parallel, read_lines, read_parallel
 from seqtool.data.search import Hypothesis, Translation, translate_in_batches
 from seqtool.data.text import is_cjk_language
-from seqtool.data.tokenizers import Tokenizer, load_tokenizer, train_tokenizer
+from seqtool.data.tokenizers import TOKENIZER_KINDS, Tokenizer, load_tokenizer, train_tokenizer
 from seqtool.decoding import beam_search
 from seqtool.errors import DataError, OptionError
 from seqtool.files import sample_data_dir
@@ -42,7 +42,7 @@ class MTDataConfig:
 
     src_lang: str = "en"
     tgt_lang: str = "ja"
-    tokenizer: str = "unigram"  # unigram | bpe | word
+    tokenizer: str = "unigram"  # unigram | bpe | word, or one per side: "SRC,TGT" (e.g. "unigram,word")
     src_vocab: int = 8000
     tgt_vocab: int = 8000
     max_len: int = 100  # training pairs longer than this (in tokens, either side) are skipped and counted
@@ -138,6 +138,20 @@ def mt_train_config(arch: str | None, **overrides: Any) -> TrainConfig:
     return TrainConfig(**base)
 
 
+def side_kinds(data_cfg: MTDataConfig) -> tuple[str, str]:
+    """The source's and the target's tokenizer kinds from ``tokenizer`` ("word" or "unigram,word")."""
+    kinds = [k.strip() for k in data_cfg.tokenizer.split(",")]
+    if len(kinds) not in (1, 2) or any(k not in TOKENIZER_KINDS for k in kinds):
+        raise OptionError(f"--tokenizer must be one of {', '.join(TOKENIZER_KINDS)}, or two of them as "
+                          f"SOURCE,TARGET (e.g. unigram,word), got {data_cfg.tokenizer!r}")  # fmt: skip
+    src_kind, tgt_kind = kinds * 2 if len(kinds) == 1 else kinds
+    if src_kind == "word" and is_cjk_language(data_cfg.src_lang):  # see side_tokenizer
+        raise OptionError(f"a word tokenizer needs spaces between words, but a {data_cfg.src_lang} source is read "
+                          f"without them (so that typed text such as 私は泳げない。 works): give the source "
+                          f"unigram or bpe (--tokenizer unigram,{tgt_kind})")  # fmt: skip
+    return src_kind, tgt_kind
+
+
 def side_tokenizer(lines: Any, kind: str, lang: str, vocab: int, is_source: bool, threads: int) -> Tokenizer:
     """A tokenizer for one side. A source language written without spaces drops the corpus's
     word-separating spaces, so raw input (私は泳げない。) and segmented text map to the same
@@ -184,14 +198,16 @@ class MTTask(Task):
         self.model_cfg = translator_config(self.arch, self.model_values)
         if self.data_cfg.max_len <= 0:
             raise OptionError(f"--max-len must be > 0, got {self.data_cfg.max_len}")
+        side_kinds(self.data_cfg)
         self.dev_sources, self.dev_refs = read_dev(self.dev_src, self.dev_tgt)
 
     def setup(self, md: ModelDir, progress: Progress, threads: int) -> dict[str, Any]:
         d = self.data_cfg
-        status(progress, f"training {d.tokenizer} tokenizers on {self.src} and {self.tgt}")
-        src_tok = side_tokenizer((s for _, s in read_lines(self.src)), d.tokenizer, d.src_lang, d.src_vocab, True,
+        src_kind, tgt_kind = side_kinds(d)
+        status(progress, f"training a {src_kind} tokenizer on {self.src} and a {tgt_kind} one on {self.tgt}")
+        src_tok = side_tokenizer((s for _, s in read_lines(self.src)), src_kind, d.src_lang, d.src_vocab, True,
                                  threads)  # fmt: skip
-        tgt_tok = side_tokenizer((t for _, t in read_lines(self.tgt)), d.tokenizer, d.tgt_lang, d.tgt_vocab, False,
+        tgt_tok = side_tokenizer((t for _, t in read_lines(self.tgt)), tgt_kind, d.tgt_lang, d.tgt_vocab, False,
                                  threads)  # fmt: skip
         self.toks = src_tok, tgt_tok
         values = {**self.model_values, "src_vocab": src_tok.vocab_size, "tgt_vocab": tgt_tok.vocab_size}
