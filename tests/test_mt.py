@@ -53,6 +53,14 @@ def test_transformer_learns(tmp_path, sample):
     assert history[-1]["dev_bleu"] > history[0]["dev_bleu"] + 20
 
 
+def test_default_recipe_is_the_measured_one():
+    """The Transformer defaults are the recipe docs/benchmarks.md measured at 60 reference minutes."""
+    cfg = mt_train_config(None)
+    assert (cfg.lr, cfg.schedule, cfg.warmup, cfg.batch_tokens, cfg.average_last) == (2e-3, "inverse_sqrt", 400,
+                                                                                      4096, 5)  # fmt: skip
+    assert mt_train_config("gru").lr == 1e-3 and mt_train_config(None, lr=5e-4).lr == 5e-4
+
+
 @pytest.mark.parametrize("arch", ["gru", "lstm", "transformer"])
 def test_incremental_decoding_matches_full_forward(arch):
     """step() with caches must give the same log-probs as features()/logits() on the whole prefix."""
