@@ -129,7 +129,7 @@ def default_mt_name(data_cfg: MTDataConfig, arch: str | None) -> str:
 def mt_train_config(arch: str | None, **overrides: Any) -> TrainConfig:
     """The default recipe per architecture (the best found on small_parallel_enja dev; docs/benchmarks.md)."""
     if (arch or DEFAULT_ARCH) == "transformer":
-        # lr 2e-3: +1.2 and +1.9 dev BLEU over 1e-3 at 60 reference minutes (two seeds; docs/benchmarks.md)
+        # lr 2e-3: dev BLEU +1.24 and +1.95 over 1e-3 at 60 reference minutes (seeds 1, 2; docs/benchmarks.md)
         base = dict(lr=2e-3, schedule="inverse_sqrt", warmup=400, label_smoothing=0.1, batch_tokens=4096,
                     patience=8, average_last=5, epochs=100)  # fmt: skip
     else:
