@@ -20,7 +20,7 @@ import torch
 from seqtool.data.batching import collate, encode_corpus, token_batches
 from seqtool.data.corpus import read_lines
 from seqtool.data.tokenizers import train_tokenizer
-from seqtool.models.lm import LMConfig, build_lm
+from seqtool.models.lm import build_lm, lm_config
 from seqtool.models.seq2seq import build_translator, translator_config
 from seqtool.store.workspace import Workspace
 from seqtool.tasks.mt import side_tokenizer
@@ -140,7 +140,7 @@ def main() -> None:
             tok = train_tokenizer((s for _, s in read_lines(src)), "word", lang="en")
             (ids,), _ = encode_corpus([src], [tok], tmp / what)
             lengths = ids.lengths() + 1
-            cfg = LMConfig(vocab_size=tok.vocab_size, cell=cell, layers=2, emb_dim=256, hidden=256, dropout=0.3)
+            cfg = lm_config(vocab_size=tok.vocab_size, cell=cell, layers=2, emb_dim=256, hidden=256, dropout=0.3)
             make_model = lambda c=cfg: build_lm(c)  # noqa: E731
 
             def make(idx, ids=ids):

@@ -1,4 +1,5 @@
-"""The one decoding module: greedy search, batched beam search and sampling, for every model.
+"""The one decoding module: greedy search, batched beam search and sampling, for every model, and the
+registry of search strategies (:func:`register_strategy`) that translators look up by name.
 
 All three drive a model only through ``start`` (the state after the source) and ``step_logits``
 (next-token scores for one token per row; ``step`` is its log-softmax), see
@@ -10,10 +11,13 @@ hypotheses in one tensor and never copies the state entries a model lists in ``s
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
-from seqtool.data.search import Hypothesis, output_length_cap
+from seqtool.data.search import Hypothesis, SearchOptions, gnmt_penalty, output_length_cap
 from seqtool.data.specials import BOS, EOS, PAD
+from seqtool.errors import OptionError
 from seqtool.models.base import SequenceModel, State, reorder_state
 
 
@@ -101,8 +105,8 @@ def pad_continuation(k: int, device: torch.device) -> torch.Tensor:
 
 
 def length_penalty(length: torch.Tensor, alpha: float) -> torch.Tensor:
-    """GNMT length penalty ((5 + |y|) / 6) ** alpha (seqtool.data.search.gnmt_penalty, batched)."""
-    return ((5.0 + length.float()) / 6.0) ** alpha
+    """The GNMT length penalty of each length (:func:`seqtool.data.search.gnmt_penalty`, the one definition)."""
+    return gnmt_penalty(length.float(), alpha)  # type: ignore[arg-type]
 
 
 @torch.no_grad()
@@ -223,3 +227,90 @@ def sample(
         logp, state = model.step(tokens, state)
     ids = torch.stack(out, dim=1).tolist() if out else [[] for _ in range(prompt.shape[0])]
     return [_strip(row) for row in ids]
+
+
+# ----- strategies: how a translator's search is chosen by name (SearchOptions.strategy)
+
+Strategy = Callable[[SequenceModel, torch.Tensor, torch.Tensor, SearchOptions], list[list[Hypothesis]]]
+STRATEGIES: dict[str, Strategy] = {}
+
+
+def register_strategy(name: str) -> Callable[[Strategy], Strategy]:
+    """Decorator: ``fn(model, src, src_lengths, options) -> the options.nbest hypotheses of each source``."""
+
+    def register(fn: Strategy) -> Strategy:
+        STRATEGIES[name] = fn
+        return fn
+
+    return register
+
+
+def get_strategy(name: str) -> Strategy:
+    if name not in STRATEGIES:
+        from seqtool.plugins import load_plugins
+
+        load_plugins()
+    if name not in STRATEGIES:
+        raise OptionError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {name!r}")
+    return STRATEGIES[name]
+
+
+def search(model: SequenceModel, src: torch.Tensor, src_lengths: torch.Tensor, options: SearchOptions
+           ) -> list[list[Hypothesis]]:  # fmt: skip
+    """Decode a batch of sources with the strategy ``options`` names."""
+    return get_strategy(options.strategy)(model, src, src_lengths, options)
+
+
+@register_strategy("beam")
+def _beam(model: SequenceModel, src: torch.Tensor, lengths: torch.Tensor, o: SearchOptions) -> list[list[Hypothesis]]:
+    if o.nbest > o.beam:
+        raise OptionError(f"need 1 <= --nbest <= --beam, got beam {o.beam}, nbest {o.nbest}")
+    return beam_search(model, src, lengths, beam=o.beam, alpha=o.alpha, nbest=o.nbest, max_len=o.max_len)
+
+
+@register_strategy("greedy")
+def _greedy(model: SequenceModel, src: torch.Tensor, lengths: torch.Tensor, o: SearchOptions) -> list[list[Hypothesis]]:
+    if o.nbest != 1:
+        raise OptionError(f"greedy search gives one output per sentence: --nbest 1, got {o.nbest}")
+    return [[h] for h in greedy(model, src, lengths, o.max_len)]
+
+
+@register_strategy("sample")
+@torch.no_grad()
+def _sample(model: SequenceModel, src: torch.Tensor, lengths: torch.Tensor, o: SearchOptions) -> list[list[Hypothesis]]:
+    """``nbest`` independent draws per sentence (temperature, top-k), each scored by its log-probability
+    under the model (at temperature 1), ranked best first."""
+    batch, k = src.shape[0], o.nbest
+    rows = torch.arange(batch, device=src.device).repeat_interleave(k)
+    state = model.start(src, lengths, batch)
+    state = reorder_state(state, rows)
+    generator = torch.Generator(device=src.device)
+    if o.seed is not None:
+        generator.manual_seed(o.seed)
+    caps = output_caps(lengths, batch, o.max_len, src.device)[rows]
+    tokens = torch.full((batch * k,), BOS, dtype=torch.long, device=src.device)
+    scores = torch.zeros(batch * k, device=src.device)
+    done = torch.zeros(batch * k, dtype=torch.bool, device=src.device)
+    out: list[torch.Tensor] = []
+    for step in range(1, int(caps.max()) + 1):
+        logp, state = model.step(tokens, state)
+        logits = logp / o.temperature
+        logits[:, PAD] = logits[:, BOS] = float("-inf")
+        if o.top_k > 0:
+            kth = logits.topk(min(o.top_k, logits.shape[-1]), dim=-1).values[:, -1:]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        tokens = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator).squeeze(1)
+        scores += logp.gather(1, tokens[:, None])[:, 0].masked_fill(done, 0.0)
+        tokens = tokens.masked_fill(done, PAD)
+        out.append(tokens)
+        done |= (tokens == EOS) | (caps <= step)
+        if bool(done.all()):
+            break
+    ids = torch.stack(out, dim=1).tolist()
+    results = []
+    for b in range(batch):
+        hyps = [Hypothesis(_strip(ids[r]), float(scores[r])) for r in range(b * k, (b + 1) * k)]
+        for h in hyps:
+            h.normalized = h.score / gnmt_penalty(len(h.ids) + 1, o.alpha)
+        results.append(sorted(hyps, key=lambda h: -h.normalized))
+    return results

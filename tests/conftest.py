@@ -17,7 +17,7 @@ import torch
 
 from seqtool.data.tokenizers import SPECIALS, WordTokenizer
 from seqtool.files import now_iso
-from seqtool.models.lm import LMConfig, build_lm
+from seqtool.models.lm import build_lm, lm_config
 from seqtool.models.seq2seq import build_translator, translator_config
 from seqtool.store.weights import save_weights
 from seqtool.store.workspace import ModelDir, Workspace
@@ -102,7 +102,7 @@ def make_lm_folder(folder: Path, name: str = "tiny-lm") -> Path:
     md = ModelDir(folder)
     tok = WordTokenizer([*SPECIALS, *EN], normalize="english")
     tok_entry = tok.save(md.path, "tokenizer")
-    model_cfg = LMConfig(vocab_size=tok.vocab_size, cell="gru", layers=1, emb_dim=16, hidden=16, dropout=0.0)
+    model_cfg = lm_config(vocab_size=tok.vocab_size, cell="gru", layers=1, emb_dim=16, hidden=16, dropout=0.0)
     torch.manual_seed(0)
     model = build_lm(model_cfg)
     save_weights(model, md.weights_path)

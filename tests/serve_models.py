@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from seqtool.embeddings import EmbeddingSettings, train_embeddings
-from seqtool.models.lm import LMConfig
+from seqtool.models.lm import lm_config
 from seqtool.store.workspace import Workspace
 from seqtool.tasks.lm import TokenizerConfig, lm_train_config, train_lm
 from seqtool.tasks.mt import MTDataConfig, mt_train_config, train_mt
@@ -40,7 +40,7 @@ def build_workspace(root: Path) -> Path:
         mt_train_config("gru", epochs=8, batch_tokens=1000, lr=3e-3), MTDataConfig(src_vocab=300, tgt_vocab=300),
     )  # fmt: skip
     train_lm(
-        ws, LM, d / "train.en", d / "dev.en", LMConfig(cell="lstm", layers=1, emb_dim=48, hidden=48, dropout=0.0),
+        ws, LM, d / "train.en", d / "dev.en", lm_config(cell="lstm", layers=1, emb_dim=48, hidden=48, dropout=0.0),
         lm_train_config(epochs=3, batch_tokens=400, lr=3e-3), TokenizerConfig(),
     )  # fmt: skip
     corpus = root / "text.txt"

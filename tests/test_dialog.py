@@ -19,7 +19,7 @@ from seqtool.tasks.dialog import (
     respond,
     train_dialog,
 )
-from tests.conftest import SAMPLE, assert_clean_error, run_cli
+from tests.conftest import SAMPLE, assert_clean_error, make_lm_folder, run_cli, run_main
 
 DIALOG = SAMPLE / "dialog"
 TINY = dict(emb_dim=64, hidden=64, context_hidden=64, dropout=0.0)
@@ -68,7 +68,9 @@ def test_vhred_replies_are_more_distinct_than_hreds(tmp_path):
     assert scores["hred"]["perplexity"] < 20 and scores["vhred"]["perplexity"] < 30
 
 
-def test_dialog_cli_and_bad_input(tmp_path):
+def test_dialog_cli_and_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """train-dialog, respond, chat, evaluate and models work end to end on a tiny model; bad data, a bad
+    --arch and a model of the wrong kind are one-line errors naming the problem."""
     ws = str(tmp_path / "ws")
     bad = tmp_path / "one.txt"
     bad.write_text("A: hello .\n\nB: hi .\n", encoding="utf-8")
@@ -88,9 +90,18 @@ def test_dialog_cli_and_bad_input(tmp_path):
     assert r.returncode == 0 and {"perplexity", "distinct1", "distinct2"} <= set(json.loads(r.stdout))
     r = run_cli("models", "--json", "-w", ws)
     assert r.returncode == 0 and json.loads(r.stdout)["models"][0]["kind"] == "dialog"
-    # A dialogue model is not a language model, and the other way round: one-line errors.
-    assert_clean_error(run_cli("generate", "--model", "d", "-w", ws), "d")
-    assert_clean_error(run_cli("vae", "reconstruct", "hi", "--model", "d", "-w", ws), "d")
+    # A dialogue model is not a language model, and the other way round: a one-line error (exit code 2) that
+    # names the model given with --model, says what kind it is and which kind the command needs instead.
+    make_lm_folder(Workspace(Path(ws)).model_dir("lm").path, "lm")
+    for command, needle in (
+        (["generate", "--model", "d"], "model 'd' is a dialog model, but this command needs a lm model"),
+        (["vae", "reconstruct", "hi", "--model", "d"], "model 'd' is a dialog model, but this command needs a lm model"),
+        (["respond", "hello , how are you ?", "--model", "lm"], "model 'lm' is a lm model, but this command needs a dialog model"),
+    ):  # fmt: skip
+        code, out, err = run_main(capsys, *command, "-w", ws)
+        assert code == 2 and "Traceback" not in out + err, (command, code, out, err)
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], (command, err)
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])

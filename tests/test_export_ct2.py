@@ -1,6 +1,10 @@
 """`seqtool export --engine ctranslate2`: a tiny trained Transformer translator and LM converted to
 CTranslate2 must give seqtool's own outputs (float32: token for token, log-probs to 1e-4), int8 must
-keep the BLEU at a third of the size, and models CTranslate2 cannot run get a clear error."""
+keep the BLEU at a third of the size, and models CTranslate2 cannot run get a clear error.
+
+int8 output is never compared with torch's text: CTranslate2's int8 kernels round differently on each
+CPU (AVX2 and AVX-512 differ), so the text they give is only its own; int8 is held to a BLEU margin, and
+which engine translated is read from what ran (torch imported or not), not from text agreeing."""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from seqtool.engines import exported_engines, read_meta
 from seqtool.engines.ct2 import open_translator, vocabulary
 from seqtool.metrics import bleu_only
 from seqtool.models.base import Batch
-from seqtool.models.lm import LMConfig
+from seqtool.models.lm import lm_config
 from seqtool.store.workspace import Workspace
 from seqtool.tasks.export import export_model
 from seqtool.tasks.lm import TokenizerConfig, lm_train_config, load_lm, train_lm
@@ -24,6 +28,12 @@ from tests.conftest import SAMPLE, assert_clean_error, run_cli
 
 ENJA = SAMPLE / "enja"
 TINY_TRANSFORMER = dict(dim=128, heads=4, ff_dim=256, encoder_layers=2, decoder_layers=2, dropout=0.0)
+# How far int8's corpus BLEU (sacrebleu, dev set) may fall below float32's or torch's. Kernel rounding only
+# flips near-ties: measured on this model, int8 and torch give the same beam-5 text on 99-100 of the 100
+# dev lines on AVX-512 and (forced) AVX2 with BLEU within 0.1, and 88 of 100 on a real AVX2-only EPYC. A
+# one-token error in each of 12 of these lines costs 1.7-3.1 BLEU (20 random draws), so 3 points takes
+# the worst CPU seen, while a broken conversion (wrong scales, a transposed matrix) costs tens of points.
+INT8_BLEU_MARGIN = 3.0
 
 
 @pytest.fixture(scope="module")
@@ -136,8 +146,8 @@ def test_int8_keeps_bleu_at_a_third_of_the_size(mt_ws: Workspace) -> None:
     bleu = {}
     for name, engine in (("float32", fp32), ("int8", int8)):
         bleu[name] = bleu_only([t[0].text for t in engine.translate(sources, beam=5, tokenized=True)], refs)
-    assert bleu["float32"] > 20  # a model that translates, so the comparison means something
-    assert abs(bleu["int8"] - bleu["float32"]) <= 1.0, bleu
+    assert bleu["float32"] > 40  # a model that translates, so the margin means something (88-96 measured)
+    assert bleu["int8"] >= bleu["float32"] - INT8_BLEU_MARGIN, bleu
     md = mt_ws.model_dir("tf")
     assert (md.path / "ct2-int8" / "model.bin").stat().st_size <= md.weights_path.stat().st_size / 3
 
@@ -147,7 +157,7 @@ def test_transformer_lm_runs_as_a_generator(tmp_path) -> None:  # noqa: ANN001
 
     torch.set_num_threads(1)
     ws = Workspace(tmp_path / "ws")
-    cfg = LMConfig(cell="transformer", heads=2, ff_dim=96, layers=1, emb_dim=48, hidden=48, dropout=0.0)
+    cfg = lm_config(cell="transformer", heads=2, ff_dim=96, layers=1, emb_dim=48, hidden=48, dropout=0.0)
     train_lm(ws, "tlm", ENJA / "train.en", ENJA / "dev.en", cfg,
              lm_train_config(epochs=4, batch_tokens=400, lr=3e-3), TokenizerConfig())  # fmt: skip
     export_model(ws, "tlm", quantize="float32")
@@ -206,6 +216,16 @@ print(json.dumps({"torch": "torch" in sys.modules, "code": code}), file=sys.stde
 """
 
 
+def _no_torch(*args: str) -> tuple[str, dict]:
+    """Run the CLI with ARGS; its stdout, and {"torch": whether torch got imported, "code": exit code}: with
+    torch never imported, the CTranslate2 engine translated everything."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", NO_TORCH, *args], capture_output=True, text=True, timeout=600)
+    return r.stdout, json.loads(r.stderr.strip().splitlines()[-1])
+
+
 def _copy(ws: Workspace, tmp_path) -> Workspace:  # noqa: ANN001
     import shutil
 
@@ -214,17 +234,19 @@ def _copy(ws: Workspace, tmp_path) -> Workspace:  # noqa: ANN001
 
 
 def test_translate_uses_the_engine_without_importing_torch(mt_ws: Workspace) -> None:
-    import subprocess
-    import sys
-
-    sources, _ = _dev()
+    sources, refs = _dev()
     args = ["translate", "-w", str(mt_ws.root), "--input", str(ENJA / "dev.en"), "--tokenized", "--json"]
-    r = subprocess.run([sys.executable, "-c", NO_TORCH, *args], capture_output=True, text=True, timeout=300)
-    assert json.loads(r.stderr.strip().splitlines()[-1]) == {"torch": False, "code": 0}, r.stderr
-    engine = [row["translations"][0]["text"] for row in json.loads(r.stdout)["results"]]
-    torch_out = [t[0].text for t in load_translator(mt_ws, "tf", "cpu").translate(sources, beam=5, tokenized=True)]
+    stdout, ran = _no_torch(*args)
+    assert ran == {"torch": False, "code": 0}  # the engine translated: torch was never imported
+    engine = [row["translations"][0]["text"] for row in json.loads(stdout)["results"]]
     assert len(engine) == len(sources)
-    assert sum(a == b for a, b in zip(engine, torch_out, strict=True)) >= 0.9 * len(sources)
+    # auto picks the int8 export: the CLI gives what that engine gives here (same CPU, same kernels) ...
+    _, int8 = _engine(mt_ws, "int8")
+    assert engine == [t[0].text for t in int8.translate(sources, beam=5, tokenized=True)]
+    # ... and that keeps torch's BLEU (not its text: int8 rounding differs from CPU to CPU)
+    torch_out = [t[0].text for t in load_translator(mt_ws, "tf", "cpu").translate(sources, beam=5, tokenized=True)]
+    bleu = {"torch": bleu_only(torch_out, refs), "engine": bleu_only(engine, refs)}
+    assert bleu["torch"] > 40 and bleu["engine"] >= bleu["torch"] - INT8_BLEU_MARGIN, bleu
     # evaluate mt and the listing say which engine runs; --engine torch still runs torch
     r = run_cli("evaluate", "mt", "-w", str(mt_ws.root), "--json")
     assert r.returncode == 0, r.stderr
@@ -281,20 +303,25 @@ def test_distillation_teacher_translates_on_its_engine(mt_ws: Workspace, tmp_pat
 
 
 def test_a_compressed_model_exports_its_dequantized_weights(mt_ws: Workspace, tmp_path) -> None:  # noqa: ANN001
+    import dataclasses
+
     from seqtool.tasks.compress import compress_model
-    from seqtool.tasks.export import export_hint
+    from seqtool.tasks.export import _fp32_model, export_hint
 
     ws = _copy(mt_ws, tmp_path)
     compress_model(ws, "tf", "tf8", "int8", 0.0)
     assert export_hint(ws, "tf8") is not None
     export_model(ws, "tf8", quantize="float32")
     sources, _ = _dev()
-    original = [t[0].text for t in load_translator(ws, "tf", "cpu").translate(sources, beam=1, tokenized=True)]
+    # torch on the dequantized weights (plain fp32 modules, not torch's int8 kernels): the float32 export of
+    # those weights must give its translations token for token, on any CPU
+    tr = load_translator(ws, "tf8", "cpu")
+    tr = dataclasses.replace(tr, model=_fp32_model(tr.md, tr.config)[0])
+    dequantized = [t[0].text for t in tr.translate(sources, beam=1, tokenized=True)]
     r = run_cli("translate", "-w", str(ws.root), "-m", "tf8", "--input", str(ENJA / "dev.en"), "--beam", "1",
                 "--tokenized")  # fmt: skip
     assert r.returncode == 0 and r.stderr == ""
-    exported = r.stdout.splitlines()
-    assert sum(a == b for a, b in zip(exported, original, strict=True)) >= 0.9 * len(sources)
+    assert r.stdout.splitlines() == dequantized
 
 
 def test_the_server_translates_on_the_engine(mt_ws: Workspace) -> None:
@@ -314,11 +341,19 @@ def test_the_server_translates_on_the_engine(mt_ws: Workspace) -> None:
 
 
 def test_sources_beyond_the_position_table_go_to_torch(mt_ws: Workspace, tmp_path) -> None:  # noqa: ANN001
+    """In auto mode the short line goes to the engine and the long one to torch: each line must be what the
+    engine that should have run gives it alone (the engine's int8 text is its own, not torch's)."""
     long = " ".join(["my father likes cats ."] * 110)  # more than the export's 512 positions
-    texts = tmp_path / "in.en"
-    texts.write_text(f"i can 't swim .\n{long}\n", encoding="utf-8")
-    w = ["translate", "-w", str(mt_ws.root), "--input", str(texts), "--beam", "2"]
-    torch_out = run_cli(*w, "--engine", "torch")
-    auto = run_cli(*w)
-    assert auto.returncode == 0 and auto.stdout == torch_out.stdout and auto.stdout.count("\n") == 2
-    assert_clean_error(run_cli(*w, "--engine", "ctranslate2"), "sentence 2 has", "--engine torch")
+    files = {}
+    for name, lines in (("short", ["i can 't swim ."]), ("long", [long]), ("both", ["i can 't swim .", long])):
+        files[name] = tmp_path / f"{name}.en"
+        files[name].write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    w = ["translate", "-w", str(mt_ws.root), "--beam", "2", "--input"]
+    short, ran = _no_torch(*w, str(files["short"]))
+    assert ran == {"torch": False, "code": 0} and short.count("\n") == 1  # the engine alone, no torch
+    long_torch = run_cli(*w, str(files["long"]), "--engine", "torch")
+    assert long_torch.returncode == 0 and long_torch.stdout.count("\n") == 1
+    both, ran = _no_torch(*w, str(files["both"]))
+    assert ran == {"torch": True, "code": 0}  # torch was loaded, for the long line only:
+    assert both == short + long_torch.stdout
+    assert_clean_error(run_cli(*w, str(files["both"]), "--engine", "ctranslate2"), "sentence 2 has", "--engine torch")

@@ -11,8 +11,8 @@ import torch
 from seqtool.data.batch import Batch
 from seqtool.data.specials import BOS, EOS, PAD
 from seqtool.decoding import feed_prompt, sample
-from seqtool.models.lm import LMConfig as C
 from seqtool.models.lm import RecurrentLM, TransformerLM, WindowLM, build_lm
+from seqtool.models.lm import lm_config as C
 
 VOCAB = 30
 SMALL = dict(vocab_size=VOCAB, layers=2, emb_dim=16, hidden=24, dropout=0.0, heads=2, ff_dim=32, channels=16)

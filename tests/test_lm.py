@@ -11,7 +11,7 @@ from seqtool.data.batch import Batch
 from seqtool.data.specials import BOS
 from seqtool.data.tokenizers import WordTokenizer
 from seqtool.metrics import unigram_perplexity
-from seqtool.models.lm import LMConfig, build_lm
+from seqtool.models.lm import build_lm, lm_config
 from seqtool.store.workspace import Workspace
 from seqtool.tasks.lm import (
     TokenizerConfig,
@@ -34,13 +34,13 @@ def test_tiny_lm_learns(tmp_path, sample, cell):
     torch.set_num_threads(1)
     train, dev = sample / "enja/train.en", sample / "enja/dev.en"
     ws = Workspace(tmp_path)
-    cfg = LMConfig(cell=cell, heads=2, ff_dim=96, **TINY)
+    cfg = lm_config(cell=cell, heads=2, ff_dim=96, **TINY)
     result = train_lm(
         ws, f"t-{cell}", train, dev, cfg, lm_train_config(epochs=4, batch_tokens=400, lr=3e-3), TokenizerConfig()
     )
     lm = load_lm(ws, f"t-{cell}", "cpu")
     # An untrained model of the same shape is the "step 0" reference.
-    untrained = build_lm(LMConfig(**{**lm.config["model"]}))
+    untrained = build_lm(lm_config(**{**lm.config["model"]}))
     start_ppl = score_lines(untrained, lm.tokenizer, corpus_lines(dev), torch.device("cpu"))["dev_ppl"]
     final_ppl = evaluate_lm(lm, None)["perplexity"]
     assert final_ppl == pytest.approx(result.best["value"], rel=1e-4)  # saved weights are the best ones
@@ -53,7 +53,7 @@ def test_tiny_lm_learns(tmp_path, sample, cell):
 def test_window_model_and_round_trip(tmp_path, sample):
     torch.set_num_threads(1)
     ws = Workspace(tmp_path)
-    cfg = LMConfig(cell="gru", context=5, bidirectional=True, **TINY)
+    cfg = lm_config(cell="gru", context=5, bidirectional=True, **TINY)
     train_lm(
         ws, "win", sample / "enja/train.en", sample / "enja/dev.en", cfg,
         lm_train_config(epochs=3, batch_tokens=400, lr=3e-3), TokenizerConfig(),

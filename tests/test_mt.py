@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
 
+from seqtool.data.batch import Batch
 from seqtool.data.search import gnmt_penalty
 from seqtool.data.specials import BOS, EOS
 from seqtool.decoding import beam_search, greedy
@@ -14,7 +16,8 @@ from seqtool.metrics import translation_scores
 from seqtool.models.seq2seq import build_translator, translator_config
 from seqtool.store.workspace import Workspace
 from seqtool.tasks.mt import MTDataConfig, load_translator, mt_train_config, train_mt
-from tests.conftest import SMALL_RNN, assert_clean_error, run_cli, train_tiny_mt
+from seqtool.training.trainer import Trainer
+from tests.conftest import SAMPLE, SMALL_RNN, assert_clean_error, run_cli, run_main, train_tiny_mt
 
 
 def test_gru_attention_learns_and_translates_known_pair(tmp_path, sample):
@@ -53,12 +56,46 @@ def test_transformer_learns(tmp_path, sample):
     assert history[-1]["dev_bleu"] > history[0]["dev_bleu"] + 20
 
 
-def test_default_recipe_is_the_measured_one():
-    """The Transformer defaults are the recipe docs/benchmarks.md measured at 60 reference minutes."""
-    cfg = mt_train_config(None)
-    recipe = (cfg.lr, cfg.schedule, cfg.warmup, cfg.batch_tokens, cfg.average_last)
-    assert recipe == (2e-3, "inverse_sqrt", 400, 4096, 5)
-    assert mt_train_config("gru").lr == 1e-3 and mt_train_config(None, lr=5e-4).lr == 5e-4
+def test_default_recipe_warms_up_the_rate_from_zero(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """`seqtool train-mt` with the default recipe (a tiny Transformer, two steps): Adam applies a rate that
+    starts near 0 and rises linearly (warm-up), far below the peak, as the schedule config.json records
+    (inverse_sqrt: peak * min(step / warmup, sqrt(warmup / step))) prescribes; Adam's first update moves
+    each weight by at most that first, small rate."""
+    applied: list[tuple[type, float, float]] = []  # per step: optimizer, its rate, the largest weight change
+    original = Trainer.train_step
+
+    def recorded(self: Trainer, batch: Batch) -> tuple[float, int]:
+        before = [p.detach().clone() for p in self.model.parameters()]
+        out = original(self, batch)
+        moved = max(float((p.detach() - b).abs().max()) for p, b in zip(self.model.parameters(), before, strict=True))
+        applied.append((type(self.optimizer), self.optimizer.param_groups[0]["lr"], moved))
+        return out
+
+    monkeypatch.setattr(Trainer, "train_step", recorded)
+    files = {}
+    for part, lang, lines in (("train", "en", 300), ("train", "ja", 300), ("dev", "en", 10), ("dev", "ja", 10)):
+        text = (SAMPLE / "enja" / f"{part}.{lang}").read_text(encoding="utf-8").splitlines()[:lines]
+        files[part, lang] = tmp_path / f"{part}.{lang}"
+        files[part, lang].write_text("\n".join(text) + "\n", encoding="utf-8")
+    code, _, err = run_main(
+        capsys, "train-mt", "--src", str(files["train", "en"]), "--tgt", str(files["train", "ja"]),
+        "--dev-src", str(files["dev", "en"]), "--dev-tgt", str(files["dev", "ja"]), "--layers", "1",
+        "--emb-dim", "32", "--heads", "2", "--ff-dim", "64", "--src-vocab", "300", "--tgt-vocab", "300",
+        "--epochs", "1", "--name", "m", "--device", "cpu", "--precision", "fp32", "--threads", "1", "--json",
+        "-w", str(tmp_path / "ws"),
+    )  # fmt: skip
+    assert code == 0, err
+    tc = Workspace(tmp_path / "ws").find("m", "mt")[1]["train_config"]
+    assert len(applied) == 2 and {optimizer for optimizer, _, _ in applied} == {torch.optim.Adam}
+    (_, first, moved), (_, second, _) = applied
+    assert 0 < first < second < tc["lr"] / 10  # rising from near 0, far from the peak
+    assert second == pytest.approx(2 * first)  # linearly
+    assert moved == pytest.approx(first, rel=1e-2)  # what Adam really applied
+    peak, warmup = tc["lr"], tc["warmup"]
+    assert tc["schedule"] == "inverse_sqrt"
+    assert [lr for _, lr, _ in applied] == pytest.approx([peak * min(k / warmup, (warmup / k) ** 0.5) for k in (1, 2)])
 
 
 @pytest.mark.parametrize("arch", ["gru", "lstm", "transformer"])
@@ -257,5 +294,5 @@ def test_transformer_with_a_shallower_decoder(tmp_path, sample):
     assert seen == [2, 3] and len(out3) == 3
     assert run_cli("translate", "-m", "shallow", "-w", w, "i can't swim").returncode == 0
     err = run_cli("train-mt", *common, "--arch", "gru", "--decoder-layers", "1", "--name", "g")
-    assert_clean_error(err, "--decoder-layers is a Transformer option")
+    assert_clean_error(err, "--decoder-layers is not an option of --arch gru")
     assert not (tmp_path / "models" / "g").exists()

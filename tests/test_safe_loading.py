@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from seqtool.errors import SeqtoolError, TrainingInterrupted
-from seqtool.models.lm import LMConfig
+from seqtool.models.lm import lm_config
 from seqtool.store.weights import safe_load_checkpoint
 from seqtool.store.workspace import Workspace
 from seqtool.tasks.lm import TokenizerConfig, lm_train_config, train_lm
@@ -57,7 +57,7 @@ def interrupted_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         with pytest.raises(TrainingInterrupted):
             train_lm(
                 ws, "victim", SAMPLE / "enja/train.en", SAMPLE / "enja/dev.en",
-                LMConfig(cell="gru", layers=1, emb_dim=32, hidden=32, dropout=0.0),
+                lm_config(cell="gru", layers=1, emb_dim=32, hidden=32, dropout=0.0),
                 lm_train_config(epochs=1, batch_tokens=300), TokenizerConfig(), device="cpu", progress=stop_at_step_5,
             )  # fmt: skip
     finally:

@@ -13,7 +13,7 @@ import torch
 
 from seqtool.data.batch import Batch
 from seqtool.errors import OptionError, TrainingInterrupted
-from seqtool.models.lm import LMConfig, build_lm
+from seqtool.models.lm import build_lm, lm_config
 from seqtool.store.weights import load_weights
 from seqtool.store.workspace import Workspace
 from seqtool.training.config import Objective, TrainConfig
@@ -73,7 +73,7 @@ def _trainer(tmp_path, name: str, lrs: list[float], **cfg) -> Trainer:
     md = Workspace(tmp_path).model_dir(name)
     md.path.mkdir(parents=True, exist_ok=True)
     batches = _data()
-    model = build_lm(LMConfig(vocab_size=V, cell="gru", layers=1, emb_dim=16, hidden=16, dropout=0.0))
+    model = build_lm(lm_config(vocab_size=V, cell="gru", layers=1, emb_dim=16, hidden=16, dropout=0.0))
 
     def evaluate(m) -> dict[str, float]:
         with torch.no_grad():
@@ -160,7 +160,7 @@ def test_ema_weights_are_evaluated_and_saved(tmp_path):
     raw = trainer.model.state_dict()
     averaged = trainer.ema.module.state_dict()
     assert any(not torch.equal(raw[k], averaged[k]) for k in raw)  # the EMA is not the raw weights
-    saved = build_lm(LMConfig(vocab_size=V, cell="gru", layers=1, emb_dim=16, hidden=16, dropout=0.0))
+    saved = build_lm(lm_config(vocab_size=V, cell="gru", layers=1, emb_dim=16, hidden=16, dropout=0.0))
     load_weights(saved, trainer.md.weights_path)
     for k, v in saved.state_dict().items():
         assert torch.equal(v, averaged[k]), k  # what was saved is the EMA

@@ -49,6 +49,13 @@ def test_respond_gives_the_library_replies(client: TestClient, ws: Workspace) ->
     assert all(isinstance(r, str) for r in body["replies"]) and len(body["replies"]) == 2
 
 
+def test_a_dialogue_model_reports_the_language_it_was_trained_on(client: TestClient, ws: Workspace) -> None:
+    """/api/models gave a dialogue model's languages as [""] (it read the embeddings' "language" key)."""
+    listed = {m["name"]: m for m in ok(client.get("/api/models"))["models"]}
+    trained_on = ws.model_dir("chat").config()["tokenizer"]["lang"]
+    assert trained_on and listed["chat"]["languages"] == [trained_on]
+
+
 def test_respond_errors_are_json_and_the_server_keeps_answering(client: TestClient) -> None:
     error(client.post("/api/respond", json={"history": []}), 422, "history is empty")
     error(client.post("/api/respond", json={"history": ["  "]}), 422, "history is empty")

@@ -14,7 +14,7 @@ from seqtool.data.batching import EncodedCorpus
 from seqtool.data.specials import BOS, EOS
 from seqtool.data.streams import StreamBatches, stream_layout, window_spans
 from seqtool.errors import TrainingInterrupted
-from seqtool.models.lm import LMConfig, build_lm
+from seqtool.models.lm import build_lm, lm_config
 from seqtool.store.workspace import Workspace
 from seqtool.training.config import Objective, TrainConfig
 from seqtool.training.trainer import Trainer
@@ -75,7 +75,7 @@ def _trainer(tmp_path, name, streams: StreamBatches, reset: bool, epochs: int, p
     torch.manual_seed(0)
     md = Workspace(tmp_path).model_dir(name)
     md.path.mkdir(parents=True, exist_ok=True)
-    model = build_lm(LMConfig(vocab_size=10, cell="lstm", layers=1, emb_dim=16, hidden=32, dropout=0.0))
+    model = build_lm(lm_config(vocab_size=10, cell="lstm", layers=1, emb_dim=16, hidden=32, dropout=0.0))
 
     def make(window):
         batch = streams.batch(window)

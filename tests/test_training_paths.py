@@ -22,7 +22,7 @@ import seqtool.training.trainer as trainer_module
 from seqtool.data.batch import Batch
 from seqtool.data.specials import BOS, EOS
 from seqtool.metrics import bleu_only
-from seqtool.models.lm import LMConfig, build_lm
+from seqtool.models.lm import build_lm, lm_config
 from seqtool.store.workspace import ModelDir
 from seqtool.tasks.mt import load_translator, read_dev
 from seqtool.training.config import Objective, TrainConfig
@@ -65,7 +65,7 @@ def scripted(values: list[float], seen: list[dict[str, torch.Tensor]] | None = N
 
 def make_trainer(tmp_path, evaluate=dev_loss, progress=lambda _: None, **settings) -> Trainer:
     torch.manual_seed(0)
-    model = build_lm(LMConfig(vocab_size=VOCAB, cell="gru", layers=1, emb_dim=16, hidden=32, dropout=0.0))
+    model = build_lm(lm_config(vocab_size=VOCAB, cell="gru", layers=1, emb_dim=16, hidden=32, dropout=0.0))
     md = ModelDir(tmp_path / "m")
     md.path.mkdir(parents=True)
     cfg = TrainConfig(**{"lr": 1e-2, "schedule": "constant", "precision": "fp32", "patience": 100, **settings})
@@ -147,26 +147,56 @@ def test_checkpoint_averaging_is_kept_only_when_better(tmp_path):
     assert "(not kept: best 1.5000 at epoch 4)" in trainer.md.log_path.read_text()
 
 
-def test_transformer_translator_default_averaging_on_real_training(tmp_path):
-    """The Transformer recipe averages the last 5 epochs (mt_train_config default): the log says what
-    the average scored, and the best record and saved weights agree with the decision."""
+def test_transformer_translator_default_averaging_on_real_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Transformer recipe averages the last 5 epochs' weights at the end (mt_train_config's default). The
+    score the log gives the average is that of the mean of the last 5 epochs' weights (re-scored here), and
+    the decision follows it: kept when it beats every epoch (config.json's best says "averaged": 5 and the
+    saved weights are that mean), else the saved weights are the best epoch's and not the mean."""
+    epoch_weights: list[dict[str, torch.Tensor]] = []  # the evaluated weights after each epoch
+    end_of_epoch = Trainer.end_of_epoch
+
+    def recorded(self: Trainer, *args: float) -> bool:
+        improved = end_of_epoch(self, *args)
+        epoch_weights.append({k: v.detach().clone() for k, v in self.eval_model.state_dict().items()})
+        return improved
+
+    monkeypatch.setattr(Trainer, "end_of_epoch", recorded)
     ws, result = train_tiny_mt(tmp_path, "transformer", epochs=6, train={"average_last": None},
-                               dim=32, heads=2, ff_dim=64, encoder_layers=1, decoder_layers=1, dropout=0.0)  # fmt: skip
+                               dim=64, heads=2, ff_dim=128, encoder_layers=1, decoder_layers=1, dropout=0.0)  # fmt: skip
     md = ws.model_dir("mt-transformer")
-    assert md.config()["train_config"]["average_last"] == 5
+    config = md.config()
+    assert config["train_config"]["average_last"] == 5 and len(epoch_weights) == 6
+    scores = [row["dev_bleu"] for row in result.history]
+    assert len(set(scores[-5:])) == 5 and max(scores) > 1, scores  # a learning model: the decision is a real one
+    mean = {k: sum(w[k].float() for w in epoch_weights[-5:]) / 5 for k in epoch_weights[0]}
     (line,) = [x for x in md.log_path.read_text().splitlines() if "averaged last 5 epochs" in x]
     averaged = float(re.search(r"dev_bleu=([0-9.]+)", line).group(1))
-    epochs_best = max(row["dev_bleu"] for row in result.history)
-    if "(kept)" in line:
-        assert averaged > epochs_best and result.best == {**result.best, "value": averaged, "averaged": 5}
-    else:
-        assert averaged <= epochs_best and "averaged" not in result.best
-    # The saved weights are the ones the best record describes: re-scoring them gives its value.
+
     tr = load_translator(ws, "mt-transformer", "cpu")
-    d = md.config()["data"]
+    saved = {k: v.clone() for k, v in tr.model.state_dict().items()}
+    d = config["data"]
     sources, refs = read_dev(Path(d["dev_src"]), Path(d["dev_tgt"]))
-    hyps = [t[0].text for t in tr.translate(sources, tokenized=True, beam=1)]
-    assert bleu_only(hyps, refs) == pytest.approx(result.best["value"], abs=1e-6)
+
+    def score(weights: dict[str, torch.Tensor]) -> float:
+        tr.model.load_state_dict(weights)
+        return bleu_only([t[0].text for t in tr.translate(sources, tokenized=True, beam=1)], refs)
+
+    assert score(mean) == pytest.approx(averaged, abs=1e-4)  # the log scores the mean of the last 5 epochs
+    epochs_best = max(scores)
+    kept = averaged > epochs_best
+    assert ("(kept)" in line) == kept and ("(not kept" in line) == (not kept)
+    assert config["best"] == result.best and ("averaged" in result.best) == kept
+    same_as_mean = all(torch.allclose(saved[k].float(), mean[k], rtol=0, atol=1e-6) for k in mean)
+    if kept:
+        assert result.best["value"] == averaged and result.best["averaged"] == 5 and same_as_mean
+    else:
+        best_epoch = epoch_weights[result.best["epoch"] - 1]
+        assert result.best["value"] == pytest.approx(epochs_best, abs=1e-4) and not same_as_mean
+        assert all(torch.equal(saved[k], best_epoch[k]) for k in best_epoch)
+    # The saved weights are the ones the best record describes: re-scoring them gives its value.
+    assert score(saved) == pytest.approx(result.best["value"], abs=1e-6)
 
 
 def test_bf16_training_learns_on_cpu(tmp_path):

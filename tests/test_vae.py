@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from seqtool.models.lm import LMConfig
+from seqtool.models.lm import lm_config
 from seqtool.models.vae import gaussian_kl, kl_weight
 from seqtool.store.workspace import Workspace
 from seqtool.tasks.lm import TokenizerConfig, evaluate_lm, generate, lm_train_config, load_lm, train_lm
@@ -31,7 +31,7 @@ def trained(tmp_path_factory):
     path = tmp_path_factory.mktemp("vae")
     ws = Workspace(path)
     train_lm(
-        ws, "vae", SAMPLE / "enja/train.en", SAMPLE / "enja/dev.en", LMConfig(**TINY),
+        ws, "vae", SAMPLE / "enja/train.en", SAMPLE / "enja/dev.en", lm_config(**TINY),
         lm_train_config(epochs=12, batch_tokens=256, lr=3e-3), TokenizerConfig(),
     )  # fmt: skip
     return path
@@ -81,6 +81,6 @@ def test_vae_cli_and_bad_input(trained, tmp_path):
     ws_path = tmp_path / "ws2"
     ws = Workspace(ws_path)
     dev = SAMPLE / "enja/dev.en"
-    cfg = LMConfig(cell="gru", layers=1, emb_dim=8, hidden=8)
+    cfg = lm_config(cell="gru", layers=1, emb_dim=8, hidden=8)
     train_lm(ws, "plain", dev, dev, cfg, lm_train_config(epochs=1), TokenizerConfig())
     assert_clean_error(run_cli("vae", "reconstruct", "i can", "-w", str(ws_path)), "not a sentence VAE")

@@ -10,7 +10,7 @@ import torch
 from seqtool.data.batch import Batch
 from seqtool.data.specials import BOS
 from seqtool.metrics import unigram_perplexity
-from seqtool.models.lm import LMConfig, build_lm
+from seqtool.models.lm import build_lm, lm_config
 from seqtool.models.wavenet import receptive_field
 from seqtool.store.workspace import Workspace
 from seqtool.tasks.lm import TokenizerConfig, evaluate_lm, generate, lm_train_config, load_lm, predict_next, train_lm
@@ -21,7 +21,7 @@ TINY = dict(cell="wavenet", layers=4, kernel=2, dilation_cycle=3, channels=24, e
 
 def _model(vocab: int = 30) -> torch.nn.Module:
     torch.manual_seed(0)
-    return build_lm(LMConfig(vocab_size=vocab, **TINY)).eval()
+    return build_lm(lm_config(vocab_size=vocab, **TINY)).eval()
 
 
 def _features(model, tokens: torch.Tensor) -> torch.Tensor:
@@ -64,7 +64,7 @@ def test_tiny_wavenet_beats_unigram_and_works_with_lm_commands(tmp_path, sample)
     train, dev = sample / "enja/train.en", sample / "enja/dev.en"
     ws = Workspace(tmp_path)
     events = []
-    cfg = LMConfig(**{**TINY, "channels": 48, "emb_dim": 48})
+    cfg = lm_config(**{**TINY, "channels": 48, "emb_dim": 48})
     result = train_lm(
         ws, "wn", train, dev, cfg, lm_train_config(epochs=4, batch_tokens=400, lr=3e-3), TokenizerConfig(),
         progress=events.append,

@@ -30,6 +30,8 @@ _ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, er
 # A name missing here still works (every module is imported); tests/test_cli_help.py checks the table.
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "demo": ("demo",),
+    "train": ("generic",),
+    "predict": ("generic",),
     "serve": ("serve",),
     "train-lm": ("lm",),
     "predict-next": ("lm",),
@@ -148,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
 
 # Commands that train (or run trainings): started with tcmalloc preloaded where the machine has it.
 TRAINING_COMMANDS = frozenset(
-    {"demo", "train-lm", "train-dialog", "vae", "train-mt", "distill", "compress", "experiment"}
+    {"demo", "train", "train-lm", "train-dialog", "vae", "train-mt", "distill", "compress", "experiment"}
 )
 ALLOCATOR_ENV = "SEQTOOL_ALLOCATOR"  # auto (default): tcmalloc for training when installed; system: never
 

@@ -71,8 +71,7 @@ def compress_cmd(
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
     original, small = rows
-    speed = "sentences/s (beam)" if original["kind"] == "mt" else "sentences/s (scoring)"
-    quality = ("bleu", "BLEU") if original["kind"] == "mt" else ("perplexity", "perplexity")
+    speed, key = original["speed"], original["quality"]  # what the kind measured (ModelKind.measure)
     table = Table(
         title=f"{original['name']} vs {small['name']} on {original['data']} ({original['sentences']} sentences)"
     )
@@ -85,7 +84,7 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
                   _ratio(original["nonzero_parameters"], small["nonzero_parameters"]))  # fmt: skip
     table.add_row(speed, f"{original['sentences_per_s']:.1f}", f"{small['sentences_per_s']:.1f}",
                   _ratio(original["sentences_per_s"], small["sentences_per_s"]))  # fmt: skip
-    key, label = quality
+    label = original["quality_label"]
     diff = small[key] - original[key]
     table.add_row(label, f"{original[key]:.2f}", f"{small[key]:.2f}", f"{diff:+.2f}")
     console.print(table)

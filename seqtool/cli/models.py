@@ -75,9 +75,10 @@ def show(
     cfg = md.config()
     files = {p.name: p.stat().st_size for p in sorted(md.path.iterdir()) if p.is_file() and not p.name.startswith(".")}
     metrics = md.metrics()
-    from seqtool.engines import exported_engines
+    from seqtool.tasks.kinds import find_kind
 
-    engines = ["torch", *exported_engines(md.path)] if cfg.get("kind") in ("lm", "mt") else []
+    kind = find_kind(cfg.get("kind"))
+    engines = kind.engines(md.path) if kind is not None else []
     if json:
         print_json({"name": name, "config": cfg, "files": files, "metrics": metrics, "engines": engines})
         return

@@ -198,6 +198,12 @@ def translate_cmd(
     beam: Annotated[int | None, typer.Option(help=BEAM_HELP)] = None,
     length_penalty: Annotated[float | None, typer.Option(help=ALPHA_HELP)] = None,
     nbest: Annotated[int, typer.Option(help="Print the N best translations.")] = 1,
+    strategy: Annotated[
+        str, typer.Option(help="Search: beam (--beam 1: greedy), greedy, sample, or a plugin's strategy.")
+    ] = "beam",
+    temperature: Annotated[float | None, typer.Option(help="--strategy sample: temperature \\[default: 1.0].")] = None,
+    top_k: Annotated[int | None, typer.Option(help="--strategy sample: draw among the K best tokens (0: all).")] = None,
+    seed: Annotated[int | None, typer.Option(help="--strategy sample: random seed.")] = None,
     tokenized: Annotated[bool, typer.Option(help="Keep the corpus's word segmentation in the output.")] = False,
     show_attention: Annotated[bool, typer.Option(help="Save an attention heatmap PNG (attention models).")] = False,
     batch_size: Annotated[int, typer.Option(help="Sentences per decoding batch.")] = 64,
@@ -213,7 +219,7 @@ def translate_cmd(
     from seqtool.errors import OptionError, check_positive
     from seqtool.files import atomic_write_text
     from seqtool.store.workspace import Workspace
-    from seqtool.tasks.decoding_tuning import chosen_decoding
+    from seqtool.tasks.decoding_tuning import chosen_search
     from seqtool.tasks.translator import attention_figures, load_translator
 
     if beam is not None:
@@ -235,14 +241,14 @@ def translate_cmd(
         check_positive("--threads", threads)
     ws = Workspace(workspace)
     tr = load_translator(ws, model, device, engine=engine, threads=threads, notify=notice)
-    beam, length_penalty = chosen_decoding(tr.config, beam, length_penalty)
+    search = chosen_search(tr.config, beam, length_penalty, strategy=strategy, nbest=nbest, temperature=temperature,
+                           top_k=top_k, seed=seed)  # fmt: skip
     extra = {}
     if tr.engine == "torch":
         setup_torch(threads)
     elif show_attention:
         extra["return_attention"] = True  # CTranslate2 computes it only on request
-    found = tr.translate(texts, tokenized=tokenized, beam=beam, alpha=length_penalty, nbest=nbest,
-                         batch_sentences=batch_size, **extra)  # fmt: skip
+    found = tr.translate(texts, tokenized=tokenized, search=search, batch_sentences=batch_size, **extra)
     if show_attention:
         for path in attention_figures(tr, ws.figures_dir, texts, found):
             console.print(f"attention heatmap: {path}", style="dim")

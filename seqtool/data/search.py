@@ -8,9 +8,11 @@ without importing torch.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from seqtool.data.text import join_japanese
+from seqtool.errors import OptionError
 
 
 @dataclass
@@ -27,6 +29,35 @@ class Translation:
 
     text: str
     hypothesis: Hypothesis
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """How to decode, as one value that travels whole from the command line or an HTTP request to the
+    engine. ``strategy`` names a registered strategy (seqtool.decoding: greedy, beam, sample, or a
+    plugin's); the other fields are what strategies read (each ignores those it has no use for)."""
+
+    strategy: str = "beam"
+    beam: int = 5  # hypotheses kept per sentence (beam)
+    nbest: int = 1  # outputs per sentence (beam: the best ones; sample: independent draws)
+    alpha: float = 1.0  # GNMT length penalty (gnmt_penalty); 0: rank by raw log-probability
+    temperature: float = 1.0  # sample: the distribution's temperature
+    top_k: int = 0  # sample: draw among the k most probable tokens only (0: all)
+    max_len: int | None = None  # output tokens at most (None: output_length_cap of each source)
+    seed: int | None = None  # sample: the random seed (None: unseeded)
+
+    def validate(self) -> SearchOptions:
+        """Checks that hold for every strategy; returns self."""
+        if self.beam <= 0 or self.nbest <= 0:
+            raise OptionError(f"need --beam >= 1 and --nbest >= 1, got beam {self.beam}, nbest {self.nbest}")
+        if self.temperature <= 0 or self.top_k < 0:
+            raise OptionError(f"need --temperature > 0 and --top-k >= 0, got {self.temperature}, {self.top_k}")
+        if self.max_len is not None and self.max_len <= 0:
+            raise OptionError(f"--max-len must be > 0, got {self.max_len}")
+        return self
+
+    def with_(self, **changes: Any) -> SearchOptions:
+        return replace(self, **changes)
 
 
 def output_length_cap(longest_source: int | None, ratio: float = 1.5, slack: int = 10, cap: int = 200) -> int:
@@ -74,3 +105,10 @@ def translate_in_batches(
                 ]
         progress(min(start + batch_sentences, len(order)))
     return results
+
+
+def search_options(search: SearchOptions | None = None, **loose: Any) -> SearchOptions:
+    """``search`` (default: the defaults) with the loose ``beam=``, ``alpha=``, ``nbest=``... values that
+    are not None on top, validated: what every translator's ``translate`` accepts."""
+    given = {k: v for k, v in loose.items() if v is not None}
+    return (search or SearchOptions()).with_(**given).validate()

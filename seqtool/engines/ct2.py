@@ -23,7 +23,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from seqtool.data.search import Hypothesis, Translation, gnmt_penalty, output_length_cap, translate_in_batches
+from seqtool.data.search import (
+    Hypothesis,
+    SearchOptions,
+    Translation,
+    gnmt_penalty,
+    output_length_cap,
+    search_options,
+    translate_in_batches,
+)
 from seqtool.data.specials import BOS, EOS, PAD, UNK
 from seqtool.data.text import is_cjk_language
 from seqtool.data.tokenizers import Tokenizer
@@ -82,45 +90,55 @@ def _special_tokens(config: Any, vocab: list[str]) -> None:
     config.layer_norm_epsilon = LAYER_NORM_EPS
 
 
-def build_spec(kind: str, model: dict[str, Any], weights: dict[str, np.ndarray], vocabs: list[list[str]],
-               positions: np.ndarray) -> Any:  # fmt: skip
-    """The CTranslate2 spec of a seqtool Transformer translator (kind "mt") or Transformer LM ("lm")."""
+def translator_spec(model: dict[str, Any], weights: dict[str, np.ndarray], vocabs: list[list[str]],
+                    positions: np.ndarray) -> Any:  # fmt: skip
+    """The CTranslate2 spec of a seqtool Transformer translator (vocabularies: source, target)."""
     from ctranslate2.specs import transformer_spec
 
-    if kind == "mt":
-        spec = transformer_spec.TransformerSpec.from_config(
-            (model["encoder_layers"], model["decoder_layers"]), model["heads"], pre_norm=True, alignment_heads=0
-        )
-        _stack(spec.encoder, weights, "encoder", positions, cross=False)
-        _stack(spec.decoder, weights, "decoder", positions, cross=True)
-        spec.decoder.projection.weight = weights["output.weight"]
-        spec.register_source_vocabulary(vocabs[0])
-        spec.register_target_vocabulary(vocabs[1])
-        _special_tokens(spec.config, vocabs[1])
-        spec.config.decoder_start_token = vocabs[1][BOS]
-        spec.config.add_source_bos = spec.config.add_source_eos = False  # seqtool's sources carry no specials
-    else:
-        spec = transformer_spec.TransformerDecoderModelSpec.from_config(model["layers"], model["heads"], pre_norm=True)
-        _stack(spec.decoder, weights, "stack", positions, cross=False)
-        spec.decoder.projection.weight = weights["output.weight"]
-        if "output.bias" in weights:
-            spec.decoder.projection.bias = weights["output.bias"]
-        spec.register_vocabulary(vocabs[0])
-        _special_tokens(spec.config, vocabs[0])
+    spec = transformer_spec.TransformerSpec.from_config(
+        (model["encoder_layers"], model["decoder_layers"]), model["heads"], pre_norm=True, alignment_heads=0
+    )
+    _stack(spec.encoder, weights, "encoder", positions, cross=False)
+    _stack(spec.decoder, weights, "decoder", positions, cross=True)
+    spec.decoder.projection.weight = weights["output.weight"]
+    spec.register_source_vocabulary(vocabs[0])
+    spec.register_target_vocabulary(vocabs[1])
+    _special_tokens(spec.config, vocabs[1])
+    spec.config.decoder_start_token = vocabs[1][BOS]
+    spec.config.add_source_bos = spec.config.add_source_eos = False  # seqtool's sources carry no specials
     return spec
 
 
-def convert(kind: str, model: dict[str, Any], weights: dict[str, np.ndarray], vocabs: list[list[str]],
-            positions: np.ndarray, out_dir: Path, quantization: str) -> Path:  # fmt: skip
-    """Write the CTranslate2 model to ``out_dir`` (which must not exist) through a Converter."""
+def decoder_spec(model: dict[str, Any], weights: dict[str, np.ndarray], vocabs: list[list[str]],
+                 positions: np.ndarray) -> Any:  # fmt: skip
+    """The CTranslate2 spec of a seqtool Transformer LM (one vocabulary)."""
+    from ctranslate2.specs import transformer_spec
+
+    spec = transformer_spec.TransformerDecoderModelSpec.from_config(model["layers"], model["heads"], pre_norm=True)
+    _stack(spec.decoder, weights, "stack", positions, cross=False)
+    spec.decoder.projection.weight = weights["output.weight"]
+    if "output.bias" in weights:
+        spec.decoder.projection.bias = weights["output.bias"]
+    spec.register_vocabulary(vocabs[0])
+    _special_tokens(spec.config, vocabs[0])
+    return spec
+
+
+def convert(build_spec: Callable[[], Any], out_dir: Path, quantization: str) -> Path:
+    """Write the CTranslate2 model of ``build_spec()`` (:func:`translator_spec` or :func:`decoder_spec`)
+    to ``out_dir`` (which must not exist) through a Converter."""
     from ctranslate2.converters.converter import Converter
 
     class SeqtoolConverter(Converter):
         def _load(self) -> Any:
-            return build_spec(kind, model, weights, vocabs, positions)
+            return build_spec()
 
     SeqtoolConverter().convert(str(out_dir), quantization=quantization)
     return out_dir
+
+
+# The strategies CTranslate2 decodes itself, and the beam size each asks it for.
+BEAM_SIZES: dict[str, Callable[[SearchOptions], int]] = {"beam": lambda o: o.beam, "greedy": lambda o: 1}
 
 
 def _load_error(path: Path, e: Exception) -> str:
@@ -172,17 +190,25 @@ class CT2Translator:
         self,
         texts: Sequence[str],
         *,
-        beam: int = 5,
-        alpha: float = 1.0,
-        nbest: int = 1,
+        search: SearchOptions | None = None,
         batch_sentences: int = 64,
         join: bool = False,
         return_attention: bool = False,
         progress: Callable[[int], None] = lambda done: None,
+        **loose: Any,
     ) -> list[list[Translation]]:
         """As :func:`seqtool.tasks.mt.translate_texts`: same batching (shortest first), same output cap
-        per batch, same search semantics; attention only when asked (it costs time)."""
-        if beam <= 0 or nbest <= 0 or nbest > beam:
+        per batch, same search semantics; attention only when asked (it costs time). Strategies this
+        engine has no kernel for (:data:`BEAM_SIZES`) go to the torch model in auto mode."""
+        options = search_options(search, **loose)
+        if options.strategy not in BEAM_SIZES:
+            if self.fallback is None:
+                raise OptionError(f"--strategy {options.strategy} runs on seqtool's torch engine only: use "
+                                  "--engine torch (or auto)")  # fmt: skip
+            return self.fallback().translate(texts, tokenized=not join, search=options,
+                                             batch_sentences=batch_sentences, progress=progress)  # fmt: skip
+        beam, alpha, nbest = BEAM_SIZES[options.strategy](options), options.alpha, options.nbest
+        if nbest > beam:
             raise OptionError(f"need 1 <= --nbest <= --beam, got beam {beam}, nbest {nbest}")
         encoded = self.src_tok.encode_batch(list(texts))
         too_long = [n for n, ids in enumerate(encoded) if len(ids) >= self.positions]
@@ -204,8 +230,8 @@ class CT2Translator:
             results[i] = outs
         if too_long:  # beyond the exported position table: seqtool's torch model, which has no limit
             assert self.fallback is not None
-            longs = self.fallback().translate([texts[i] for i in too_long], tokenized=not join, beam=beam, alpha=alpha,
-                                              nbest=nbest, batch_sentences=batch_sentences)  # fmt: skip
+            longs = self.fallback().translate([texts[i] for i in too_long], tokenized=not join, search=options,
+                                              batch_sentences=batch_sentences)  # fmt: skip
             for i, outs in zip(too_long, longs, strict=True):
                 results[i] = outs
         return results

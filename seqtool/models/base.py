@@ -63,6 +63,15 @@ class SequenceModel(nn.Module):
     carries_state: bool = False
     carried: State | None = None
 
+    def resumable_state(self) -> dict[str, State]:
+        """Training-time state beyond the weights that a resumed run needs (checkpointed by the Trainer)."""
+        return {} if self.carried is None else {"carried": self.carried}
+
+    def load_resumable_state(self, state: dict[str, object]) -> None:
+        """Restore what :meth:`resumable_state` saved (an empty dict: start afresh)."""
+        carried = state.get("carried")
+        self.carried = carried if isinstance(carried, dict) else None
+
     def step_logits(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """Feed one token per row (N,) -> (unnormalized next-token scores (N, V), new state)."""
         raise NotImplementedError

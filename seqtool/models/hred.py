@@ -29,7 +29,7 @@ from seqtool.errors import OptionError
 from seqtool.models.base import SequenceModel, State
 from seqtool.models.vae import Annealed, eval_noise, gaussian_kl, word_dropout
 
-DIALOG_ARCHS = ("hred", "vhred")
+DIALOG_ARCHS = {"hred": False, "vhred": True}  # --arch -> whether replies have a latent variable
 
 
 @dataclass
@@ -73,7 +73,7 @@ class HRED(SequenceModel):
         super().__init__()
         cfg.validate()
         self.cfg = cfg
-        self.variational = cfg.arch == "vhred"
+        self.variational = DIALOG_ARCHS[cfg.arch]
         cond = cfg.context_hidden + (cfg.latent if self.variational else 0)
         self.embed = nn.Embedding(cfg.vocab_size, cfg.emb_dim, padding_idx=0)
         nn.init.uniform_(self.embed.weight, -0.1, 0.1)

@@ -12,7 +12,7 @@ from torch import nn
 
 from seqtool.models.base import State
 
-CELLS = ("rnn", "lstm", "gru")
+CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}  # torch's fused cells
 ACTIVATIONS = ("tanh", "relu")
 
 Hidden = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
@@ -36,15 +36,19 @@ def make_rnn(
         bidirectional=bidirectional,
         batch_first=True,
     )
-    if cell == "rnn":
+    if cell not in CELLS:
+        raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {cell!r}")
+    if CELLS[cell] is nn.RNN:
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
         return nn.RNN(nonlinearity=activation, **common)
-    if cell == "lstm":
-        return nn.LSTM(**common)
-    if cell == "gru":
-        return nn.GRU(**common)
-    raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
+    return CELLS[cell](**common)
+
+
+def zero_hidden(rnn: nn.RNNBase, batch: int, device: torch.device) -> Hidden:
+    """The all-zero initial state of ``rnn`` for ``batch`` rows: (h, c) for an LSTM, h otherwise."""
+    zeros = torch.zeros(rnn.num_layers, batch, rnn.hidden_size, device=device)
+    return (zeros, zeros.clone()) if isinstance(rnn, nn.LSTM) else zeros
 
 
 def hidden_to_state(hidden: Hidden, prefix: str = "h") -> State:

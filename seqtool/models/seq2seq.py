@@ -1,4 +1,5 @@
-"""Recurrent encoder-decoder translators, with or without attention, and the translator registry.
+"""Recurrent encoder-decoder translators, with or without attention, and the registry of translator
+architectures (``--arch``: gru, lstm and the Transformer of :mod:`seqtool.models.transformer`).
 
 Without attention this is the course baseline: the encoder's final state is the "thought vector"
 from which the decoder starts. With attention, the decoder looks at every encoder state at each
@@ -12,7 +13,7 @@ a Python loop over time steps, which is several times faster on a CPU.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -23,9 +24,8 @@ from seqtool.errors import OptionError
 from seqtool.models.base import SequenceModel, State, padding_mask
 from seqtool.models.layers import make_attention
 from seqtool.models.rnn import Hidden, hidden_to_state, make_rnn, state_to_hidden
-from seqtool.models.transformer import TransformerConfig, TransformerTranslator
+from seqtool.models.transformer import TransformerConfig
 
-ARCHS = ("gru", "lstm", "transformer")
 ATTENTIONS = ("none", "bahdanau", "luong")
 
 
@@ -43,6 +43,22 @@ class RNNTranslatorConfig:
     dropout: float = 0.2
     attention: str = "none"  # none | bahdanau | luong
     tie_embeddings: bool = True  # target embedding shared with the output layer
+
+    sizes: ClassVar[tuple[str, ...]] = ("emb_dim", "hidden", "layers")  # must be > 0
+    recipe: ClassVar[str] = "recurrent"  # its default training recipe (seqtool.tasks.mt.MT_RECIPES)
+    exportable: ClassVar[bool] = False  # CTranslate2 has no recurrent models (CTranslate2 #796)
+
+    def validate(self) -> None:
+        if self.attention not in ATTENTIONS:
+            raise OptionError(f"--attention must be one of {', '.join(ATTENTIONS)}, got {self.attention!r}")
+
+    def build(self) -> RNNTranslator:
+        return RNNTranslator(self)
+
+    def describe(self) -> str:
+        """config.json "arch": bigru+bahdanau, lstm, ..."""
+        return f"{'bi' if self.bidirectional else ''}{self.cell}" + (
+            f"+{self.attention}" if self.attention != "none" else "")  # fmt: skip
 
 
 class RNNEncoder(nn.Module):
@@ -125,43 +141,49 @@ class RNNTranslator(SequenceModel):
         return logits, new
 
 
-# config.json "model" keys -> the train-mt options that set them (the others are not options).
-_OPTIONS = {
-    "transformer": {"dim": "--emb-dim", "encoder_layers": "--layers", "decoder_layers": "--decoder-layers",
-                    "heads": "--heads", "ff_dim": "--ff-dim", "dropout": "--dropout",
-                    "attention_dropout": "--attention-dropout", "activation_dropout": "--activation-dropout",
-                    "source_word_dropout": "--source-word-dropout"},
-    "rnn": {"emb_dim": "--emb-dim", "hidden": "--hidden", "layers": "--layers", "bidirectional": "--bidirectional",
-            "attention": "--attention", "dropout": "--dropout"},
-}  # fmt: skip
+# --arch -> (its config class, config.json "model" keys -> the train-mt options that set them; the
+# other keys are not options). A new translator architecture is a config class, a model whose
+# constructor takes it, and one entry here (register_translator).
+TRANSLATOR_ARCHS: dict[str, tuple[type, dict[str, str]]] = {}
+
+
+def register_translator(arch: str, config_cls: type, options: dict[str, str]) -> None:
+    TRANSLATOR_ARCHS[arch] = (config_cls, options)
+
+
+_RNN_OPTIONS = {"emb_dim": "--emb-dim", "hidden": "--hidden", "layers": "--layers", "bidirectional": "--bidirectional",
+                "attention": "--attention", "dropout": "--dropout"}  # fmt: skip
+register_translator("gru", RNNTranslatorConfig, _RNN_OPTIONS)
+register_translator("lstm", RNNTranslatorConfig, _RNN_OPTIONS)
+register_translator("transformer", TransformerConfig, {
+    "dim": "--emb-dim", "encoder_layers": "--layers", "decoder_layers": "--decoder-layers", "heads": "--heads",
+    "ff_dim": "--ff-dim", "dropout": "--dropout", "attention_dropout": "--attention-dropout",
+    "activation_dropout": "--activation-dropout", "source_word_dropout": "--source-word-dropout"})  # fmt: skip
+
+
+def _arch(arch: str) -> tuple[type, dict[str, str]]:
+    if arch not in TRANSLATOR_ARCHS:
+        raise OptionError(f"--arch must be one of {', '.join(TRANSLATOR_ARCHS)}, got {arch!r}")
+    return TRANSLATOR_ARCHS[arch]
 
 
 def option_name(arch: str, key: str) -> str:
     """The train-mt option behind a config key (``dim`` is ``--emb-dim`` for a Transformer)."""
-    return _OPTIONS["transformer" if arch == "transformer" else "rnn"].get(key, key)
+    return _arch(arch)[1].get(key, key)
 
 
-def translator_config(arch: str, values: dict[str, Any]) -> RNNTranslatorConfig | TransformerConfig:
+def translator_config(arch: str, values: dict[str, Any]) -> Any:
     """The typed config of ``arch`` from a dict (config.json or command-line options), validated."""
-    if arch not in ARCHS:
-        raise OptionError(f"--arch must be one of {', '.join(ARCHS)}, got {arch!r}")
-    cls = TransformerConfig if arch == "transformer" else RNNTranslatorConfig
+    cls, options = _arch(arch)
     unknown = sorted(set(values) - set(cls.__dataclass_fields__))
     if unknown:
-        options = _OPTIONS["transformer" if arch == "transformer" else "rnn"].values()
         raise OptionError(f"unknown {arch} translator setting(s) {', '.join(unknown)}: --arch {arch} takes "
-                          f"{', '.join(options)}")  # fmt: skip
+                          f"{', '.join(options.values())}")  # fmt: skip
     cfg = cls(**values)
-    if isinstance(cfg, RNNTranslatorConfig):
+    if hasattr(cfg, "cell"):  # one config class serves both recurrent cells
         cfg.cell = arch
-        if cfg.attention not in ATTENTIONS:
-            raise OptionError(f"--attention must be one of {', '.join(ATTENTIONS)}, got {cfg.attention!r}")
-        sizes = ("emb_dim", "hidden", "layers")
-    else:
-        sizes = ("dim", "heads", "ff_dim", "encoder_layers", "decoder_layers")
-        if cfg.dim % max(1, cfg.heads):
-            raise OptionError(f"--emb-dim {cfg.dim} must be divisible by --heads {cfg.heads}")
-    for name in sizes:
+    cfg.validate()
+    for name in cfg.sizes:
         if getattr(cfg, name) <= 0:
             raise OptionError(f"{option_name(arch, name)} must be > 0, got {getattr(cfg, name)}")
     rates = ("dropout", "attention_dropout", "activation_dropout", "source_word_dropout")
@@ -171,7 +193,6 @@ def translator_config(arch: str, values: dict[str, Any]) -> RNNTranslatorConfig 
     return cfg
 
 
-def build_translator(cfg: RNNTranslatorConfig | TransformerConfig) -> SequenceModel:
-    if isinstance(cfg, TransformerConfig):
-        return TransformerTranslator(cfg)
-    return RNNTranslator(cfg)
+def build_translator(cfg: Any) -> SequenceModel:
+    """The translator of a validated config (each config class builds its own model)."""
+    return cfg.build()

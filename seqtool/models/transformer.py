@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from seqtool.data.batch import Batch
 from seqtool.data.specials import UNK
+from seqtool.errors import OptionError
 from seqtool.models.base import SequenceModel, State
 from seqtool.models.layers import MultiHeadAttention, SinusoidalPositions
 
@@ -118,6 +120,22 @@ class TransformerConfig:
     attention_dropout: float = 0.0  # on the attention weights (self- and cross-attention)
     activation_dropout: float = 0.0  # inside the feed-forward layer, after the ReLU
     source_word_dropout: float = 0.0  # training only: each source token becomes <unk> with this probability
+
+    sizes: ClassVar[tuple[str, ...]] = ("dim", "heads", "ff_dim", "encoder_layers", "decoder_layers")  # must be > 0
+    exportable: ClassVar[bool] = True  # CTranslate2 runs it (seqtool export)
+    recipe: ClassVar[str] = "transformer"  # its default training recipe (seqtool.tasks.mt.MT_RECIPES)
+    follows: ClassVar[dict[str, str]] = {"decoder_layers": "encoder_layers"}  # --layers sets both sides
+
+    def validate(self) -> None:
+        if self.dim % max(1, self.heads):
+            raise OptionError(f"--emb-dim {self.dim} must be divisible by --heads {self.heads}")
+
+    def build(self) -> TransformerTranslator:
+        return TransformerTranslator(self)
+
+    def describe(self) -> str:
+        """config.json "arch": transformer-3+3-d256."""
+        return f"transformer-{self.encoder_layers}+{self.decoder_layers}-d{self.dim}"
 
 
 class TransformerTranslator(SequenceModel):

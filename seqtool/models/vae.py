@@ -4,7 +4,7 @@ A GRU encoder reads the sentence and gives the mean and log-variance of q(z | x)
 (the reparameterization trick) sets the decoder's initial state and is fed, with every input word, to
 a GRU decoder. The training loss is the negative ELBO: the token cross-entropy plus the KL divergence
 of q(z | x) from the standard normal prior, returned by :meth:`SentenceVAE.auxiliary_loss` so that the
-shared training loop adds it (see :func:`seqtool.training.trainer.masked_loss`).
+shared training loop adds it (see :func:`seqtool.training.criterion.token_nll`).
 
 Two remedies against posterior collapse (the decoder ignoring z, the KL going to zero), both on by
 default: the KL weight grows linearly from 0 to 1 over ``kl_anneal_steps`` training steps, and
@@ -15,7 +15,7 @@ ELBO-based upper bound on the true per-word perplexity (one posterior sample, fi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -23,10 +23,31 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 from seqtool.data.batch import Batch
 from seqtool.data.specials import BOS, PAD, UNK
+from seqtool.errors import OptionError
 from seqtool.models.base import SequenceModel, State
+from seqtool.models.lm_config import LMConfig, register_cell
 
-if TYPE_CHECKING:
-    from seqtool.models.lm import LMConfig
+
+@register_cell("vae")
+@dataclass
+class VAEConfig(LMConfig):
+    """``--cell vae``: the shared LM settings (emb_dim, hidden and layers of the decoder, dropout,
+    tie_weights) and the VAE's own."""
+
+    latent: int = 32  # size of z
+    word_dropout: float = 0.4  # decoder input words replaced by <unk> while training
+    kl_anneal_steps: int = 1000  # the KL weight grows linearly from 0 to 1 over these steps
+    free_bits: float = 0.125  # minimum KL (nats) per latent dimension in the training loss
+
+    def validate(self) -> None:
+        super().validate()
+        if self.latent <= 0 or self.kl_anneal_steps < 0 or self.free_bits < 0:
+            raise OptionError("--latent must be > 0, --kl-anneal-steps and --free-bits >= 0")
+        if not 0 <= self.word_dropout < 1:
+            raise OptionError(f"--word-dropout must be in [0, 1), got {self.word_dropout}")
+
+    def build(self) -> SentenceVAE:
+        return SentenceVAE(self)
 
 
 def gaussian_kl(
@@ -87,12 +108,11 @@ class Annealed(nn.Module):
 
 
 class SentenceVAE(SequenceModel):
-    """Config: an :class:`~seqtool.models.lm.LMConfig` with ``cell="vae"`` (emb_dim, hidden, layers of
-    the decoder, latent, word_dropout, kl_anneal_steps, free_bits, dropout, tie_weights)."""
+    """Config: :class:`VAEConfig`."""
 
     source_state = frozenset({"z"})
 
-    def __init__(self, cfg: LMConfig) -> None:
+    def __init__(self, cfg: VAEConfig) -> None:
         super().__init__()
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.vocab_size, cfg.emb_dim, padding_idx=0)

@@ -14,17 +14,37 @@ beam search and sampling reorder them without knowing what they are.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from seqtool.data.batch import Batch
+from seqtool.errors import OptionError
 from seqtool.models.base import SequenceModel, State
+from seqtool.models.lm_config import LMConfig, option, register_cell
 
-if TYPE_CHECKING:
-    from seqtool.models.lm import LMConfig
+
+@register_cell("wavenet")
+@dataclass
+class WaveNetConfig(LMConfig):
+    """``--cell wavenet``: the shared LM settings (layers, emb_dim, dropout, tie_weights) and its own."""
+
+    kernel: int = 2  # convolution width
+    dilation_cycle: int = 4  # dilations kernel**0 .. kernel**(cycle-1), repeated
+    channels: int = 256  # residual/skip channels
+
+    def validate(self) -> None:
+        super().validate()
+        for name in ("kernel", "dilation_cycle", "channels"):
+            if getattr(self, name) <= 0:
+                raise OptionError(f"{option(name)} must be > 0, got {getattr(self, name)}")
+        if self.kernel < 2:
+            raise OptionError(f"--kernel must be >= 2 (a width-1 convolution sees no context), got {self.kernel}")
+
+    def build(self) -> WaveNetLM:
+        return WaveNetLM(self)
 
 
 def dilations(layers: int, kernel: int, cycle: int) -> list[int]:
@@ -69,10 +89,9 @@ class GatedLayer(nn.Module):
 
 
 class WaveNetLM(SequenceModel):
-    """Config: an :class:`~seqtool.models.lm.LMConfig` with ``cell="wavenet"`` (layers, kernel,
-    dilation_cycle, channels, emb_dim, dropout, tie_weights)."""
+    """Config: :class:`WaveNetConfig`."""
 
-    def __init__(self, cfg: LMConfig) -> None:
+    def __init__(self, cfg: WaveNetConfig) -> None:
         super().__init__()
         self.cfg = cfg
         channels = cfg.channels

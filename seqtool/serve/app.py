@@ -28,7 +28,8 @@ from seqtool.serve import schemas as s
 from seqtool.serve.limits import ApiError, Limits
 from seqtool.serve.registry import Registry, Served
 from seqtool.store.workspace import Workspace
-from seqtool.tasks.decoding_tuning import chosen_decoding
+from seqtool.tasks.decoding_tuning import chosen_search
+from seqtool.tasks.kinds import find_kind, get_kind
 
 STATIC = files("seqtool.serve") / "static"
 
@@ -118,22 +119,30 @@ def create_app(
         for text in texts:
             limits.check_text(text)
         entry = registry.get(req.model, "mt")
-        beam, alpha = chosen_decoding(entry.config, req.beam, req.length_penalty)
-        if beam > limits.max_beam:
-            raise ApiError(422, f"beam {beam} is over the limit of {limits.max_beam} (--max-beam)")
-        if req.nbest > beam:
-            raise ApiError(422, f"need 1 <= nbest <= beam, got beam {beam}, nbest {req.nbest}")
+        search = chosen_search(entry.config, req.beam, req.length_penalty, strategy=req.strategy, nbest=req.nbest,
+                               temperature=req.temperature, top_k=req.top_k, seed=req.seed)  # fmt: skip
+        if max(search.beam, search.nbest) > limits.max_beam:
+            raise ApiError(422, f"beam {search.beam} is over the limit of {limits.max_beam} (--max-beam)")
         if req.attention and (entry.config.get("model") or {}).get("attention", "none") == "none":
             raise ApiError(
                 422, f"model {entry.name!r} has no attention to show (train with --attention bahdanau|luong)"
             )
         assert entry.worker is not None
-        found = await asyncio.wrap_future(entry.worker.translate(texts, beam, req.nbest, alpha))
+        found = await asyncio.wrap_future(entry.worker.translate(texts, search))
         tr = entry.load()
         out = [
             _translation(tr, text, hyps, req.nbest > 1, req.attention) for text, hyps in zip(texts, found, strict=True)
         ]
         return s.TranslateResponse(translations=out, model=entry.name, ms=round((time.perf_counter() - t0) * 1000, 2))
+
+    @app.post("/api/predict", response_model=s.PredictResponse)
+    async def predict(req: s.PredictRequest) -> s.PredictResponse:
+        """Any served model, whatever its kind (ModelKind.predict): the one endpoint a plugin's kind gets."""
+        limits.check_text(req.text, "text")
+        entry = registry.get_any(req.model)
+        kind = get_kind(entry.kind)
+        output = await _call(entry, lambda loaded: kind.predict(loaded, req.text, **req.options))
+        return s.PredictResponse(model=entry.name, kind=entry.kind, output=output)
 
     @app.post("/api/similar", response_model=s.NeighboursResponse)
     async def similar(req: s.SimilarRequest) -> s.NeighboursResponse:
@@ -261,12 +270,8 @@ def _translation(tr: Any, source: str, hyps: list[Any], nbest: bool, attention: 
 
 def _model_info(name: str, cfg: dict[str, Any], defaults: dict[str, str], entry: Served | None) -> s.ModelInfo:
     kind = str(cfg.get("kind"))
-    if kind == "mt":
-        langs = [cfg.get("src_lang", ""), cfg.get("tgt_lang", "")]
-    elif kind == "lm":
-        langs = [(cfg.get("tokenizer") or {}).get("lang", "")]
-    else:
-        langs = [cfg.get("language", "")]
+    model_kind = find_kind(kind)
+    langs = model_kind.languages(cfg) if model_kind is not None else []
     best = cfg.get("best") or {}
     value = best.get("value")
     return s.ModelInfo(

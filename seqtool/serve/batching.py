@@ -28,8 +28,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-# translate(texts, beam, nbest, alpha) -> per text, the nbest (display text, Hypothesis) pairs
-TranslateFn = Callable[[Sequence[str], int, int, float], list[list[Any]]]
+# translate(texts, search) -> per text, the nbest (display text, Hypothesis) pairs; search: a SearchOptions
+TranslateFn = Callable[[Sequence[str], Any], list[list[Any]]]
 # fits_alone(texts, results) -> whether the pooled results of one request are those it gets alone
 FitsFn = Callable[[Sequence[str], list[list[Any]]], bool]
 
@@ -37,7 +37,7 @@ FitsFn = Callable[[Sequence[str], list[list[Any]]], bool]
 @dataclass
 class _TranslateJob:
     texts: list[str]
-    settings: tuple[int, int, float]  # beam, nbest, alpha
+    settings: Any  # the request's SearchOptions (hashable): only requests with equal ones are pooled
     cost: int
     future: Future = field(default_factory=Future)
 
@@ -80,10 +80,10 @@ class ModelWorker:
         self._thread = threading.Thread(target=self._run, name=f"seqtool-serve-{name}", daemon=True)
         self._thread.start()
 
-    def translate(self, texts: Sequence[str], beam: int, nbest: int, alpha: float) -> Future:
+    def translate(self, texts: Sequence[str], search: Any) -> Future:
         if self._translate is None:
             raise TypeError(f"model {self.name!r} does not translate")
-        job = _TranslateJob(list(texts), (beam, nbest, alpha), sum(estimated_tokens(t) for t in texts))
+        job = _TranslateJob(list(texts), search, sum(estimated_tokens(t) for t in texts))
         self._queue.put(job)
         return job.future
 
@@ -147,24 +147,23 @@ class ModelWorker:
                 for job in jobs:
                     _settle(job.future, lambda job=job, settings=settings: self._pooled(settings, [job.texts])[0])
 
-    def _decode_group(self, settings: tuple[int, int, float], jobs: list[_TranslateJob]) -> None:
+    def _decode_group(self, settings: Any, jobs: list[_TranslateJob]) -> None:
         results = self._pooled(settings, [job.texts for job in jobs])
         for job, result in zip(jobs, results, strict=True):
             job.future.set_result(result)
 
-    def _pooled(self, settings: tuple[int, int, float], requests: list[list[str]]) -> list[list[list[Any]]]:
+    def _pooled(self, settings: Any, requests: list[list[str]]) -> list[list[list[Any]]]:
         """Decode the sentences of all ``requests`` in one call; split the results back per request."""
         assert self._translate is not None
-        beam, nbest, alpha = settings
         texts = [t for texts in requests for t in texts]
-        found = self._translate(texts, beam, nbest, alpha)
+        found = self._translate(texts, settings)
         self.batches += 1
         out, start = [], 0
         for texts_of_one in requests:
             mine = found[start : start + len(texts_of_one)]
             start += len(texts_of_one)
             if len(requests) > 1 and self._fits_alone is not None and not self._fits_alone(texts_of_one, mine):
-                mine = self._translate(texts_of_one, beam, nbest, alpha)
+                mine = self._translate(texts_of_one, settings)
             out.append(mine)
         return out
 

@@ -13,13 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from seqtool.data.search import output_length_cap
+from seqtool.data.search import SearchOptions, output_length_cap
 from seqtool.errors import SeqtoolError
 from seqtool.serve.batching import ModelWorker
 from seqtool.serve.limits import ApiError
 from seqtool.store.workspace import ModelDir, Workspace
-
-SERVED_KINDS = ("mt", "lm", "embeddings", "dialog")  # what the endpoints answer for; other kinds are listed, not served
+from seqtool.tasks.kinds import find_kind, get_kind
 
 
 @dataclass
@@ -55,10 +54,10 @@ class Served:
                 raise ApiError(503, f"model {self.name!r} cannot be loaded: {self.error}")
             return self.loaded
 
-    def translate(self, texts: Sequence[str], beam: int, nbest: int, alpha: float) -> list[list[Any]]:
+    def translate(self, texts: Sequence[str], search: SearchOptions) -> list[list[Any]]:
         """The nbest :class:`~seqtool.data.search.Translation`\\ s of every text, all decoded as one batch."""
         tr = self.load()
-        return tr.translate(list(texts), beam=beam, nbest=nbest, alpha=alpha, batch_sentences=max(1, len(texts)))
+        return tr.translate(list(texts), search=search, batch_sentences=max(1, len(texts)))
 
     def fits_alone(self, texts: Sequence[str], results: list[list[Any]]) -> bool:
         """Whether every output of a request ended within the output cap the request has alone."""
@@ -68,23 +67,8 @@ class Served:
 
 
 def _load(md: ModelDir, kind: str, device: str) -> Any:
-    ws = Workspace(md.path.parent.parent)
-    if kind == "mt":
-        # An exported CTranslate2 engine when the folder has a usable one (seqtool export), else torch.
-        from seqtool.tasks.translator import load_translator
-
-        return load_translator(ws, md.name, device)
-    if kind == "lm":
-        from seqtool.tasks.lm import load_lm
-
-        return load_lm(ws, md.name, device)
-    if kind == "dialog":
-        from seqtool.tasks.dialog import load_dialog
-
-        return load_dialog(ws, md.name, device)
-    from seqtool.embeddings import load_embeddings
-
-    return load_embeddings(ws, md.name)
+    # engine auto: an exported CTranslate2 copy where the kind has one and it is usable, else torch.
+    return get_kind(kind).load(Workspace(md.path.parent.parent), md.name, device, engine="auto")
 
 
 def _stamp(md: ModelDir) -> tuple[float, ...]:
@@ -135,7 +119,7 @@ class Registry:
                 md.name: (md, cfg)
                 for md, cfg in self.ws.list_models()
                 if cfg.get("status") == "done"
-                and cfg.get("kind") in SERVED_KINDS
+                and find_kind(cfg.get("kind")) is not None
                 and (self.names is None or md.name in self.names)
             }
             changes: dict[str, list[str]] = {"added": [], "reloaded": [], "removed": []}
@@ -154,11 +138,11 @@ class Registry:
 
     def _serve(self, md: ModelDir, cfg: dict[str, Any]) -> Served:
         entry = Served(md, cfg, _stamp(md), self.device)
-        kind_is_mt = cfg.get("kind") == "mt"
+        pools = get_kind(cfg.get("kind")).pools_requests  # translators: concurrent requests decoded as one batch
         entry.worker = ModelWorker(
             md.name,
-            entry.translate if kind_is_mt else None,
-            entry.fits_alone if kind_is_mt else None,
+            entry.translate if pools else None,
+            entry.fits_alone if pools else None,
             max_wait_s=self.max_wait_s,
             max_tokens=self.max_tokens,
         )
@@ -172,6 +156,15 @@ class Registry:
         entry = self.models.pop(name)
         if entry.worker is not None:
             threading.Thread(target=entry.worker.stop, daemon=True).start()  # finishes its queued jobs
+
+    def get_any(self, name: str) -> Served:
+        """The served model ``name`` of any kind (404 if unknown)."""
+        with self._lock:
+            entry = self.models.get(name)
+        if entry is None:
+            known = ", ".join(sorted(self.models)) or "none"
+            raise ApiError(404, f"no model named {name!r} is served (models: {known})")
+        return entry
 
     def get(self, name: str | None, kind: str) -> Served:
         """The served model ``name`` (404 if unknown, 422 if of another kind), or the default of ``kind``."""

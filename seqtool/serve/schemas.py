@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -19,6 +21,10 @@ class TranslateRequest(_Request):
         None, ge=0.0, le=10.0, description="GNMT length penalty alpha [default: the model's tuned alpha, else 1.0]."
     )
     attention: bool = Field(False, description="Return the attention weights (attention models only).")
+    strategy: str = Field("beam", description="Search: beam, greedy, sample, or a plugin's strategy.")
+    temperature: float | None = Field(None, gt=0.0, description="strategy sample: temperature [default: 1.0].")
+    top_k: int | None = Field(None, ge=0, description="strategy sample: draw among the K best tokens (0: all).")
+    seed: int | None = Field(None, description="strategy sample: random seed (the same seed, the same draws).")
 
 
 class Attention(BaseModel):
@@ -64,6 +70,20 @@ class NeighboursResponse(BaseModel):
     query: str
     results: list[Scored]
     model: str
+
+
+class PredictRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(..., description="Model name (any kind: the kind decides what a prediction is).")
+    text: str = Field(..., description="The input: a sentence, a prompt, a word, turns joined by '|' for dialogue.")
+    options: dict[str, Any] = Field(default_factory=dict, description='The kind\'s options, e.g. {"top": 3}.')
+
+
+class PredictResponse(BaseModel):
+    model: str
+    kind: str
+    output: Any = Field(..., description="What the kind's predict returns (JSON).")
 
 
 class PredictNextRequest(_Request):

@@ -8,7 +8,6 @@ nothing is left behind.
 from __future__ import annotations
 
 import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from seqtool.files import now_iso
 from seqtool.models.quantization import Compression, prune_, require_int8
 from seqtool.store.weights import compression_of, save_compressed, weights_bytes
 from seqtool.store.workspace import ModelDir, Workspace, staged_model, validate_name
+from seqtool.tasks.kinds import kind_of
 
 
 @dataclass
@@ -35,7 +35,7 @@ def _source(ws: Workspace, name: str) -> tuple[ModelDir, dict[str, Any]]:
 
     cfg = load_model_config(ws, name)
     md = ws.model_dir(name)
-    if cfg["kind"] not in ("lm", "mt"):
+    if not kind_of(cfg).compressible:
         raise OptionError(f"model {name!r} is a {cfg['kind']} model; compress works on lm and mt models")
     if compression_of(cfg, md) is not None:
         raise OptionError(f"model {name!r} is already compressed; compress its original ({cfg['compression']['from']})")
@@ -43,16 +43,11 @@ def _source(ws: Workspace, name: str) -> tuple[ModelDir, dict[str, Any]]:
 
 
 def load_any(ws: Workspace, name: str, device: str = "cpu") -> Any:
-    """The loaded translator or language model ``name`` (whichever kind it is)."""
+    """The loaded model ``name`` on seqtool's torch engine (whichever kind it is)."""
     from seqtool.store.workspace import load_model_config
 
-    if load_model_config(ws, name)["kind"] == "mt":
-        from seqtool.tasks.mt import load_translator
-
-        return load_translator(ws, name, device)
-    from seqtool.tasks.lm import load_lm
-
-    return load_lm(ws, name, device)
+    kind = kind_of(load_model_config(ws, name))
+    return kind.load(ws, name, device)
 
 
 def compress_model(ws: Workspace, name: str, out: str, quantize: str, prune: float) -> CompressResult:
@@ -98,30 +93,7 @@ def measure(
         "name": name, "kind": cfg["kind"], "compression": cfg.get("compression"), "weights_bytes": weights_bytes(loaded.md),
         "parameters": cfg.get("parameters"), "nonzero_parameters": nonzero,
     }  # fmt: skip
-    if cfg["kind"] == "mt":
-        from seqtool.metrics import bleu_only
-        from seqtool.tasks.mt import model_dev_files, read_dev
-
-        sources, refs = read_dev(*model_dev_files(cfg, src, ref))
-        if limit:
-            sources, refs = sources[:limit], refs[:limit]
-        loaded.translate(sources[:8], tokenized=True, beam=beam)  # warm-up: first calls pay one-off costs
-        t0 = time.perf_counter()
-        hyps = [t[0].text for t in loaded.translate(sources, tokenized=True, beam=beam)]
-        seconds = time.perf_counter() - t0
-        row.update(data=str(src), sentences=len(sources), seconds=round(seconds, 2),
-                   sentences_per_s=round(len(sources) / seconds, 2), bleu=round(bleu_only(hyps, refs), 2))  # fmt: skip
-    else:
-        from seqtool.tasks.lm import dev_lines, score_lines
-
-        data = src or Path(cfg["data"]["dev"])
-        lines = dev_lines(data)[: limit or None]
-        score_lines(loaded.model, loaded.tokenizer, lines[:8], loaded.device)  # warm-up
-        t0 = time.perf_counter()
-        scores = score_lines(loaded.model, loaded.tokenizer, lines, loaded.device)
-        seconds = time.perf_counter() - t0
-        row.update(data=str(data), sentences=len(lines), seconds=round(seconds, 2),
-                   sentences_per_s=round(len(lines) / seconds, 2), perplexity=round(scores["dev_ppl"], 2))  # fmt: skip
+    row.update(kind_of(cfg).measure(loaded, src, ref, beam, limit))
     return row
 
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from seqtool.data.search import SearchOptions, search_options
 from seqtool.errors import OptionError, check_positive, check_range
 from seqtool.metrics import bleu_only
 
@@ -47,6 +48,15 @@ def chosen_decoding(config: dict[str, Any], beam: int | None, alpha: float | Non
     if alpha is not None:
         check_range("--length-penalty", alpha, 0.0, 10.0)
     return beam or tuned_beam, tuned_alpha if alpha is None else alpha
+
+
+def chosen_search(config: dict[str, Any], beam: int | None = None, alpha: float | None = None,
+                  **given: Any) -> SearchOptions:  # fmt: skip
+    """The whole :class:`~seqtool.data.search.SearchOptions` of a request: beam and length penalty as
+    :func:`chosen_decoding` decides them, the other fields (``strategy``, ``nbest``, ``temperature``,
+    ``top_k``, ``seed``, ``max_len``) as given (None: the default), validated."""
+    beam, alpha = chosen_decoding(config, beam, alpha)
+    return search_options(SearchOptions(beam=beam, alpha=alpha), **given)
 
 
 def parse_beams(text: str) -> tuple[int, ...]:

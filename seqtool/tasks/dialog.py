@@ -31,6 +31,7 @@ from seqtool.models.hred import HRED, DialogConfig
 from seqtool.store.workspace import ModelDir, Workspace, config_section
 from seqtool.tasks.driver import LoadedModel, Progress, Task, load_model, status, train_task
 from seqtool.training.config import Objective, TrainConfig, TrainResult, describe
+from seqtool.training.criterion import scored_tokens
 
 SPEAKER = re.compile(r"^[AB]:\s*")
 Example = tuple[list[str], str]  # (context utterances, oldest first; reply)
@@ -108,13 +109,10 @@ def score_dialogs(model: HRED, tokenizer: Tokenizer, items: list[Example], devic
     nll, kl, tokens = 0.0, 0.0, 0
     for idx in token_batches(data.lengths(), 4096, seed=0, epoch=0, shuffle=False):
         batch = data.batch(idx).to(device)
-        mask = batch.tgt_out != 0
-        logits = model.logits(model.features(batch)[mask]).float()
-        nll += float(torch.nn.functional.cross_entropy(logits, batch.tgt_out[mask], reduction="sum"))
-        extra = model.auxiliary_loss()
-        nll += 0.0 if extra is None else float(extra)
+        _, gold, batch_nll = scored_tokens(model, batch)  # VHRED's KL included
+        nll += batch_nll
         kl += model.auxiliary_metrics().get("kl", 0.0)
-        tokens += int(mask.sum())
+        tokens += len(gold)
     words = sum(word_count(tokenizer.prepare(r)) for _, r in items)
     scores = {"dev_loss": nll / max(1, tokens), "dev_ppl": perplexity(nll, words)}
     return {**scores, "dev_kl": kl / len(items)} if model.variational else scores
@@ -208,7 +206,12 @@ LoadedDialog = LoadedModel
 
 def load_dialog(ws: Workspace, name: str | None, device: str = "auto") -> LoadedDialog:
     hint = "train one with `seqtool train-dialog`"
-    return load_model(ws, name, "dialog", hint, lambda section: HRED(DialogConfig(**section)), device)
+    return load_model(ws, name, "dialog", hint, dialog_from_config, device)
+
+
+def dialog_from_config(section: dict[str, Any]) -> HRED:
+    """The untrained HRED/VHRED a config.json "model" section describes (the one place it is built)."""
+    return HRED(DialogConfig(**section))
 
 
 @torch.no_grad()

@@ -35,6 +35,7 @@ from seqtool.models.base import SequenceModel
 from seqtool.store.weights import load_model_weights
 from seqtool.store.workspace import ModelDir, Workspace, config_section
 from seqtool.training.config import Objective, TrainConfig, TrainResult, describe
+from seqtool.training.criterion import Criterion, TokenNLL
 from seqtool.training.device import resolve_device
 from seqtool.training.knobs import Knobs
 from seqtool.training.run import finish_run, shared_run
@@ -101,6 +102,11 @@ class Task(abc.ABC):
     def evaluate(self, model: SequenceModel, device: torch.device) -> dict[str, float]:
         """Dev scores after an epoch (must include ``objective.metric``)."""
 
+    def criterion(self, cfg: TrainConfig, knobs: Knobs) -> Criterion:
+        """What a training step minimises; default: the label-smoothed token NLL plus the model's
+        auxiliary terms (a VAE's KL), the output layer in chunks of ``knobs.loss_chunk_rows``."""
+        return TokenNLL(cfg.label_smoothing, knobs.loss_chunk_rows)
+
     def batching(self, corpus: Any, model: SequenceModel, cfg: TrainConfig, dist: Any, config: dict[str, Any]
                  ) -> Batching:  # fmt: skip
         """How training batches are cut (before the config is published: a task may record its choice
@@ -155,7 +161,7 @@ def train_task(
             model, train_cfg, md, epoch_batches=batching.epoch_batches, make_batch=batching.make_batch,
             evaluate=lambda m: task.evaluate(m, run_device), objective=task.objective, device=run_device,
             progress=progress, rank=dist.rank, world_size=dist.world_size, shard_batches=batching.shard,
-            knobs=knobs,
+            knobs=knobs, criterion=task.criterion(train_cfg, knobs),
         )  # fmt: skip
         result = trainer.fit(resume=run.resume)
         if not dist.is_main:

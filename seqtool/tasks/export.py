@@ -17,29 +17,18 @@ from typing import Any
 from seqtool.engines import META_FILE, QUANTIZATIONS, engine_dir, file_sha256, weights_stamp
 from seqtool.errors import OptionError, WorkspaceError
 from seqtool.files import atomic_write_json, now_iso
-from seqtool.store.workspace import ModelDir, Workspace, config_section
+from seqtool.store.workspace import ModelDir, Workspace
+from seqtool.tasks.kinds import kind_of
 
 ENGINES = ("ctranslate2",)
 POSITIONS = 512  # rows of the exported sinusoidal table: sources up to 511 tokens (5x the training --max-len)
 
 
 def check_exportable(name: str, cfg: dict[str, Any]) -> None:
-    """A one-line error for models CTranslate2 cannot run (recurrent ones: CTranslate2 #796)."""
-    kind = cfg.get("kind")
-    if kind == "mt" and cfg.get("model_arch") != "transformer":
-        raise OptionError(
-            f"model {name!r} is a {cfg.get('arch') or cfg.get('model_arch')} translator: CTranslate2 runs only "
-            "Transformer models (no GRU/LSTM support); translate it with seqtool's own engine (--engine torch)"
-        )
-    if kind == "lm":
-        model = cfg.get("model") or {}
-        if model.get("cell") != "transformer" or model.get("context"):
-            raise OptionError(
-                f"model {name!r} is a {cfg.get('arch')} language model: CTranslate2 runs only Transformer models "
-                "(no recurrent or convolutional ones); use it with seqtool's own commands (predict, generate, evaluate lm)"
-            )
-    if kind not in ("mt", "lm"):
-        raise OptionError(f"model {name!r} is a {kind} model; only translators and language models can be exported")
+    """A one-line error for models CTranslate2 cannot run (its kind says why: recurrent ones, CTranslate2 #796)."""
+    problem = kind_of(cfg).export_problem(name, cfg)
+    if problem is not None:
+        raise OptionError(problem)
 
 
 def export_hint(ws: Workspace, name: str) -> str | None:
@@ -62,17 +51,9 @@ def _fp32_model(md: ModelDir, cfg: dict[str, Any]) -> tuple[Any, list[list[str]]
     from seqtool.engines.ct2 import vocabulary
     from seqtool.store.weights import load_model_weights
 
-    if cfg["kind"] == "mt":
-        from seqtool.models.seq2seq import build_translator, translator_config
-
-        model = build_translator(translator_config(cfg["model_arch"], config_section(cfg, "model", md)))
-        toks = config_section(cfg, "tokenizers", md)
-        vocabs = [vocabulary(load_tokenizer(md.path, toks[side])) for side in ("src", "tgt")]
-    else:
-        from seqtool.models.lm import LMConfig, build_lm
-
-        model = build_lm(LMConfig(**config_section(cfg, "model", md)))
-        vocabs = [vocabulary(load_tokenizer(md.path, config_section(cfg, "tokenizer", md)))]
+    kind = kind_of(cfg)
+    model = kind.build(cfg)
+    vocabs = [vocabulary(load_tokenizer(md.path, entry)) for _, entry in kind.tokenizer_configs(cfg)]
     return load_model_weights(md, model, torch.device("cpu"), fp32=True), vocabs
 
 
@@ -106,12 +87,14 @@ def export_model(
     from seqtool.engines.ct2 import convert, runs_as
 
     model, vocabs = _fp32_model(md, cfg)
-    table = model.decoder.positions if cfg["kind"] == "mt" else model.stack.positions
+    kind = kind_of(cfg)
+    table = kind.positions(model)
     positions = table.table if table.table.shape[0] >= POSITIONS else type(table)(table.table.shape[1], POSITIONS).table
     positions = positions[:POSITIONS].numpy().astype("float32" if quantize == "float32" else "float16")
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=md.path))
     try:
-        convert(cfg["kind"], cfg["model"], _numpy_weights(model), vocabs, positions, stage / "m", quantize)
+        weights = _numpy_weights(model)
+        convert(lambda: kind.ct2_spec(cfg["model"], weights, vocabs, positions), stage / "m", quantize)
         meta = {"engine": engine, "quantization": quantize, "kind": cfg["kind"], "positions": POSITIONS,
                 "ctranslate2": ctranslate2.__version__, "weights": weights_stamp(md.weights_path),
                 "model_bin_sha256": file_sha256(stage / "m" / "model.bin"),

@@ -10,7 +10,8 @@ A folder from a stranger is data, never code. Before anything in it is used:
 - ``model.safetensors`` holds exactly the tensors, with exactly the shapes, of the model the
   config describes. The model is built on the ``meta`` device (shapes, no memory) and compared
   with the safetensors *header*; no tensor data is read and nothing is unpickled;
-- embeddings: the vectors file exists and gensim's word2vec reader accepts it.
+- whatever else the kind checks (:meth:`~seqtool.tasks.kinds.base.ModelKind.check_loadable`; embeddings:
+  gensim's word2vec reader accepts the vectors file).
 
 Only the files seqtool knows are copied (``checkpoint.pt`` deliberately not: an imported model is
 for use, not for resuming someone else's training). The copy goes to a temporary folder inside the
@@ -28,18 +29,9 @@ from seqtool.errors import SeqtoolError, WorkspaceError
 from seqtool.files import now_iso
 from seqtool.store.weights import check_weights
 from seqtool.store.workspace import ModelDir, Workspace, staged_model, validate_name
-
-WEIGHTS = "model.safetensors"
-
-
-EMBEDDING_VECTORS = "vectors.bin"  # the default of seqtool.embeddings (config "vectors": {"file": ...})
-
+from seqtool.tasks.kinds import kind_of
 
 OPTIONAL_FILES = ("metrics.jsonl", "train.log", "counts.json")
-
-
-REQUIRED_KEYS = {"lm": ("kind", "arch", "model", "tokenizer"), "mt": ("kind", "arch", "model_arch", "model",
-                 "tokenizers"), "embeddings": ("kind", "arch")}  # fmt: skip
 
 
 @dataclass
@@ -86,21 +78,15 @@ def import_model(ws: Workspace, source: str | Path, name: str | None = None) -> 
 
 def model_files(folder: Path, cfg: dict[str, Any]) -> list[str]:
     """The files of a model folder that seqtool uses, after checking the config's shape."""
-    kind = cfg["kind"]
     where = folder / "config.json"
-    missing = [key for key in REQUIRED_KEYS[kind] if key not in cfg]
+    kind = kind_of(cfg, str(where))
+    missing = [key for key in kind.required_keys if key not in cfg]
     if missing:
-        raise WorkspaceError(f"{where}: missing {', '.join(repr(k) for k in missing)} (a {kind} model needs them)")
+        raise WorkspaceError(f"{where}: missing {', '.join(repr(k) for k in missing)} (a {kind.name} model needs them)")
     for key in ("model", "tokenizer", "tokenizers", "vectors"):
         if key in cfg and not isinstance(cfg[key], dict):
             raise WorkspaceError(f"{where}: {key!r} must be a JSON object")
-    if kind == "lm":
-        named = [_tokenizer_file(where, cfg["tokenizer"], "tokenizer"), WEIGHTS]
-    elif kind == "mt":
-        toks = cfg["tokenizers"]
-        named = [_tokenizer_file(where, toks.get(side), f"tokenizers.{side}") for side in ("src", "tgt")] + [WEIGHTS]
-    else:
-        named = [_plain_name(where, (cfg.get("vectors") or {}).get("file", EMBEDDING_VECTORS), "vectors.file")]
+    named = kind.files(folder, cfg)
     for file in named:
         if not (folder / file).is_file():
             raise WorkspaceError(f"{folder}: {file} is missing (config.json names it)")
@@ -109,16 +95,17 @@ def model_files(folder: Path, cfg: dict[str, Any]) -> list[str]:
 
 
 def validate_model_dir(md: ModelDir, cfg: dict[str, Any], staging_workspace: Workspace | None = None) -> int | None:
-    """Check that ``md`` holds a usable model of ``cfg``; returns its parameter count (None: embeddings)."""
+    """Check that ``md`` holds a usable model of ``cfg``; returns its parameter count (None: no torch model)."""
     model_files(md.path, cfg)
     md.metrics()  # a broken history is an error too (a torn last line is tolerated)
-    if cfg["kind"] == "embeddings":
-        _check_embeddings(md, cfg, staging_workspace)
+    kind = kind_of(cfg)
+    kind.check_loadable(md, cfg, staging_workspace)
+    if not kind.has_weights:
         return None
-    model, vocab_checks = _build_on_meta(md, cfg)
-    for label, tokenizer_cfg, expected in vocab_checks:
-        from seqtool.data.tokenizers import load_tokenizer
+    model = _build_on_meta(md, cfg)
+    from seqtool.data.tokenizers import load_tokenizer
 
+    for (label, tokenizer_cfg), expected in zip(kind.tokenizer_configs(cfg), kind.vocab_sizes(cfg, model), strict=True):
         size = load_tokenizer(md.path, tokenizer_cfg).vocab_size
         if size != expected:
             raise WorkspaceError(f"{md.config_path}: the {label} has {size} entries but the model expects {expected}")
@@ -132,63 +119,19 @@ def validate_model_dir(md: ModelDir, cfg: dict[str, Any], staging_workspace: Wor
     return model.num_parameters()
 
 
-def _build_on_meta(md: ModelDir, cfg: dict[str, Any]) -> tuple[Any, list[tuple[str, dict[str, Any], int]]]:
-    """The model the config describes, with shapes but no memory, and the tokenizer sizes it needs."""
+def _build_on_meta(md: ModelDir, cfg: dict[str, Any]) -> Any:
+    """The model the config describes, with shapes but no memory."""
     import torch
 
     try:
         with torch.device("meta"):
-            if cfg["kind"] == "lm":
-                from seqtool.models.lm import LMConfig, build_lm
-
-                known = set(LMConfig.__dataclass_fields__)
-                unknown = sorted(set(cfg["model"]) - known)
-                if unknown:
-                    raise WorkspaceError(f"{md.config_path}: unknown model setting(s) {', '.join(unknown[:5])}")
-                model_cfg = LMConfig(**cfg["model"])
-                model_cfg.validate()
-                checks = [("tokenizer", cfg["tokenizer"], model_cfg.vocab_size)]
-                return build_lm(model_cfg), checks
-            from seqtool.models.seq2seq import build_translator, translator_config
-
-            model_cfg = translator_config(str(cfg["model_arch"]), cfg["model"])
-            toks = cfg["tokenizers"]
-            checks = [
-                ("source tokenizer", toks["src"], model_cfg.src_vocab),
-                ("target tokenizer", toks["tgt"], model_cfg.tgt_vocab),
-            ]
-            return build_translator(model_cfg), checks
+            return kind_of(cfg).build(cfg)
     except SeqtoolError as e:
         if isinstance(e, WorkspaceError):
             raise
         raise WorkspaceError(f"{md.config_path}: {e}") from None
-    except (TypeError, ValueError) as e:  # wrong value types, e.g. "layers": "two"
+    except (TypeError, ValueError, KeyError) as e:  # wrong value types, e.g. "layers": "two"
         raise WorkspaceError(f"{md.config_path}: the model section does not describe a model ({e})") from None
-
-
-def _check_embeddings(md: ModelDir, cfg: dict[str, Any], staging_workspace: Workspace | None) -> None:
-    """Vectors through the embeddings module's own loader (gensim's word2vec reader, no pickle)."""
-    try:
-        from seqtool.embeddings import load_embeddings
-    except ImportError:  # the embeddings module is optional here: the presence check must do
-        return
-    if staging_workspace is not None:
-        load_embeddings(staging_workspace, md.name)
-
-
-def _tokenizer_file(where: Path, tok_cfg: Any, label: str) -> str:
-    from seqtool.data.tokenizers import TOKENIZER_KINDS
-
-    if not isinstance(tok_cfg, dict) or tok_cfg.get("kind") not in TOKENIZER_KINDS:
-        raise WorkspaceError(f"{where}: {label} needs a 'kind' among {', '.join(TOKENIZER_KINDS)}")
-    return _plain_name(where, tok_cfg.get("file"), f"{label}.file")
-
-
-def _plain_name(where: Path, file: Any, label: str) -> str:
-    """A file name inside the model folder: no separators, no '..', not hidden."""
-    if not isinstance(file, str) or not file or Path(file).name != file or file.startswith("."):
-        raise WorkspaceError(f"{where}: {label} must be a file name inside the model folder, got {file!r}")
-    return file
 
 
 def _copy(src: Path, dst: Path) -> None:

@@ -28,10 +28,13 @@ from seqtool.errors import DataError, OptionError
 from seqtool.files import sample_data_dir
 from seqtool.metrics import perplexity, word_count
 from seqtool.models.base import SequenceModel
-from seqtool.models.lm import LMConfig, build_lm
+from seqtool.models.lm import LMConfig, build_lm, lm_config
+from seqtool.models.lm_config import cell_settings
+from seqtool.plugins import load_plugins
 from seqtool.store.workspace import ModelDir, Workspace, config_section
 from seqtool.tasks.driver import Batching, LoadedModel, Progress, Task, load_model, status, train_task
 from seqtool.training.config import Objective, TrainConfig, TrainResult, describe
+from seqtool.training.criterion import scored_tokens
 
 
 @dataclass
@@ -47,58 +50,54 @@ class TokenizerConfig:
 # The recurrent LMs' recipe (issue 13, docs/benchmarks.md): the corpus as 20 parallel streams read in
 # windows of 35 tokens with the state carried across windows (truncated BPTT), plain SGD at a high rate with
 # tight gradient clipping (Zaremba et al. 2014; the PyTorch word_language_model example), decayed linearly
-# to zero when the budget (--max-minutes or --epochs) runs out. A plain RNN (tanh or ReLU) diverges at rate 20
-# (tanh: dev perplexity 9e20 after one epoch, docs/benchmarks.md), so it starts at 2.
-STREAM_SGD_RECIPE = dict(batching="stream", bptt=35, batch_tokens=700, optimizer="sgd", lr=20.0, clip_norm=0.25,
+# to zero when the budget (--max-minutes or --epochs) runs out. The rate is the cell's ``sgd_lr``.
+STREAM_SGD_RECIPE = dict(batching="stream", bptt=35, batch_tokens=700, optimizer="sgd", clip_norm=0.25,
                          schedule="linear", warmup=0, patience=3)  # fmt: skip
-RNN_SGD_LR = 2.0
 # Every other LM (Transformer, WaveNet, VAE, window models) and any recurrent LM trained with Adam: small
-# sentence batches, Adam 3e-3, the rate divided on plateaus.
+# sentence batches, Adam 3e-3, the rate divided on plateaus. Small batches: on small_parallel_enja's train.en
+# one epoch with 4,096-token sentence batches reached dev perplexity 142, with 1,024 tokens 59.
 ADAM_RECIPE = dict(lr=3e-3, schedule="plateau", plateau_factor=0.25, patience=3, batch_tokens=1024, clip_norm=0.5)
-# The Transformer LM decays linearly to 0 over the budget instead: 10 minutes on train.en gave dev perplexity
-# 18.03 against 21.64 with the plateau schedule, side by side (docs/benchmarks.md).
-TRANSFORMER_SCHEDULE = "linear"
+# A cell's ``recipe`` (seqtool.models.lm_config) names its default: "adam_linear" decays linearly to 0 over the
+# budget instead (the Transformer LM: dev perplexity 18.03 against 21.64 with plateau, docs/benchmarks.md).
+RECIPES: dict[str, dict[str, Any]] = {"stream_sgd": STREAM_SGD_RECIPE, "adam": ADAM_RECIPE,
+                                      "adam_linear": {**ADAM_RECIPE, "schedule": "linear"}}  # fmt: skip
 
 
 def lm_train_config(model: LMConfig | None = None, **overrides: Any) -> TrainConfig:
-    """Defaults of `seqtool train-lm` for ``model`` (None: the Adam recipe), ``overrides`` (None: default) on top.
-
-    A recurrent causal LM (rnn, lstm, gru without --context) gets :data:`STREAM_SGD_RECIPE` unless Adam is
-    asked for; everything else gets :data:`ADAM_RECIPE`. Small batches: on small_parallel_enja's train.en
-    one epoch with 4,096-token sentence batches reached dev perplexity 142, with 1,024 tokens 59."""
+    """Defaults of `seqtool train-lm` for ``model`` (None: the Adam recipe), ``overrides`` (None: default) on top."""
     given = {k: v for k, v in overrides.items() if v is not None}
-    recurrent = model is not None and model.cell in ("rnn", "lstm", "gru") and not model.context
-    if recurrent and given.get("optimizer", "sgd") == "sgd":
-        base: dict[str, Any] = dict(STREAM_SGD_RECIPE)
-        if model is not None and model.cell == "rnn":
-            base["lr"] = RNN_SGD_LR
-    else:
-        base = dict(ADAM_RECIPE)
-        if model is not None and model.cell == "transformer":
-            base["schedule"] = TRANSFORMER_SCHEDULE
+    recipe = model.train_recipe(given.get("optimizer")) if model is not None else "adam"
+    base: dict[str, Any] = dict(RECIPES[recipe])
+    base.setdefault("lr", getattr(model, "sgd_lr", None))  # the stream recipe's rate is the cell's
     base.update(given)
     return TrainConfig(**base)
 
 
 def lm_model_config(**options: Any) -> LMConfig:
     """The validated model config from command-line options (None: the library default)."""
-    cfg = LMConfig(**{k: v for k, v in options.items() if v is not None})
-    cfg.validate()
-    return cfg
+    return lm_config({k: v for k, v in options.items() if v is not None}, given=True)
 
 
 def tokenizer_config(**options: Any) -> TokenizerConfig:
     return TokenizerConfig(**{k: v for k, v in options.items() if v is not None})
 
 
-_MODEL_OPTIONS = ("cell", "activation", "layers", "emb_dim", "hidden", "dropout", "tie_weights", "context",
-                  "bidirectional", "heads", "ff_dim", "kernel", "dilation_cycle", "channels", "latent", "word_dropout",
-                  "kl_anneal_steps", "free_bits")  # fmt: skip
 _TRAIN_OPTIONS = {"epochs": "epochs", "max_minutes": "max_minutes", "batch_size": "batch_tokens", "lr": "lr",
                   "patience": "patience", "precision": "precision", "seed": "seed", "schedule": "schedule",
                   "warmup": "warmup", "optimizer": "optimizer", "clip_norm": "clip_norm", "batching": "batching",
                   "bptt": "bptt", "bptt_jitter": "bptt_jitter"}  # fmt: skip
 _TOKENIZER_OPTIONS = {"tokenizer": "kind", "vocab_size": "vocab_size", "min_count": "min_count", "lang": "lang"}
+
+
+def lm_options() -> tuple[str, ...]:
+    """Every option of train-lm that shapes the run (what `seqtool train lm --set KEY=VALUE` accepts): the
+    settings of every registered cell (a plugin's too; vocab_size is the tokenizer's), training, tokenizer."""
+    return ("train", "dev", *_model_options(), *_TRAIN_OPTIONS, *_TOKENIZER_OPTIONS)
+
+
+def _model_options() -> list[str]:
+    load_plugins()  # a plugin's cell brings its own settings
+    return sorted(cell_settings() - {"vocab_size"})
 
 
 @dataclass
@@ -112,7 +111,7 @@ class LMRecipe:
 
 def lm_recipe(options: dict[str, Any]) -> LMRecipe:
     """The validated configs from train-lm's options by name (None or absent: the default; other keys ignored)."""
-    model_cfg = lm_model_config(**{k: options.get(k) for k in _MODEL_OPTIONS})
+    model_cfg = lm_model_config(**{k: options.get(k) for k in _model_options()})
     train_cfg = lm_train_config(model_cfg, **{key: options.get(opt) for opt, key in _TRAIN_OPTIONS.items()})
     train_cfg.validate()
     tok_cfg = tokenizer_config(**{key: options.get(opt) for opt, key in _TOKENIZER_OPTIONS.items()})
@@ -121,7 +120,7 @@ def lm_recipe(options: dict[str, Any]) -> LMRecipe:
 
 def default_lm_name(cfg: LMConfig) -> str:
     """The model name when none is given (numbered by the caller if taken): ``<cell>-lm`` or ``<cell>-window``."""
-    return f"{cfg.cell}-lm" if not cfg.context else f"{'bi' if cfg.bidirectional else ''}{cfg.cell}-window"
+    return cfg.default_name()
 
 
 def default_lm_data(train: Path | None, dev: Path | None) -> tuple[Path, Path]:
@@ -148,18 +147,14 @@ def score_lines(
     extras: dict[str, float] = {}
     for _, batch in batches_from_texts(lines, tokenizer, max_tokens):
         batch = batch.to(device)
-        mask = batch.tgt_out != 0
-        logits = model.logits(model.features(batch)[mask]).float()
-        gold = batch.tgt_out[mask]
-        nll += float(torch.nn.functional.cross_entropy(logits, gold, reduction="sum"))
-        extra = model.auxiliary_loss()  # a VAE's KL: the perplexity becomes the ELBO bound
-        nll += 0.0 if extra is None else float(extra)
+        logits, gold, batch_nll = scored_tokens(model, batch)  # a VAE's: its KL included (the ELBO bound)
+        nll += batch_nll
         for key, value in model.auxiliary_metrics().items():
             extras[key] = extras.get(key, 0.0) + value
         best5 = logits.topk(min(5, logits.shape[-1]), dim=-1).indices
         top1 += int((best5[:, 0] == gold).sum())
         top5 += int((best5 == gold[:, None]).any(dim=-1).sum())
-        tokens += int(mask.sum())
+        tokens += len(gold)
     words = sum(word_count(tokenizer.prepare(line)) for line in lines)
     return {
         "dev_loss": nll / max(1, tokens),
@@ -197,12 +192,12 @@ class LMTask(Task):
         tok_entry = self.tokenizer.save(md.path, "tokenizer")
         self.model_cfg.vocab_size = self.tokenizer.vocab_size
         return {
-            "arch": _arch(self.model_cfg), "data": {"train": str(self.train_path), "dev": str(self.dev_path)},
+            "arch": self.model_cfg.arch_name(), "data": {"train": str(self.train_path), "dev": str(self.dev_path)},
             "model": describe(self.model_cfg), "tokenizer": {**tok_entry, "lang": tok.lang, "min_count": tok.min_count},
         }  # fmt: skip
 
     def restore(self, md: ModelDir, cfg: dict[str, Any]) -> None:
-        self.model_cfg = LMConfig(**config_section(cfg, "model", md))
+        self.model_cfg = lm_config(config_section(cfg, "model", md))
         self.tokenizer = load_tokenizer(md.path, config_section(cfg, "tokenizer", md))
 
     def encode(self, cache: Path, progress: Progress) -> tuple[list[EncodedCorpus], EncodeStats]:
@@ -267,18 +262,17 @@ def train_lm(
     return train_task(task, ws, name, train_cfg, device=device, resume=resume, threads=threads, progress=progress)
 
 
-def _arch(cfg: LMConfig) -> str:
-    if cfg.context:
-        return f"window-{'bi' if cfg.bidirectional else ''}{cfg.cell}-{cfg.context}"
-    return f"{cfg.cell}-lm" if cfg.cell != "rnn" else f"rnn-{cfg.activation}-lm"
-
-
 LoadedLM = LoadedModel
 
 
 def load_lm(ws: Workspace, name: str | None, device: str = "auto") -> LoadedLM:
     hint = "train one with `seqtool train-lm` or run `seqtool demo`"
-    return load_model(ws, name, "lm", hint, lambda section: build_lm(LMConfig(**section)), device)
+    return load_model(ws, name, "lm", hint, lm_from_config, device)
+
+
+def lm_from_config(section: dict[str, Any]) -> SequenceModel:
+    """The untrained language model a config.json "model" section describes (the one place it is built)."""
+    return build_lm(lm_config(section))
 
 
 def evaluate_lm(lm: LoadedLM, data: Path | None) -> dict[str, Any]:

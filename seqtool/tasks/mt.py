@@ -20,15 +20,15 @@ import torch
 from seqtool.data.batch import Batch
 from seqtool.data.batching import EncodedCorpus, EncodeStats, collate, encode_corpus
 from seqtool.data.corpus import check_file, check_parallel, read_lines, read_parallel
-from seqtool.data.search import Hypothesis, Translation, translate_in_batches
+from seqtool.data.search import Hypothesis, SearchOptions, Translation, search_options, translate_in_batches
 from seqtool.data.text import is_cjk_language
 from seqtool.data.tokenizers import TOKENIZER_KINDS, Tokenizer, load_tokenizer, train_tokenizer
-from seqtool.decoding import beam_search
+from seqtool.decoding import get_strategy
 from seqtool.errors import DataError, OptionError
 from seqtool.files import sample_data_dir
 from seqtool.metrics import bleu_only
 from seqtool.models.base import SequenceModel
-from seqtool.models.seq2seq import build_translator, translator_config
+from seqtool.models.seq2seq import TRANSLATOR_ARCHS, build_translator, translator_config
 from seqtool.store.weights import load_model_weights
 from seqtool.store.workspace import ModelDir, Workspace, config_section
 from seqtool.tasks.driver import Progress, Task, status, train_task
@@ -49,9 +49,6 @@ class MTDataConfig:
 
 
 DEFAULT_ARCH = "transformer"
-_RNN_ONLY = ("hidden", "attention", "bidirectional")
-_TRANSFORMER_ONLY = ("heads", "ff_dim", "decoder_layers", "attention_dropout", "activation_dropout",
-                     "source_word_dropout")  # fmt: skip
 
 
 def mt_data_config(**options: Any) -> MTDataConfig:
@@ -61,21 +58,25 @@ def mt_data_config(**options: Any) -> MTDataConfig:
 
 def mt_model_values(arch: str | None, **options: Any) -> dict[str, Any]:
     """The "model" config entries of ``arch`` from train-mt's options (None: not given, the
-    architecture's default). The Transformer's width is --emb-dim and --layers counts encoder and
-    decoder layers each (--decoder-layers overrides the decoder's)."""
+    architecture's default). Each architecture maps its settings to options (seqtool.models.seq2seq:
+    a Transformer's width is --emb-dim, --layers counts encoder and decoder layers each and
+    --decoder-layers overrides the decoder's)."""
     arch = arch or DEFAULT_ARCH
-    given = {k: v for k, v in options.items() if v is not None}
-    wrong = _RNN_ONLY if arch == "transformer" else _TRANSFORMER_ONLY
-    for key in wrong:
-        if key in given:
-            kind = "recurrent-model" if arch == "transformer" else "Transformer"
-            raise OptionError(f"--{key.replace('_', '-')} is a {kind} option, not one of --arch {arch}")
-    if arch != "transformer":
-        return given
-    renamed = {"emb_dim": "dim", "layers": "encoder_layers"}
-    values = {renamed.get(k, k): v for k, v in given.items()}
-    if "encoder_layers" in values:
-        values.setdefault("decoder_layers", values["encoder_layers"])
+    cls, setting_options = TRANSLATOR_ARCHS.get(arch) or (None, {})
+    if cls is None:
+        translator_config(arch, {})  # the "--arch must be one of" error
+    by_option = {opt.removeprefix("--").replace("-", "_"): key for key, opt in setting_options.items()}
+    values = {}
+    for name, value in options.items():
+        if value is None:
+            continue
+        if name not in by_option:
+            raise OptionError(f"--{name.replace('_', '-')} is not an option of --arch {arch} (it takes "
+                              f"{', '.join(setting_options.values())})")  # fmt: skip
+        values[by_option[name]] = value
+    for key, source in getattr(cls, "follows", {}).items():  # e.g. decoder_layers follows --layers
+        if source in values:
+            values.setdefault(key, values[source])
     return values
 
 
@@ -86,6 +87,8 @@ _TRAIN_OPTIONS = {"epochs": "epochs", "max_minutes": "max_minutes", "batch_size"
                   "average_last": "average_last", "precision": "precision", "seed": "seed", "schedule": "schedule",
                   "optimizer": "optimizer", "weight_decay": "weight_decay", "ema": "ema"}  # fmt: skip
 _DATA_OPTIONS = ("src_lang", "tgt_lang", "tokenizer", "src_vocab", "tgt_vocab", "max_len")
+# Every option of train-mt that shapes the run (what `seqtool train mt --set KEY=VALUE` accepts).
+MT_OPTIONS = ("src", "tgt", "dev_src", "dev_tgt", "arch", *_MODEL_OPTIONS, *_TRAIN_OPTIONS, *_DATA_OPTIONS)
 
 
 @dataclass
@@ -126,15 +129,21 @@ def default_mt_name(data_cfg: MTDataConfig, arch: str | None) -> str:
     return f"{data_cfg.src_lang}-{data_cfg.tgt_lang}-{arch or DEFAULT_ARCH}"
 
 
+# The default recipe of each architecture's ``recipe`` (seqtool.models.seq2seq): the best found on
+# small_parallel_enja dev (docs/benchmarks.md).
+MT_RECIPES: dict[str, dict[str, Any]] = {
+    # lr 2e-3: dev BLEU +1.24 and +1.95 over 1e-3 at 60 reference minutes (seeds 1, 2; docs/benchmarks.md)
+    "transformer": dict(lr=2e-3, schedule="inverse_sqrt", warmup=400, label_smoothing=0.1, batch_tokens=4096,
+                        patience=8, average_last=5, epochs=100),
+    "recurrent": dict(lr=1e-3, schedule="plateau", plateau_factor=0.5, label_smoothing=0.1, batch_tokens=4096,
+                      patience=4, epochs=30),
+}  # fmt: skip
+
+
 def mt_train_config(arch: str | None, **overrides: Any) -> TrainConfig:
-    """The default recipe per architecture (the best found on small_parallel_enja dev; docs/benchmarks.md)."""
-    if (arch or DEFAULT_ARCH) == "transformer":
-        # lr 2e-3: dev BLEU +1.24 and +1.95 over 1e-3 at 60 reference minutes (seeds 1, 2; docs/benchmarks.md)
-        base = dict(lr=2e-3, schedule="inverse_sqrt", warmup=400, label_smoothing=0.1, batch_tokens=4096,
-                    patience=8, average_last=5, epochs=100)  # fmt: skip
-    else:
-        base = dict(lr=1e-3, schedule="plateau", plateau_factor=0.5, label_smoothing=0.1, batch_tokens=4096,
-                    patience=4, epochs=30)  # fmt: skip
+    """The default recipe of ``arch`` (:data:`MT_RECIPES`) with the given ``overrides`` (None: default) on top."""
+    cls = TRANSLATOR_ARCHS.get(arch or DEFAULT_ARCH, (None, {}))[0]
+    base = dict(MT_RECIPES[getattr(cls, "recipe", "transformer")])
     base.update({k: v for k, v in overrides.items() if v is not None})
     return TrainConfig(**base)
 
@@ -214,7 +223,7 @@ class MTTask(Task):
         values = {**self.model_values, "src_vocab": src_tok.vocab_size, "tgt_vocab": tgt_tok.vocab_size}
         self.model_cfg = translator_config(self.arch, values)
         return {
-            "arch": describe_arch(self.arch, self.model_cfg), "model_arch": self.arch, "src_lang": d.src_lang,
+            "arch": self.model_cfg.describe(), "model_arch": self.arch, "src_lang": d.src_lang,
             "tgt_lang": d.tgt_lang, "model": describe(self.model_cfg), "data_config": describe(d),
             "tokenizers": {"src": src_tok.save(md.path, "src"), "tgt": tgt_tok.save(md.path, "tgt")},
             "data": {"train": f"{self.src} {self.tgt}", "dev": f"{self.dev_src} {self.dev_tgt}",
@@ -254,7 +263,7 @@ class MTTask(Task):
 
     def evaluate(self, model: SequenceModel, device: torch.device) -> dict[str, float]:
         assert self.toks is not None
-        found = translate_texts(model, *self.toks, self.dev_sources, device, beam=1)
+        found = translate_texts(model, *self.toks, self.dev_sources, device, search=SearchOptions(strategy="greedy"))
         return {"dev_bleu": bleu_only([t[0].text for t in found], self.dev_refs)}
 
 
@@ -280,13 +289,6 @@ def train_mt(
     return train_task(task, ws, name, train_cfg, device=device, resume=resume, threads=threads, progress=progress)
 
 
-def describe_arch(arch: str, cfg: Any) -> str:
-    if arch == "transformer":
-        return f"transformer-{cfg.encoder_layers}+{cfg.decoder_layers}-d{cfg.dim}"
-    direction = "bi" if cfg.bidirectional else ""
-    return f"{direction}{arch}" + (f"+{cfg.attention}" if cfg.attention != "none" else "")
-
-
 @torch.no_grad()
 def translate_texts(
     model: SequenceModel,
@@ -295,31 +297,31 @@ def translate_texts(
     texts: Sequence[str],
     device: torch.device,
     *,
-    beam: int = 5,
-    alpha: float = 1.0,
-    nbest: int = 1,
+    search: SearchOptions | None = None,
     batch_sentences: int = 64,
     join: bool = False,
     progress: Callable[[int], None] = lambda done: None,
+    **loose: Any,
 ) -> list[list[Translation]]:
-    """Translate ``texts`` (in input order); each entry is the ``nbest`` best :class:`Translation`\\ s
-    (text and hypothesis). ``join`` removes the word spaces of a language written without them
-    (display); otherwise output keeps the segmentation. ``progress`` is called after every batch
-    with the number of sentences translated so far."""
-    if beam <= 0 or nbest <= 0 or nbest > beam:
-        raise OptionError(f"need 1 <= --nbest <= --beam, got beam {beam}, nbest {nbest}")
+    """Translate ``texts`` (in input order) as ``search`` says (its strategy, beam, n-best...; ``loose``
+    ``beam=``/``alpha=``/``nbest=`` values override it); each entry is the ``nbest`` best
+    :class:`Translation`\\ s (text and hypothesis). ``join`` removes the word spaces of a language written
+    without them (display); otherwise output keeps the segmentation. ``progress`` is called after every
+    batch with the number of sentences translated so far."""
+    options = search_options(search, **loose)
+    strategy = get_strategy(options.strategy)  # an unknown name fails before any work
     model.eval()
 
-    def search(sources: list[list[int]]) -> list[list[Hypothesis]]:
+    def run(sources: list[list[int]]) -> list[list[Hypothesis]]:
         lengths = torch.tensor([len(s) for s in sources])
         src = torch.zeros(len(sources), int(lengths.max()), dtype=torch.long)
         for r, ids in enumerate(sources):
             src[r, : len(ids)] = torch.tensor(ids)
-        return beam_search(model, src.to(device), lengths, beam=beam, alpha=alpha, nbest=nbest)
+        return strategy(model, src.to(device), lengths, options)
 
     encoded = src_tok.encode_batch(list(texts))
-    return translate_in_batches(texts, encoded, search, tgt_tok.decode, nbest=nbest, batch_sentences=batch_sentences,
-                                join=join, progress=progress)  # fmt: skip
+    return translate_in_batches(texts, encoded, run, tgt_tok.decode, nbest=options.nbest,
+                                batch_sentences=batch_sentences, join=join, progress=progress)  # fmt: skip
 
 
 @dataclass
@@ -343,10 +345,18 @@ class LoadedTranslator:
 def load_translator(ws: Workspace, name: str | None, device: str = "auto") -> LoadedTranslator:
     md, cfg = ws.find(name, "mt", hint="train one with `seqtool train-mt` or run `seqtool demo`")
     run_device = resolve_device(device)
-    model = build_translator(translator_config(cfg.get("model_arch", ""), config_section(cfg, "model", md)))
+    model = translator_from_config(cfg, config_section(cfg, "model", md))
     toks = config_section(cfg, "tokenizers", md)
     src_tok, tgt_tok = load_tokenizer(md.path, toks["src"]), load_tokenizer(md.path, toks["tgt"])
     return LoadedTranslator(md, cfg, load_model_weights(md, model, run_device), src_tok, tgt_tok, run_device)
+
+
+def translator_from_config(cfg: dict[str, Any], section: dict[str, Any] | None = None) -> SequenceModel:
+    """The untrained translator a config.json describes (its "model_arch" and "model" section; the one
+    place it is built)."""
+    return build_translator(
+        translator_config(str(cfg.get("model_arch", "")), cfg["model"] if section is None else section)
+    )
 
 
 def read_texts(path: Path) -> list[str]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from seqtool.engines import exported_engines
 from seqtool.store.workspace import Workspace
+from seqtool.tasks.kinds import find_kind
 
 
 def weights_size(ws: Workspace, name: str) -> int | None:
@@ -21,6 +21,7 @@ def model_summary(ws: Workspace, name: str, cfg: dict[str, Any]) -> dict[str, An
     best = cfg.get("best") or {}
     train = cfg.get("train") or {}
     data = cfg.get("data") or {}
+    kind = find_kind(cfg.get("kind"))
     return {
         "name": name,
         "kind": cfg.get("kind"),
@@ -37,5 +38,5 @@ def model_summary(ws: Workspace, name: str, cfg: dict[str, Any]) -> dict[str, An
         "created": cfg.get("created"),
         "compression": cfg.get("compression"),  # `seqtool compress`: {"quantize", "prune", "from"}
         "weights_bytes": weights_size(ws, name),
-        "engines": ["torch", *exported_engines(ws.model_dir(name).path)] if cfg.get("kind") in ("lm", "mt") else [],
+        "engines": kind.engines(ws.model_dir(name).path) if kind is not None else [],
     }

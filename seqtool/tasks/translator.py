@@ -95,7 +95,7 @@ def _ctranslate2(md: ModelDir, cfg: dict[str, Any], device: str, threads: int | 
     folder = folders[0]
     meta = read_meta(folder)
     export_again = f"`seqtool export {md.name} --quantize {folder.name.split('-', 1)[1]} --force`"
-    if meta is None or meta.get("kind") != "mt":
+    if meta is None or meta.get("kind") != cfg.get("kind"):  # an export of this model's kind
         return unusable(f"{folder}: not a complete seqtool export; export again with {export_again}")
     try:
         current = weights_stamp(md.weights_path)

@@ -12,7 +12,8 @@ from seqtool.training.schedule import SCHEDULES
 
 @dataclass
 class TrainConfig:
-    """Every key of the "train" section of a model's config.json."""
+    """Every key of the "train_config" section of a model's config.json (the "train" section is the
+    :class:`TrainResult` summary)."""
 
     epochs: int = 20  # upper bound on passes over the training data
     max_minutes: float | None = None  # wall-clock budget, evaluation included

@@ -1,10 +1,10 @@
 """The one training loop, for every model kind.
 
-A task (language modelling, translation) hands the :class:`Trainer` a model that follows
-:class:`~seqtool.models.base.SequenceModel`, a function that lists the batches of an epoch, a
-function that builds a batch, and an evaluation function returning a metrics dict; the trainer
-owns everything else: optimizer and schedule, label-smoothed loss over real tokens only,
-bf16 autocast, gradient clipping, per-epoch evaluation, best-weights and resumable checkpoints,
+A task hands the :class:`Trainer` a model (any ``nn.Module``), a function that lists the batches of
+an epoch, a function that builds a batch, an evaluation function returning a metrics dict, and a
+criterion that gives the loss of a batch (:mod:`seqtool.training.criterion`; default: the
+label-smoothed token NLL of a :class:`~seqtool.models.base.SequenceModel` plus its auxiliary terms).
+The trainer owns everything else: optimizer and schedule, bf16 autocast, gradient clipping, per-epoch evaluation, best-weights and resumable checkpoints,
 early stopping, time budgets, Ctrl-C, checkpoint averaging and the metrics history.
 
 Checkpoints (``checkpoint.pt``) hold only tensors and plain Python values, so they load with
@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from seqtool.data.batch import Batch
 from seqtool.errors import TrainingInterrupted, WorkspaceError, one_line
@@ -30,12 +29,13 @@ from seqtool.store.workspace import ModelDir
 from seqtool.training import schedule
 from seqtool.training.averaging import mean_weights, weight_ema
 from seqtool.training.config import Objective, TrainConfig, TrainResult
+from seqtool.training.criterion import Criterion, TokenNLL, token_nll
 from seqtool.training.device import autocast
 from seqtool.training.distributed import all_ranks_sum, any_rank, broadcast_from_main
 from seqtool.training.interrupt import deferred_interrupt
 from seqtool.training.knobs import Knobs
 from seqtool.training.memory import HeapTrimmer
-from seqtool.training.output_loss import CHUNK_ROWS, linear_cross_entropy
+from seqtool.training.output_loss import CHUNK_ROWS
 
 ProgressFn = Callable[[dict[str, Any]], None]
 
@@ -47,35 +47,25 @@ def _noop(_: dict[str, Any]) -> None:
 def masked_loss(
     model: SequenceModel, batch: Batch, label_smoothing: float = 0.0, chunk_rows: int = CHUNK_ROWS
 ) -> tuple[torch.Tensor, int]:
-    """Sum of token losses over real (non-padding) target positions, and their number.
-
-    Only the real positions go through the output layer: with length-bucketed batches there is
-    little padding, but the vocabulary projection is the largest matrix product of a step. Models whose
-    output layer is a plain ``nn.Linear`` compute it ``chunk_rows`` positions at a time
-    (:mod:`seqtool.training.output_loss`); ``chunk_rows=0`` builds all the logits at once, as plain
-    autograd does (benchmarks/mt_memory.sh compares the two).
-    """
-    mask = batch.tgt_out != 0
-    features, target = model.features(batch)[mask], batch.tgt_out[mask]
-    output = getattr(model, "output", None)
-    if chunk_rows > 0 and isinstance(output, torch.nn.Linear) and type(model).logits is SequenceModel.logits:
-        loss = linear_cross_entropy(features, output, target, label_smoothing, chunk_rows)
-    else:
-        loss = F.cross_entropy(model.logits(features).float(), target, reduction="sum", label_smoothing=label_smoothing)
-    extra = model.auxiliary_loss()  # e.g. a VAE's KL term; None for most models
-    return (loss if extra is None else loss + extra.float()), int(mask.sum())
+    """The default criterion's loss (:func:`seqtool.training.criterion.token_nll`), chunked by default."""
+    return token_nll(model, batch, label_smoothing, chunk_rows)
 
 
-class TokenLoss(torch.nn.Module):
-    """``masked_loss`` as a module's forward: DistributedDataParallel synchronises gradients only
+def _resumable_state(model: torch.nn.Module) -> dict[str, Any]:
+    get = getattr(model, "resumable_state", None)  # SequenceModel's hook; other modules have none
+    return get() if get is not None else {}
+
+
+class CriterionModule(torch.nn.Module):
+    """The criterion as a module's forward: DistributedDataParallel synchronises gradients only
     for work done inside the forward of the module it wraps."""
 
-    def __init__(self, model: SequenceModel, label_smoothing: float, chunk_rows: int) -> None:
+    def __init__(self, model: torch.nn.Module, criterion: Criterion) -> None:
         super().__init__()
-        self.model, self.label_smoothing, self.chunk_rows = model, label_smoothing, chunk_rows
+        self.model, self.criterion = model, criterion
 
-    def forward(self, batch: Batch) -> tuple[torch.Tensor, int]:
-        return masked_loss(self.model, batch, self.label_smoothing, self.chunk_rows)
+    def forward(self, batch: Any) -> tuple[torch.Tensor, int]:
+        return self.criterion(self.model, batch)
 
 
 class Trainer:
@@ -97,6 +87,7 @@ class Trainer:
         world_size: int = 1,
         shard_batches: bool = True,
         knobs: Knobs | None = None,
+        criterion: Criterion | None = None,
     ) -> None:
         cfg.validate()
         self.knobs = Knobs.from_environment() if knobs is None else knobs  # hidden env knobs (knobs.py)
@@ -105,7 +96,9 @@ class Trainer:
         self.objective, self.device, self.progress = objective, device, progress
         self.rank, self.world_size = rank, world_size
         self.shard_batches = shard_batches  # False: every rank takes every batch (it reads its own rows)
-        self.train_model: torch.nn.Module = TokenLoss(model, cfg.label_smoothing, self.knobs.loss_chunk_rows)
+        # What a step minimises (the task's criterion; default: label-smoothed token NLL + auxiliary terms).
+        criterion = criterion or TokenNLL(cfg.label_smoothing, self.knobs.loss_chunk_rows)
+        self.train_model: torch.nn.Module = CriterionModule(model, criterion)
         if world_size > 1:  # under torchrun (see seqtool.training.run)
             from torch.nn.parallel import DistributedDataParallel
 
@@ -171,8 +164,8 @@ class Trainer:
         }
         if self.ema is not None:
             state["ema"] = self.ema.state_dict()
-        if self.model.carried is not None:  # stream batching: the state the next window starts from
-            state["carried"] = self.model.carried
+        # A model's training-time state beyond its weights (stream batching: the state the next window starts from).
+        state.update(_resumable_state(self.model))
         if torch.cuda.is_available():
             state["cuda_rng"] = torch.cuda.get_rng_state_all()
         with atomic_path(self.md.checkpoint_path) as tmp:
@@ -196,7 +189,9 @@ class Trainer:
         if self.ema is not None and "ema" in state:
             self.ema.load_state_dict(state["ema"])
         # Under torchrun each rank carries its own rows, and only rank 0's are saved: the others restart theirs.
-        self.model.carried = state.get("carried") if self.world_size == 1 else None
+        restore = getattr(self.model, "load_resumable_state", None)
+        if restore is not None:
+            restore(state if self.world_size == 1 else {})
         torch.set_rng_state(state["torch_rng"].cpu())
         if "cuda_rng" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
@@ -319,7 +314,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr_at(self.step + 1)
         with autocast(self.device, self.cfg.precision):
-            loss_sum, n = self.train_model(batch)  # TokenLoss, DDP-wrapped under torchrun
+            loss_sum, n = self.train_model(batch)  # the criterion, DDP-wrapped under torchrun
         n_all = all_ranks_sum(n, self.world_size)  # tokens of the global batch (n with one process)
         self.optimizer.zero_grad(set_to_none=True)
         # DDP averages gradients over ranks: scaling by world_size / n_all turns that average into the

@@ -11,15 +11,16 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from seqtool.errors import DataError, OptionError, WorkspaceError
 from seqtool.store.workspace import Workspace, load_model_config
 from seqtool.viz.figures import DPI, pyplot, save_figure
 
-if TYPE_CHECKING:
-    from seqtool.tasks.experiments.binary_addition import BinaryAdditionResult
-    from seqtool.tasks.experiments.next_word import NextWordResult
+# The experiments' results (seqtool.tasks.experiments: BinaryAdditionResult, NextWordResult) live in a
+# layer above this one, so the figures read them by their fields (duck typing), not by their types.
+BinaryAdditionResult = Any
+NextWordResult = Any
 
 
 PANEL_SIZE = (6.0, 4.5)  # inches per panel; at plots.DPI (120) a two-panel figure is 1440x540 pixels

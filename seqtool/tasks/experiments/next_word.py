@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from seqtool.errors import OptionError, check_positive, check_range
-from seqtool.models.lm import LMConfig
+from seqtool.models.lm import LMConfig, lm_config
 from seqtool.models.rnn import CELLS
 from seqtool.store.workspace import Workspace
 from seqtool.training.config import TrainConfig
@@ -81,7 +81,7 @@ class NextWordConfig:
     top: int = 5
 
     def model_config(self, cell: str) -> LMConfig:
-        return LMConfig(
+        return lm_config(
             cell=cell.removeprefix("bi"), bidirectional=cell.startswith("bi"), context=self.context,
             layers=self.layers, emb_dim=self.emb_dim, hidden=self.hidden, dropout=self.dropout,
         )  # fmt: skip
@@ -230,7 +230,7 @@ def _initial_scores(lm: LoadedLM, train: list[str], dev: list[str], seed: int) -
     from seqtool.tasks.lm import score_lines
 
     torch.manual_seed(seed)
-    model = build_lm(LMConfig(**lm.config["model"])).to(lm.device)
+    model = build_lm(lm_config(lm.config["model"])).to(lm.device)
     return (
         Scores.from_score_lines(score_lines(model, lm.tokenizer, train, lm.device)),
         Scores.from_score_lines(score_lines(model, lm.tokenizer, dev, lm.device)),
