@@ -11,6 +11,7 @@ from rich.table import Table
 
 from seqtool.cli.app import experiment_app
 from seqtool.cli.common import DeviceOpt, JsonOpt, ThreadsOpt, WorkspaceOpt, console, err_console, print_json
+from seqtool.tasks.experiments.settings import BinaryAdditionConfig, NextWordConfig
 
 if TYPE_CHECKING:
     from seqtool.tasks.experiments.binary_addition import BinaryAdditionResult
@@ -71,11 +72,15 @@ def _summary_table(results: list[BinaryAdditionResult]) -> Table:
     return table
 
 
+# Option defaults are the library's (one place each: seqtool/tasks/experiments/settings.py).
+BA, NW = BinaryAdditionConfig(), NextWordConfig()
+
+
 @experiment_app.command("binary-addition")
 def binary_addition(
     activation: Annotated[
         str, typer.Option("--activation", "-a", help="Hidden activation of the recurrent cell: sigmoid, tanh or relu.")
-    ] = "sigmoid",
+    ] = BA.activation,
     compare: Annotated[
         str | None,
         typer.Option(
@@ -85,16 +90,18 @@ def binary_addition(
             show_default=False,
         ),
     ] = None,
-    hidden: Annotated[int, typer.Option("--hidden", help="Hidden units.")] = 16,
-    bits: Annotated[int, typer.Option("--bits", help="Bits of the sum (operands are below 2^(bits-1)).")] = 8,
-    lr: Annotated[float, typer.Option("--lr", help="Learning rate of plain SGD.")] = 1.0,
-    steps: Annotated[int, typer.Option("--steps", help="Training steps (mini-batches).")] = 3000,
-    batch: Annotated[int, typer.Option("--batch", help="Additions per training step.")] = 32,
+    hidden: Annotated[int, typer.Option("--hidden", help="Hidden units.")] = BA.hidden,
+    bits: Annotated[int, typer.Option("--bits", help="Bits of the sum (operands are below 2^(bits-1)).")] = BA.bits,
+    lr: Annotated[float, typer.Option("--lr", help="Learning rate of plain SGD.")] = BA.lr,
+    steps: Annotated[int, typer.Option("--steps", help="Training steps (mini-batches).")] = BA.steps,
+    batch: Annotated[int, typer.Option("--batch", help="Additions per training step.")] = BA.batch,
     init: Annotated[
         str, typer.Option("--init", help="Weight initialisation: xavier, he or normal (std 0.1).")
-    ] = "xavier",
-    seed: Annotated[int, typer.Option("--seed", help="Random seed (weights, held-out split, batches).")] = 0,
-    eval_every: Annotated[int, typer.Option("--eval-every", help="Steps between held-out evaluations.")] = 50,
+    ] = BA.init,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (weights, held-out split, batches).")] = BA.seed,
+    eval_every: Annotated[
+        int, typer.Option("--eval-every", help="Steps between held-out evaluations.")
+    ] = BA.eval_every,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -213,8 +220,8 @@ def next_word(
     cells: Annotated[
         str,
         typer.Option("--cells", help="Comma-separated cells: rnn, lstm, gru, or bi+cell (bigru: bidirectional GRU)."),
-    ] = "lstm,gru,bigru",
-    context: Annotated[int, typer.Option("--context", help="Previous words each model reads.")] = 5,
+    ] = ",".join(NW.cells),
+    context: Annotated[int, typer.Option("--context", help="Previous words each model reads.")] = NW.context,
     data: Annotated[
         Path | None,
         typer.Option(
@@ -225,28 +232,28 @@ def next_word(
         Path | None,
         typer.Option("--dev", help="Dev text \\[default: the sample dev set].", show_default=False),
     ] = None,
-    epochs: Annotated[int, typer.Option("--epochs", help="Maximum epochs per cell.")] = 10,
+    epochs: Annotated[int, typer.Option("--epochs", help="Maximum epochs per cell.")] = NW.epochs,
     max_minutes: Annotated[
         float | None,
         typer.Option("--max-minutes", help="Wall-clock budget per cell \\[default: none].", show_default=False),
     ] = None,
-    emb_dim: Annotated[int, typer.Option("--emb-dim", help="Word embedding size.")] = 128,
-    hidden: Annotated[int, typer.Option("--hidden", help="Recurrent state size (per direction).")] = 128,
-    layers: Annotated[int, typer.Option("--layers", help="Recurrent layers.")] = 1,
-    dropout: Annotated[float, typer.Option("--dropout", help="Dropout probability.")] = 0.3,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Tokens per batch (padding included).")] = 4096,
-    lr: Annotated[float, typer.Option("--lr", help="Learning rate (Adam).")] = 2e-3,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed (weights, batches, training sample).")] = 1,
+    emb_dim: Annotated[int, typer.Option("--emb-dim", help="Word embedding size.")] = NW.emb_dim,
+    hidden: Annotated[int, typer.Option("--hidden", help="Recurrent state size (per direction).")] = NW.hidden,
+    layers: Annotated[int, typer.Option("--layers", help="Recurrent layers.")] = NW.layers,
+    dropout: Annotated[float, typer.Option("--dropout", help="Dropout probability.")] = NW.dropout,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", help="Tokens per batch (padding included).")
+    ] = NW.batch_tokens,
+    lr: Annotated[float, typer.Option("--lr", help="Learning rate (Adam).")] = NW.lr,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (weights, batches, training sample).")] = NW.seed,
     precision: Annotated[
         str, typer.Option("--precision", help="Training arithmetic: auto (bf16 where it is fast), fp32 or bf16.")
-    ] = "auto",
-    prompt: Annotated[str, typer.Option("--prompt", help="Text whose next word each model predicts.")] = (
-        "some of them looks like"
-    ),
-    top: Annotated[int, typer.Option("--top", help="Predictions shown per model.")] = 5,
+    ] = NW.precision,
+    prompt: Annotated[str, typer.Option("--prompt", help="Text whose next word each model predicts.")] = NW.prompt,
+    top: Annotated[int, typer.Option("--top", help="Predictions shown per model.")] = NW.top,
     train_sample: Annotated[
         int, typer.Option("--train-sample", help="Training lines scored for train accuracy and loss.")
-    ] = 2000,
+    ] = NW.train_sample,
     output: Annotated[
         Path | None,
         typer.Option(

@@ -23,37 +23,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from seqtool.errors import OptionError, check_positive, check_range
+from seqtool.errors import OptionError
 from seqtool.models.elman import ACTIVATIONS, ElmanConfig, ElmanRNN
-
-MAX_BITS = 32  # operand pairs are indexed as a * 2^(bits-1) + b, which must fit in int64
-
-
-@dataclass
-class BinaryAdditionConfig:
-    """One run's settings. The defaults are the course's setting and solve the task with sigmoid and tanh."""
-
-    activation: str = "sigmoid"
-    hidden: int = 16
-    bits: int = 8
-    lr: float = 1.0
-    steps: int = 3000
-    batch: int = 32
-    init: str = "xavier"
-    seed: int = 0
-    eval_every: int = 50  # steps between held-out evaluations (the points of the learning curve)
-    heldout: int = 1000  # additions kept out of training (capped at a fifth of all operand pairs)
-
-    def validate(self) -> None:
-        ElmanConfig(2, self.hidden, self.activation, self.init).validate()
-        check_range("--bits", self.bits, 2, MAX_BITS)
-        check_positive("--lr", self.lr)
-        check_positive("--steps", self.steps)
-        check_positive("--batch", self.batch)
-        check_positive("--eval-every", self.eval_every)
-        check_positive("--heldout", self.heldout)
-        if not math.isfinite(self.lr):
-            raise OptionError(f"--lr must be a finite number, got {self.lr}")
+from seqtool.tasks.experiments.settings import BinaryAdditionConfig
 
 
 @dataclass

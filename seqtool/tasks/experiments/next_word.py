@@ -22,17 +22,17 @@ import collections
 import os
 import random
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-from seqtool.errors import OptionError, check_positive, check_range
-from seqtool.models.lm import LMConfig, lm_config
+from seqtool.errors import OptionError
+from seqtool.models.lm import lm_config
 from seqtool.models.rnn import CELLS
 from seqtool.store.workspace import Workspace
-from seqtool.training.config import TrainConfig
+from seqtool.tasks.experiments.settings import NextWordConfig
 
 if TYPE_CHECKING:
     from seqtool.tasks.lm import LoadedLM
@@ -57,52 +57,6 @@ def parse_cells(text: str) -> list[str]:
     if len(set(cells)) != len(cells):
         raise OptionError(f"--cells lists a cell twice: {text}")
     return cells
-
-
-@dataclass
-class NextWordConfig:
-    """The settings shared by every cell of one comparison."""
-
-    cells: list[str] = field(default_factory=lambda: ["lstm", "gru", "bigru"])
-    context: int = 5  # words read before the one to predict
-    emb_dim: int = 128
-    hidden: int = 128  # per direction: a bidirectional cell has twice the state
-    layers: int = 1
-    dropout: float = 0.3
-    epochs: int = 10  # per cell
-    max_minutes: float | None = None  # per cell, evaluation included
-    batch_tokens: int = 4096
-    lr: float = 2e-3
-    patience: int = 3
-    seed: int = 1
-    precision: str = "auto"  # auto | fp32 | bf16, as in train-lm
-    train_sample: int = 2000  # training lines scored after training (train accuracy and loss)
-    prompt: str = "some of them looks like"
-    top: int = 5
-
-    def model_config(self, cell: str) -> LMConfig:
-        return lm_config(
-            cell=cell.removeprefix("bi"), bidirectional=cell.startswith("bi"), context=self.context,
-            layers=self.layers, emb_dim=self.emb_dim, hidden=self.hidden, dropout=self.dropout,
-        )  # fmt: skip
-
-    def train_config(self) -> TrainConfig:
-        from seqtool.tasks.lm import lm_train_config
-
-        return lm_train_config(
-            epochs=self.epochs, max_minutes=self.max_minutes, batch_tokens=self.batch_tokens, lr=self.lr,
-            patience=self.patience, seed=self.seed, precision=self.precision,
-        )  # fmt: skip
-
-    def validate(self) -> None:
-        """Every option, for every cell, before anything is trained or written."""
-        parse_cells(",".join(self.cells))
-        check_range("--context", self.context, 1, 100)
-        check_positive("--train-sample", self.train_sample)
-        check_positive("--top", self.top)
-        for cell in self.cells:
-            self.model_config(cell).validate()
-        self.train_config().validate()
 
 
 @dataclass
