@@ -48,6 +48,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "similar": ("embed",),
     "analogy": ("embed",),
     "evaluate": ("mt", "lm", "embed", "dialog"),
+    "score": ("score",),
     "plot": ("plots_cmd", "embed"),
     "models": ("models", "models_import", "compare"),
     "data": ("data", "data_fetch"),

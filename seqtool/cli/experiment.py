@@ -278,7 +278,8 @@ def next_word(
     from seqtool.cli.common import sample_data_dir, setup_torch
     from seqtool.cli.progress import TrainingProgress
     from seqtool.store.workspace import Workspace
-    from seqtool.tasks.experiments.next_word import NextWordConfig, parse_cells, run_next_word
+    from seqtool.tasks.experiments.next_word import NextWordConfig, run_next_word
+    from seqtool.tasks.experiments.settings import parse_cells
     from seqtool.viz.curves import default_figure_name, plot_next_word, png_size
 
     cfg = NextWordConfig(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -204,6 +205,13 @@ def translate_cmd(
     temperature: Annotated[float | None, typer.Option(help="--strategy sample: temperature \\[default: 1.0].")] = None,
     top_k: Annotated[int | None, typer.Option(help="--strategy sample: draw among the K best tokens (0: all).")] = None,
     seed: Annotated[int | None, typer.Option(help="--strategy sample: random seed.")] = None,
+    confidence: Annotated[
+        bool, typer.Option(help="--json: each output token's probability and the mean log-probability.")
+    ] = False,
+    min_confidence: Annotated[
+        float | None,
+        typer.Option(help="Flag (not drop) outputs whose mean token probability (geometric) is below this, 0-1."),
+    ] = None,
     tokenized: Annotated[bool, typer.Option(help="Keep the corpus's word segmentation in the output.")] = False,
     show_attention: Annotated[bool, typer.Option(help="Save an attention heatmap PNG (attention models).")] = False,
     batch_size: Annotated[int, typer.Option(help="Sentences per decoding batch.")] = 64,
@@ -252,18 +260,47 @@ def translate_cmd(
     if show_attention:
         for path in attention_figures(tr, ws.figures_dir, texts, found):
             console.print(f"attention heatmap: {path}", style="dim")
+    scored = None
+    if confidence or min_confidence is not None:
+        from seqtool.errors import check_range
+        from seqtool.tasks.scoring import confidence as confidence_of
+
+        if min_confidence is not None:
+            check_range("--min-confidence", min_confidence, 0.0, 1.0)
+        scored = confidence_of(tr, texts, found)  # forced decoding of the outputs, same engine
+    threshold = math.log(min_confidence) if min_confidence else -math.inf
     if json:
         rows = [{"source": s, "translations": [{"text": t.text, "score": t.hypothesis.score,
-                                                "normalized_score": t.hypothesis.normalized} for t in translations]}
-                for s, translations in zip(texts, found, strict=True)]  # fmt: skip
+                                                "normalized_score": t.hypothesis.normalized,
+                                                **_confidence_fields(scored, n, k, confidence, threshold)}
+                                               for k, t in enumerate(translations)]}
+                for n, (s, translations) in enumerate(zip(texts, found, strict=True))]  # fmt: skip
         print_json({"model": tr.md.name, "results": rows})
         return
+    if scored is not None and min_confidence is not None:
+        doubtful = [n + 1 for n, row in enumerate(scored) if row and row[0].mean < threshold]
+        if doubtful:
+            shown = ", ".join(map(str, doubtful[:20])) + (" ..." if len(doubtful) > 20 else "")
+            notice(
+                f"{len(doubtful)} of {len(texts)} translations below --min-confidence {min_confidence}: lines {shown}"
+            )
     lines = ["\t".join(t.text for t in translations) for translations in found]
     if output is not None:
         atomic_write_text(output, "".join(line + "\n" for line in lines))
         console.print(f"wrote {len(lines):,} translations to {output}", style="dim")
     else:
         sys.stdout.write("".join(line + "\n" for line in lines))
+
+
+def _confidence_fields(scored: Any, n: int, k: int, tokens: bool, threshold: float) -> dict[str, Any]:
+    """translate --json's confidence entries of output k of sentence n (none without --confidence/--min-confidence)."""
+    if scored is None:
+        return {}
+    s = scored[n][k]
+    out: dict[str, Any] = {"mean_logprob": s.mean, "doubtful": s.mean < threshold}
+    if tokens:
+        out["tokens"] = [{"piece": p, "prob": math.exp(lp)} for p, lp in zip(s.pieces, s.logprobs, strict=True)]
+    return out
 
 
 @evaluate_app.command("mt")

@@ -176,6 +176,7 @@ class CT2Translator:
             raise DataError(_load_error(folder, e)) from None
         self.src_pieces = vocabulary(src_tok)
         tgt = vocabulary(tgt_tok)
+        self.tgt_pieces = tgt
         self.tgt_ids = {p: i for i, p in enumerate(tgt)}
         self.eos_piece = tgt[EOS]
 
@@ -235,6 +236,21 @@ class CT2Translator:
             for i, outs in zip(too_long, longs, strict=True):
                 results[i] = outs
         return results
+
+    def score_ids(self, sources: Sequence[Sequence[int]], targets: Sequence[Sequence[int]]) -> list[list[float]]:
+        """Per target, the log-probability of each token and of ``</s>`` given its source (CTranslate2's
+        ``score_batch``: forced decoding on the exported weights)."""
+        too_long = [
+            n for n, s in enumerate(sources) if len(s) >= self.positions or len(targets[n]) + 1 >= self.positions
+        ]
+        if too_long:
+            raise DataError(f"pair {too_long[0] + 1} is longer than the CTranslate2 engine's {self.positions} "
+                            "positions: score it with --engine torch")  # fmt: skip
+        results = self.translator.score_batch(
+            [[self.src_pieces[i] for i in s] for s in sources], [[self.tgt_pieces[i] for i in t] for t in targets],
+            max_batch_size=64, max_input_length=0,
+        )  # fmt: skip
+        return [list(r.log_probs) for r in results]
 
     def _search(self, sources: list[list[int]], beam: int, alpha: float, nbest: int, attention: bool,
                 batch_sentences: int) -> list[list[Hypothesis]]:  # fmt: skip

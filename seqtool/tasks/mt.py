@@ -341,6 +341,12 @@ class LoadedTranslator:
         join = self.joins_output and not tokenized
         return translate_texts(self.model, self.src_tok, self.tgt_tok, texts, self.device, join=join, **kwargs)
 
+    def score_ids(self, sources: Sequence[Sequence[int]], targets: Sequence[Sequence[int]]) -> list[list[float]]:
+        """Per target, the log-probability of each token and of ``</s>`` given its source (forced decoding)."""
+        from seqtool.tasks.scoring import score_ids_torch
+
+        return score_ids_torch(self.model, self.device, sources, targets)
+
 
 def load_translator(ws: Workspace, name: str | None, device: str = "auto") -> LoadedTranslator:
     md, cfg = ws.find(name, "mt", hint="train one with `seqtool train-mt` or run `seqtool demo`")

@@ -30,33 +30,15 @@ import torch
 
 from seqtool.errors import OptionError
 from seqtool.models.lm import lm_config
-from seqtool.models.rnn import CELLS
 from seqtool.store.workspace import Workspace
 from seqtool.tasks.experiments.settings import NextWordConfig
 
 if TYPE_CHECKING:
     from seqtool.tasks.lm import LoadedLM
 
-# "bi" + a recurrent cell reads the window both ways (bigru = GRU with bidirectional=True).
-CELL_CHOICES = (*CELLS, *(f"bi{cell}" for cell in CELLS))
 MODEL_PREFIX = "nextword"  # models are named nextword-<cell>, numbered if taken
 
 CellProgress = Callable[[str, dict[str, Any]], None]  # (cell, train_lm progress event)
-
-
-def parse_cells(text: str) -> list[str]:
-    """``"lstm,gru,bigru"`` (the --cells option) -> a checked list of cell names."""
-    cells = [name.strip().lower() for name in text.split(",") if name.strip()]
-    if not cells:
-        raise OptionError(
-            f"--cells needs at least one cell, e.g. lstm,gru,bigru; choose from {', '.join(CELL_CHOICES)}"
-        )
-    for cell in cells:
-        if cell not in CELL_CHOICES:
-            raise OptionError(f"--cells: unknown cell {cell!r}; choose from {', '.join(CELL_CHOICES)}")
-    if len(set(cells)) != len(cells):
-        raise OptionError(f"--cells lists a cell twice: {text}")
-    return cells
 
 
 @dataclass

@@ -80,8 +80,6 @@ class NextWordConfig:
 
     def validate(self) -> None:
         """Every option, for every cell, before anything is trained or written."""
-        from seqtool.tasks.experiments.next_word import parse_cells
-
         parse_cells(",".join(self.cells))
         check_range("--context", self.context, 1, 100)
         check_positive("--train-sample", self.train_sample)
@@ -89,3 +87,24 @@ class NextWordConfig:
         for cell in self.cells:
             self.model_config(cell).validate()
         self.train_config().validate()
+
+
+def cell_choices() -> tuple[str, ...]:
+    """The recurrent cells, and "bi" + each: that cell reading the window both ways (bigru: a bidirectional GRU)."""
+    from seqtool.models.rnn import CELLS
+
+    return (*CELLS, *(f"bi{cell}" for cell in CELLS))
+
+
+def parse_cells(text: str) -> list[str]:
+    """``"lstm,gru,bigru"`` (the --cells option) -> a checked list of cell names."""
+    choices = cell_choices()
+    cells = [name.strip().lower() for name in text.split(",") if name.strip()]
+    if not cells:
+        raise OptionError(f"--cells needs at least one cell, e.g. lstm,gru,bigru; choose from {', '.join(choices)}")
+    for cell in cells:
+        if cell not in choices:
+            raise OptionError(f"--cells: unknown cell {cell!r}; choose from {', '.join(choices)}")
+    if len(set(cells)) != len(cells):
+        raise OptionError(f"--cells lists a cell twice: {text}")
+    return cells

@@ -61,6 +61,7 @@ class ModelKind:
     has_weights: bool = True  # model.safetensors holds a torch model built by :meth:`build`
     compressible: bool = False  # `seqtool compress` knows how to measure it
     pools_requests: bool = False  # the server gathers concurrent requests into one batch (translators)
+    reads_source: bool = False  # scores and predicts given a source (a translator), not text alone
     has_engines: bool = False  # runs on torch and, once exported, on CTranslate2 (`models` lists the engines)
 
     # ----- identity
@@ -140,6 +141,15 @@ class ModelKind:
     def measure(self, loaded: Any, src: Path | None, ref: Path | None, beam: int, limit: int) -> dict[str, Any]:
         """Speed and quality on dev data, for `seqtool compress` (compressible kinds only)."""
         raise OptionError(f"compress works on lm and mt models, not on {self.name} models")
+
+    def check_score_inputs(self, name: str, with_sources: bool) -> None:
+        """Before any file is read: a one-line error when `seqtool score` got the wrong inputs for this kind."""
+        raise OptionError(f"model {name!r} is a {self.name} model; score works on translators and language models")
+
+    def score(self, loaded: Any, texts: list[str], sources: list[str] | None) -> list[Any]:
+        """Forced decoding (`seqtool score`): each text's :class:`~seqtool.tasks.scoring.Scored`, given
+        its source where the kind reads one (:attr:`reads_source`)."""
+        raise OptionError(f"{self.name} models do not score text")
 
     def predict(self, loaded: Any, text: str, **options: Any) -> Any:
         """What the model says about one input: a JSON-ready value (`seqtool predict`, `POST /api/predict`)."""

@@ -76,6 +76,16 @@ class LMKind(ModelKind):
                     sentences_per_s=round(len(lines) / seconds, 2), speed="sentences/s (scoring)",
                     quality="perplexity", quality_label="perplexity", perplexity=round(scores["dev_ppl"], 2))  # fmt: skip
 
+    def check_score_inputs(self, name: str, with_sources: bool) -> None:
+        if with_sources:
+            raise OptionError(f"model {name!r} is a language model: it scores sentences without a source; "
+                              "give --text FILE, not --src/--hyp")  # fmt: skip
+
+    def score(self, loaded: Any, texts: list[str], sources: list[str] | None) -> list[Any]:
+        from seqtool.tasks.scoring import score_sentences
+
+        return score_sentences(loaded, texts)
+
     def predict(self, loaded: Any, text: str, **options: Any) -> Any:
         from seqtool.tasks.lm import predict_next
 

@@ -18,6 +18,7 @@ class MTKind(ModelKind):
     compressible = True
     has_engines = True
     pools_requests = True
+    reads_source = True
 
     def train(self, ws: Workspace, name: str | None, options: dict[str, Any], *, device: str = "auto",
               resume: bool = False, threads: int = 1, progress: Any = None) -> tuple[str, Any]:  # fmt: skip
@@ -85,6 +86,18 @@ class MTKind(ModelKind):
         return dict(data=str(src), sentences=len(sources), seconds=round(seconds, 2),
                     sentences_per_s=round(len(sources) / seconds, 2), speed="sentences/s (beam)", quality="bleu", quality_label="BLEU",
                     bleu=round(bleu_only(hyps, refs), 2))  # fmt: skip
+
+    def check_score_inputs(self, name: str, with_sources: bool) -> None:
+        if not with_sources:
+            from seqtool.errors import OptionError
+
+            raise OptionError(f"model {name!r} is a translator: give --src FILE and --hyp FILE (or TSV lines "
+                              "source<TAB>hypothesis on stdin), not --text")  # fmt: skip
+
+    def score(self, loaded: Any, texts: list[str], sources: list[str] | None) -> list[Any]:
+        from seqtool.tasks.scoring import score_translations
+
+        return score_translations(loaded, sources or [], texts)
 
     def predict(self, loaded: Any, text: str, **options: Any) -> Any:
         found = loaded.translate([text], **options)[0]

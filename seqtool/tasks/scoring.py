@@ -1,0 +1,121 @@
+"""Forced decoding: how probable a model finds given outputs (`seqtool score`, translate's confidence).
+
+A translator scores (source, hypothesis) pairs, a language model scores sentences: each target token's
+log-probability given the source and the tokens before it, ``</s>`` included, from one teacher-forced
+pass (no search). The total is what beam search reports for the same tokens (its ``score``), so
+`seqtool score` on `translate`'s own output gives back translate's scores. Both engines implement
+``score_ids(sources, targets)``: torch here, CTranslate2 through its ``score_batch``.
+
+Uses: rerank an n-best list, filter a crawled corpus by model score, find the lines a model gets wrong,
+compare models on the same references, flag doubtful translations (``translate --confidence``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from seqtool.data.batching import EncodedCorpus, collate, token_batches
+from seqtool.data.corpus import read_lines
+from seqtool.errors import DataError
+from seqtool.metrics import word_count
+
+
+@dataclass
+class Scored:
+    """One scored output: its total log-probability and, per token (``</s>`` last), the pieces and theirs."""
+
+    total: float
+    logprobs: list[float]
+    pieces: list[str] = field(default_factory=list)
+    words: int = 0  # language models: words of the sentence plus one end-of-sentence (per-word perplexity)
+
+    @property
+    def mean(self) -> float:
+        """Mean log-probability per token: the length-normalized score, and the sentence's confidence."""
+        return self.total / max(1, len(self.logprobs))
+
+    def as_dict(self, tokens: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {"score": self.total, "mean_logprob": self.mean, "length": len(self.logprobs)}
+        if self.words:
+            out["perplexity"] = math.exp(-self.total / self.words)
+        if tokens:
+            out["tokens"] = [{"piece": p, "logprob": lp, "prob": math.exp(lp)}
+                             for p, lp in zip(self.pieces, self.logprobs, strict=True)]  # fmt: skip
+        return out
+
+
+def _in_memory(rows: Sequence[Sequence[int]]) -> EncodedCorpus:
+    offsets = np.cumsum([0, *(len(r) for r in rows)]).astype(np.int64)
+    return EncodedCorpus(np.array([i for r in rows for i in r], dtype=np.int32), offsets)
+
+
+@torch.no_grad()
+def score_ids_torch(model: Any, device: torch.device, sources: Sequence[Sequence[int]] | None,
+                    targets: Sequence[Sequence[int]], max_tokens: int = 4096) -> list[list[float]]:  # fmt: skip
+    """Per target, the log-probability of each of its tokens and of ``</s>`` (teacher forcing, fp32)."""
+    model.eval()
+    tgt = _in_memory(targets)
+    src = _in_memory(sources) if sources is not None else None
+    lengths = tgt.lengths() + 1 if src is None else np.maximum(tgt.lengths() + 1, src.lengths())
+    out: list[list[float]] = [[] for _ in targets]
+    for indices in token_batches(lengths, max_tokens, seed=0, epoch=0, shuffle=False):
+        batch = collate(indices, tgt, src).to(device)
+        logp = torch.log_softmax(model.logits(model.features(batch)).float(), dim=-1)
+        picked = logp.gather(-1, batch.tgt_out[..., None])[..., 0]
+        for row, i in enumerate(indices.tolist()):
+            out[i] = picked[row, : len(targets[i]) + 1].tolist()
+    return out
+
+
+def read_pairs(src: Path, hyp: Path) -> tuple[list[str], list[str]]:
+    """The lines of two line-aligned files: unequal counts or an empty line is an error naming the line."""
+    sources, hyps = [line for _, line in read_lines(src)], [line for _, line in read_lines(hyp)]
+    if len(sources) != len(hyps):
+        raise DataError(f"{hyp}: {len(hyps)} lines, but {src} has {len(sources)}; give one hypothesis per source line")
+    return sources, hyps
+
+
+def check_nonempty(texts: Sequence[str], where: str) -> None:
+    for n, text in enumerate(texts, start=1):
+        if not text.strip():
+            raise DataError(f"{where}:{n}: empty line; every line needs text to score (remove it or fill it)")
+
+
+def score_translations(tr: Any, sources: Sequence[str], hyps: Sequence[str]) -> list[Scored]:
+    """Each hypothesis's scores given its source, on the translator's engine (``tr.score_ids``). The
+    hypotheses are read as the target tokenizer reads text: in the corpus segmentation for a segmented
+    target (`translate --tokenized` output), so that the pieces are the ones the model produced."""
+    src_ids = tr.src_tok.encode_batch(list(sources))
+    tgt_ids = tr.tgt_tok.encode_batch(list(hyps))
+    found = tr.score_ids(src_ids, tgt_ids)
+    return [Scored(sum(lps), lps, [*(tr.tgt_tok.id_to_piece(i) for i in ids), "</s>"])
+            for ids, lps in zip(tgt_ids, found, strict=True)]  # fmt: skip
+
+
+def score_sentences(lm: Any, lines: Sequence[str]) -> list[Scored]:
+    """Each sentence's log-probability under a language model (per-word perplexity alongside)."""
+    ids = lm.tokenizer.encode_batch(list(lines))
+    found = score_ids_torch(lm.model, lm.device, None, ids)
+    return [Scored(sum(lps), lps, [*(lm.tokenizer.id_to_piece(i) for i in row), "</s>"],
+                   word_count(lm.tokenizer.prepare(line)))
+            for line, row, lps in zip(lines, ids, found, strict=True)]  # fmt: skip
+
+
+def confidence(tr: Any, sources: Sequence[str], found: list[list[Any]]) -> list[list[Scored]]:
+    """Per source, the scores of each of its translations (``found``: translate's output), scored by the
+    same engine from the very ids the search produced. An empty source has empty translations, scored 0."""
+    src_ids = tr.src_tok.encode_batch(list(sources))
+    todo = [(n, k) for n, outs in enumerate(found) for k in range(len(outs)) if src_ids[n]]
+    scored = tr.score_ids([src_ids[n] for n, _ in todo], [found[n][k].hypothesis.ids for n, k in todo]) if todo else []
+    out = [[Scored(0.0, [0.0], ["</s>"]) for _ in outs] for outs in found]
+    for (n, k), lps in zip(todo, scored, strict=True):
+        pieces = [*(tr.tgt_tok.id_to_piece(i) for i in found[n][k].hypothesis.ids), "</s>"]
+        out[n][k] = Scored(sum(lps), lps, pieces)
+    return out
