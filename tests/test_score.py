@@ -100,3 +100,49 @@ def test_bad_input_is_one_line(ws: Path, tmp_path: Path) -> None:
     assert_clean_error(run_cli("score", "-m", "mt-gru", "--text", str(src), *w), "is a translator")
     assert_clean_error(run_cli("score", "-m", "mt-gru", "--src", str(src), *w), "both --src and --hyp")
     assert_clean_error(run_cli("translate", "hi", "-m", "mt-gru", "--min-confidence", "2", *w), "--min-confidence")
+
+
+# ----- ensembles (translate/score/evaluate --model a,b)
+
+
+def _copy_model(ws: Path, name: str, new: str) -> None:
+    shutil.copytree(ws / "models" / name, ws / "models" / new)
+    cfg = json.loads((ws / "models" / new / "config.json").read_text())
+    (ws / "models" / new / "config.json").write_text(json.dumps({**cfg, "name": new}))
+
+
+def test_an_ensemble_of_a_model_with_itself_is_that_model(ws: Path) -> None:
+    _copy_model(ws, "mt-transformer", "twin")
+    alone = _translate(ws, "mt-transformer", "--beam", "4")["results"]
+    both = _translate(ws, "mt-transformer,twin", "--beam", "4")["results"]
+    for a, b in zip(alone, both, strict=True):
+        assert a["translations"][0]["text"] == b["translations"][0]["text"]
+        assert b["translations"][0]["score"] == pytest.approx(a["translations"][0]["score"], abs=1e-4)
+
+
+def test_an_ensemble_scores_each_token_by_the_members_mean_log_probability(ws: Path) -> None:
+    """Averaged log-probabilities, renormalized: never below the members' mean for the same tokens."""
+    found = _translate(ws, "mt-gru")["results"]
+    hyp = ws.parent / "hyp.ja"
+    hyp.write_text("".join(r["translations"][0]["text"] + "\n" for r in found), encoding="utf-8")
+
+    def scores(model: str) -> list[float]:
+        done = run_cli("score", "-m", model, "--src", str(ws.parent / "src.en"), "--hyp", str(hyp), "--json",
+                       "--engine", "torch", "-w", str(ws))  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return [r["score"] for r in json.loads(done.stdout)["results"]]
+
+    gru, transformer, ensemble = scores("mt-gru"), scores("mt-transformer"), scores("mt-gru,mt-transformer")
+    for g, t, e in zip(gru, transformer, ensemble, strict=True):
+        assert e >= (g + t) / 2 - 1e-4 and e not in (g, t)
+
+
+def test_an_ensemble_needs_one_vocabulary_and_torch(ws: Path, tmp_path: Path) -> None:
+    from tests.conftest import make_mt_folder
+
+    make_mt_folder(ws / "models" / "other", name="other")
+    w = ("-w", str(ws))
+    assert_clean_error(run_cli("translate", "hi .", "-m", "mt-gru,other", *w), "another source vocabulary")
+    assert_clean_error(run_cli("translate", "hi .", "-m", "mt-gru,mt-gru", *w), "two or more different")
+    assert_clean_error(run_cli("translate", "hi .", "-m", "mt-gru,mt-transformer", "--engine", "ctranslate2", *w),
+                       "torch engine")  # fmt: skip

@@ -45,7 +45,8 @@ def score_cmd(
         raise OptionError("give both --src and --hyp, or neither")
     if text is not None and src is not None:
         raise OptionError("give --src/--hyp (a translator) or --text (a language model), not both")
-    md, cfg = ws.find(model, "mt") if model is None else (None, ws.model_dir(model).config())
+    first = model.split(",")[0] if model else None  # an ensemble a,b: its members share a kind
+    md, cfg = ws.find(None, "mt") if first is None else (None, ws.model_dir(first).config())
     model_kind = kind_of(cfg)
     name = model or (md.name if md is not None else None)
     if src is not None or text is not None:

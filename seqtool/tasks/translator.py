@@ -42,6 +42,8 @@ def load_translator(
     ``workers``: CTranslate2's parallel batches (default: one per thread)."""
     if engine not in ENGINES:
         raise OptionError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if name is not None and "," in name:
+        return load_ensemble(ws, name, device, engine)
     md, cfg = ws.find(name, "mt", hint="train one with `seqtool train-mt` or run `seqtool demo`")
     if engine != "torch":
         tr = _ctranslate2(md, cfg, device, threads, workers, strict=engine == "ctranslate2", notify=notify)
@@ -54,6 +56,36 @@ def load_translator(
     tr = load_torch_translator(ws, md.name, device)
     tr.engine = "torch"
     return tr
+
+
+def load_ensemble(ws: Workspace, names: str, device: str = "auto", engine: str = "auto") -> Any:
+    """``a,b[,c]``: the translators as one (seqtool.models.ensemble), on torch: their source and target
+    vocabularies must be the same (the same tokenizers), since they read one source and agree on each next
+    token. A checkpoint ensemble is the same thing: copies of one run's epochs as models of their own."""
+    if engine == "ctranslate2":
+        raise OptionError("an ensemble runs on seqtool's torch engine (CTranslate2 has no ensembles): use "
+                          "--engine torch or auto")  # fmt: skip
+    parts = [n.strip() for n in names.split(",")]
+    if len(parts) < 2 or not all(parts) or len(set(parts)) != len(parts):
+        raise OptionError(f"--model {names!r}: an ensemble is two or more different model names, e.g. a,b")
+    from seqtool.models.ensemble import Ensemble
+    from seqtool.tasks.mt import load_translator as load_torch_translator
+
+    members = [load_torch_translator(ws, n, device) for n in parts]
+    first = members[0]
+    for other in members[1:]:
+        for side in ("src_tok", "tgt_tok"):
+            mine, theirs = getattr(first, side), getattr(other, side)
+            same = mine.vocab_size == theirs.vocab_size and all(
+                mine.id_to_piece(i) == theirs.id_to_piece(i) for i in range(mine.vocab_size))  # fmt: skip
+            if not same:
+                which = "source" if side == "src_tok" else "target"
+                raise OptionError(f"--model {names}: {other.md.name!r} has another {which} vocabulary than "
+                                  f"{first.md.name!r}; an ensemble needs models trained with the same tokenizers")  # fmt: skip
+    first.model = Ensemble([m.model for m in members]).eval()
+    first.engine = "torch"
+    first.members = parts
+    return first
 
 
 def _torch_once(ws: Workspace, name: str, device: str) -> Callable[[], Any]:
