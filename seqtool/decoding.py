@@ -11,6 +11,7 @@ hypotheses in one tensor and never copies the state entries a model lists in ``s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -299,6 +300,9 @@ def _sample(model: SequenceModel, src: torch.Tensor, lengths: torch.Tensor, o: S
         if o.top_k > 0:
             kth = logits.topk(min(o.top_k, logits.shape[-1]), dim=-1).values[:, -1:]
             logits = logits.masked_fill(logits < kth, float("-inf"))
+        if o.epsilon > 0:  # epsilon sampling (Hewitt et al. 2022): the most probable token always stays
+            keep = (logp >= math.log(o.epsilon)) | (logp == logp.max(dim=-1, keepdim=True).values)
+            logits = logits.masked_fill(~keep, float("-inf"))
         tokens = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator).squeeze(1)
         scores += logp.gather(1, tokens[:, None])[:, 0].masked_fill(done, 0.0)
         tokens = tokens.masked_fill(done, PAD)

@@ -205,6 +205,12 @@ def translate_cmd(
     temperature: Annotated[float | None, typer.Option(help="--strategy sample: temperature \\[default: 1.0].")] = None,
     top_k: Annotated[int | None, typer.Option(help="--strategy sample: draw among the K best tokens (0: all).")] = None,
     seed: Annotated[int | None, typer.Option(help="--strategy sample: random seed.")] = None,
+    mbr: Annotated[
+        int | None, typer.Option(help="Minimum Bayes risk: pick among the beam's n-best and N epsilon-samples.")
+    ] = None,
+    mbr_metric: Annotated[
+        str, typer.Option(help="--mbr's utility: chrf or bleu (sacrebleu sentence scores).")
+    ] = "chrf",
     confidence: Annotated[
         bool, typer.Option(help="--json: each output token's probability and the mean log-probability.")
     ] = False,
@@ -256,7 +262,12 @@ def translate_cmd(
         setup_torch(threads)
     elif show_attention:
         extra["return_attention"] = True  # CTranslate2 computes it only on request
-    found = tr.translate(texts, tokenized=tokenized, search=search, batch_sentences=batch_size, **extra)
+    if mbr is not None:
+        from seqtool.tasks.mbr import mbr_translate
+
+        found = mbr_translate(tr, texts, search, mbr, mbr_metric, tokenized=tokenized, batch_sentences=batch_size)
+    else:
+        found = tr.translate(texts, tokenized=tokenized, search=search, batch_sentences=batch_size, **extra)
     if show_attention:
         for path in attention_figures(tr, ws.figures_dir, texts, found):
             console.print(f"attention heatmap: {path}", style="dim")

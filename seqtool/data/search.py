@@ -43,6 +43,7 @@ class SearchOptions:
     alpha: float = 1.0  # GNMT length penalty (gnmt_penalty); 0: rank by raw log-probability
     temperature: float = 1.0  # sample: the distribution's temperature
     top_k: int = 0  # sample: draw among the k most probable tokens only (0: all)
+    epsilon: float = 0.0  # sample: never draw a token less probable than this (epsilon sampling; 0: off)
     max_len: int | None = None  # output tokens at most (None: output_length_cap of each source)
     seed: int | None = None  # sample: the random seed (None: unseeded)
 
@@ -52,6 +53,8 @@ class SearchOptions:
             raise OptionError(f"need --beam >= 1 and --nbest >= 1, got beam {self.beam}, nbest {self.nbest}")
         if self.temperature <= 0 or self.top_k < 0:
             raise OptionError(f"need --temperature > 0 and --top-k >= 0, got {self.temperature}, {self.top_k}")
+        if not 0 <= self.epsilon < 1:
+            raise OptionError(f"--epsilon must be in [0, 1), got {self.epsilon}")
         if self.max_len is not None and self.max_len <= 0:
             raise OptionError(f"--max-len must be > 0, got {self.max_len}")
         return self
