@@ -146,3 +146,33 @@ def test_an_ensemble_needs_one_vocabulary_and_torch(ws: Path, tmp_path: Path) ->
     assert_clean_error(run_cli("translate", "hi .", "-m", "mt-gru,mt-gru", *w), "two or more different")
     assert_clean_error(run_cli("translate", "hi .", "-m", "mt-gru,mt-transformer", "--engine", "ctranslate2", *w),
                        "torch engine")  # fmt: skip
+
+
+# ----- corpus filtering (score --reverse --keep --out)
+
+
+def test_filtering_keeps_the_best_fraction_in_input_order(ws: Path, tmp_path: Path) -> None:
+    """Mechanics on the fixture's models (a real pair of directions is benchmarks/filter_bench.sh's job)."""
+    src = ws.parent / "src.en"
+    found = _translate(ws, "mt-gru")["results"]
+    hyp = tmp_path / "hyp.ja"
+    hyp.write_text("".join(r["translations"][0]["text"] + "\n" for r in found), encoding="utf-8")
+    w = ("-w", str(ws), "--engine", "torch")
+    scores = json.loads(run_cli("score", "-m", "mt-gru", "--reverse", "mt-transformer", "--src", str(src),
+                                "--hyp", str(hyp), "--json", *w).stdout)["scores"]  # fmt: skip
+    assert len(scores) == 6 and all(s >= 0 for s in scores)  # |H_f - H_r| + mean cross-entropy
+    out = tmp_path / "kept"
+    done = run_cli("score", "-m", "mt-gru", "--reverse", "mt-transformer", "--src", str(src), "--hyp", str(hyp),
+                   "--keep", "0.5", "--out", str(out), "--json", *w)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    kept = json.loads(done.stdout)["kept_lines"]
+    best = sorted(range(6), key=lambda i: scores[i])[:3]
+    assert kept == sorted(i + 1 for i in best)
+    sources = src.read_text(encoding="utf-8").splitlines()
+    assert (tmp_path / "kept.src").read_text(encoding="utf-8").splitlines() == [sources[i - 1] for i in kept]
+    assert len((tmp_path / "kept.tgt").read_text(encoding="utf-8").splitlines()) == 3
+    assert_clean_error(run_cli("score", "-m", "mt-gru", "--reverse", "lm-lstm", "--src", str(src), "--hyp", str(hyp),
+                               *w), "--reverse lm-lstm")  # fmt: skip
+    assert_clean_error(run_cli("score", "-m", "mt-gru", "--reverse", "mt-transformer", "--src", str(src), "--hyp",
+                               str(hyp), "--keep", "0.5", *w), "--keep FRACTION and --out PREFIX together")  # fmt: skip
+    assert not (tmp_path / "kept2.src").exists()

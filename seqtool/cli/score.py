@@ -13,6 +13,44 @@ from seqtool.cli.app import app
 from seqtool.cli.common import DeviceOpt, EngineOpt, JsonOpt, ThreadsOpt, WorkspaceOpt, notice, print_json, setup_torch
 
 
+def _filter(ws: object, forward: object, reverse: str | None, keep: float | None, out: Path | None,
+            sources: list[str] | None, targets: list[str], device: str, options: dict, json: bool) -> None:  # fmt: skip
+    """`score --reverse NAME [--keep F --out PREFIX]`: dual conditional cross-entropy filtering."""
+    from seqtool.errors import OptionError
+    from seqtool.files import atomic_write_text
+    from seqtool.store.workspace import load_model_config
+    from seqtool.tasks.kinds import kind_of
+    from seqtool.tasks.scoring import dual_cross_entropy, keep_best
+
+    if reverse is None or sources is None:
+        raise OptionError("filtering needs a translator pair: --model SRC->TGT, --reverse TGT->SRC, --src and --hyp")
+    if (keep is None) != (out is None):
+        raise OptionError("give --keep FRACTION and --out PREFIX together")
+    if keep is not None and not 0 < keep <= 1:
+        raise OptionError(f"--keep must be in (0, 1], got {keep}")
+    reverse_kind = kind_of(load_model_config(ws, reverse))  # type: ignore[arg-type]
+    if not reverse_kind.reads_source:
+        raise OptionError(
+            f"--reverse {reverse}: a {reverse_kind.name} model; give the translator of the other direction"
+        )
+    backward = reverse_kind.load(ws, reverse, device, **options)  # type: ignore[arg-type]
+    scores = dual_cross_entropy(forward, backward, sources, targets)
+    if keep is None or out is None:
+        if json:
+            print_json({"scores": scores})
+        else:
+            sys.stdout.write("".join(f"{s:.6f}\n" for s in scores))
+        return
+    kept = keep_best(scores, keep)
+    atomic_write_text(Path(f"{out}.src"), "".join(sources[i] + "\n" for i in kept))
+    atomic_write_text(Path(f"{out}.tgt"), "".join(targets[i] + "\n" for i in kept))
+    summary = {"pairs": len(scores), "kept": len(kept), "src": f"{out}.src", "tgt": f"{out}.tgt"}
+    if json:
+        print_json({**summary, "kept_lines": [i + 1 for i in kept]})
+    else:
+        notice(f"kept {len(kept):,} of {len(scores):,} pairs (lowest dual cross-entropy): {out}.src, {out}.tgt")
+
+
 @app.command("score", rich_help_panel=panels.EVAL)
 def score_cmd(
     model: Annotated[
@@ -24,6 +62,18 @@ def score_cmd(
     ] = None,
     text: Annotated[Path | None, typer.Option(help="Language models: the sentences to score, one per line.")] = None,
     tokens: Annotated[bool, typer.Option(help="Also each token's log-probability.")] = False,
+    reverse: Annotated[
+        str | None,
+        typer.Option(
+            help="Filter a corpus: the reverse translator (tgt->src); prints dual cross-entropy, lower is better."
+        ),
+    ] = None,
+    keep: Annotated[
+        float | None, typer.Option(help="With --reverse: keep this fraction of the pairs, best first.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="With --keep: write the kept pairs to OUT.src and OUT.tgt (input order).")
+    ] = None,
     engine: EngineOpt = "auto",
     device: DeviceOpt = "auto",
     threads: ThreadsOpt = None,
@@ -79,6 +129,9 @@ def score_cmd(
     loaded = model_kind.load(ws, name, device, **options)
     if getattr(loaded, "engine", "torch") == "torch":
         setup_torch(threads)
+    if reverse is not None or keep is not None or out is not None:
+        _filter(ws, loaded, reverse, keep, out, sources, texts, device, options, json)
+        return
     scored = model_kind.score(loaded, texts, sources)
     if json:
         print_json({"model": loaded.md.name, "engine": getattr(loaded, "engine", "torch"),

@@ -119,3 +119,21 @@ def confidence(tr: Any, sources: Sequence[str], found: list[list[Any]]) -> list[
         pieces = [*(tr.tgt_tok.id_to_piece(i) for i in found[n][k].hypothesis.ids), "</s>"]
         out[n][k] = Scored(sum(lps), lps, pieces)
     return out
+
+
+def dual_cross_entropy(forward: Any, reverse: Any, sources: Sequence[str], targets: Sequence[str]) -> list[float]:
+    """Junczys-Dowmunt (2018)'s dual conditional cross-entropy of each pair, lower is better: with
+    H_f = -log P(y|x) / |y| from the forward translator and H_r = -log P(x|y) / |x| from the reverse one,
+    ``|H_f - H_r| + (H_f + H_r) / 2``: both directions must find the pair likely, and equally so (a
+    misaligned or wrong-language pair fails at least one)."""
+    fwd = score_translations(forward, sources, targets)
+    rev = score_translations(reverse, targets, sources)
+    return [abs(-f.mean + r.mean) + (-f.mean - r.mean) / 2 for f, r in zip(fwd, rev, strict=True)]
+
+
+def keep_best(scores: Sequence[float], fraction: float) -> list[int]:
+    """Indices (in input order) of the ``fraction`` of lines with the lowest scores (ties: earlier first)."""
+    if not 0 < fraction <= 1:
+        raise DataError(f"--keep must be in (0, 1], got {fraction}")
+    count = max(1, round(len(scores) * fraction)) if scores else 0
+    return sorted(sorted(range(len(scores)), key=lambda i: (scores[i], i))[:count])
