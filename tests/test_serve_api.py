@@ -4,6 +4,7 @@ every endpoint, every error status, the token, reloading, and micro-batching cor
 from __future__ import annotations
 
 import asyncio
+import math
 import shutil
 import threading
 import time
@@ -93,6 +94,29 @@ def test_attention_has_one_row_per_output_piece(client: TestClient) -> None:
     assert "".join(att["source"]).replace("▁", " ").strip() == "my father likes cats ."
     for row in att["weights"]:
         assert len(row) == len(att["source"]) and sum(row) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_confidence_is_each_outputs_own_probability(client: TestClient) -> None:
+    """confidence: true gives every candidate its tokens' probabilities (then </s>'s) and their mean log."""
+    body = ok(client.post("/api/translate", json={"q": ["my father likes cats .", "i can't swim"], "beam": 3,
+                                                  "nbest": 2, "confidence": True}))  # fmt: skip
+    for t in body["translations"]:
+        for cand in [t, *t["nbest"]]:
+            assert len(cand["probs"]) == len(cand["tokens"]) + 1 and all(0 < p <= 1 for p in cand["probs"])
+            assert math.prod(cand["probs"]) == pytest.approx(math.exp(cand["score"]), rel=1e-3)
+            assert cand["mean_logprob"] == pytest.approx(cand["score"] / len(cand["probs"]), abs=1e-4)
+    plain = ok(client.post("/api/translate", json={"q": "i can't swim"}))["translations"][0]
+    assert "probs" not in plain or plain["probs"] is None
+
+
+def test_a_strategy_is_chosen_by_name(client: TestClient) -> None:
+    greedy = ok(client.post("/api/translate", json={"q": "i can't swim", "strategy": "greedy"}))["translations"][0]
+    beam1 = ok(client.post("/api/translate", json={"q": "i can't swim", "beam": 1}))["translations"][0]
+    assert greedy["text"] == beam1["text"]
+    drawn = [ok(client.post("/api/translate", json={"q": "i can't swim", "strategy": "sample", "seed": 5}))
+             for _ in range(2)]  # fmt: skip
+    assert drawn[0]["translations"] == drawn[1]["translations"]  # the same seed, the same draw
+    error(client.post("/api/translate", json={"q": "hi", "strategy": "nope"}), 422, "--strategy must be one of")
 
 
 def test_concurrent_requests_get_exactly_what_they_get_alone(served_workspace: Path) -> None:  # noqa: F811

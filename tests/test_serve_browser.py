@@ -83,6 +83,9 @@ def test_every_tab_works_and_fits(server: str, browser, tmp_path: Path, width: i
     assert page.locator("table.heatmap thead th").count() == len(api["translations"][0]["attention"]["source"]) + 1
     assert page.locator(".nbest li").count() == 3
     assert page.locator(".heatmap th[scope=row]").all_inner_texts() == target
+    # Each output piece shaded by doubt; hovering shows its probability.
+    shaded = page.locator(".confidence span[title]")
+    assert shaded.count() == len(target) and "p = " in (shaded.first.get_attribute("title") or "")
     _check_fits(page, width)
     page.screenshot(path=str(tmp_path / f"translate-{width}.png"), full_page=True)
 

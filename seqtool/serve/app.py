@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import importlib.util
+import math
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -133,6 +134,13 @@ def create_app(
         out = [
             _translation(tr, text, hyps, req.nbest > 1, req.attention) for text, hyps in zip(texts, found, strict=True)
         ]
+        if req.confidence:  # forced decoding of the outputs on the model's own thread
+            from seqtool.tasks.scoring import confidence
+
+            scored = await _call(entry, lambda loaded: confidence(loaded, texts, found))
+            for t, scores in zip(out, scored, strict=True):
+                for cand, sc in zip([t, *(t.nbest or [])], [scores[0], *scores], strict=False):
+                    cand.probs, cand.mean_logprob = [math.exp(lp) for lp in sc.logprobs], sc.mean
         return s.TranslateResponse(translations=out, model=entry.name, ms=round((time.perf_counter() - t0) * 1000, 2))
 
     @app.post("/api/predict", response_model=s.PredictResponse)

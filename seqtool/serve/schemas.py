@@ -22,6 +22,7 @@ class TranslateRequest(_Request):
     )
     attention: bool = Field(False, description="Return the attention weights (attention models only).")
     strategy: str = Field("beam", description="Search: beam, greedy, sample, or a plugin's strategy.")
+    confidence: bool = Field(False, description="Also each output token's probability and the mean log-probability.")
     temperature: float | None = Field(None, gt=0.0, description="strategy sample: temperature [default: 1.0].")
     top_k: int | None = Field(None, ge=0, description="strategy sample: draw among the K best tokens (0: all).")
     seed: int | None = Field(None, description="strategy sample: random seed (the same seed, the same draws).")
@@ -37,6 +38,12 @@ class Candidate(BaseModel):
     text: str = Field(..., description="Display text (Japanese without word spaces).")
     tokens: list[str] = Field(..., description="Output pieces of the target tokenizer.")
     score: float = Field(..., description="Total log-probability.")
+    probs: list[float] | None = Field(
+        None, description="confidence: the probability of each of `tokens`, then of </s> (forced decoding)."
+    )
+    mean_logprob: float | None = Field(
+        None, description="confidence: mean log-probability per token (</s> included); low means doubtful."
+    )
 
 
 class Translation(Candidate):

@@ -73,6 +73,19 @@ function heatmap(att) {
     el("table", { class: "heatmap", "aria-label": "attention: output pieces by source pieces" }, el("thead", {}, head), body));
 }
 
+// Each output piece shaded by how unsure the model was of it (hover: its probability).
+function confidence(t) {
+  const spaced = /\s/.test(t.text);
+  const line = el("p", { class: "confidence", lang: "ja", "aria-label": "output pieces shaded by doubt" });
+  [...t.tokens, "</s>"].forEach((piece, i) => {
+    const p = t.probs[i];
+    const shown = piece === "</s>" ? "⏎" : piece.replace(/\u2581/g, spaced ? " " : "");
+    line.append(el("span", { title: `${piece}: p = ${p.toFixed(3)}`, style: `background: rgba(208, 47, 47, ${(0.6 * (1 - p)).toFixed(3)})` }, shown));
+  });
+  line.append(el("span", { class: "score" }, ` mean log-prob ${t.mean_logprob.toFixed(2)}`));
+  return line;
+}
+
 async function translate() {
   const output = $("translate-output");
   await run("translate-error", output, async () => {
@@ -81,14 +94,16 @@ async function translate() {
     const beam = Number($("translate-beam").value) || 1;
     const nbest = Math.min(beam, Number($("translate-nbest").value) || 1);
     const lines = text.split("\n").filter((l) => l.trim());
-    const data = await api("/api/translate", { q: lines, beam, nbest, model: modelOf($("translate-model")), attention: true })
+    const ask = { q: lines, beam, nbest, model: modelOf($("translate-model")), confidence: true };
+    const data = await api("/api/translate", { ...ask, attention: true })
       .catch((e) => {
         if (!/no attention/.test(e.message)) throw e;
-        return api("/api/translate", { q: lines, beam, nbest, model: modelOf($("translate-model")) });
+        return api("/api/translate", ask);
       });
     output.replaceChildren();
     for (const t of data.translations) {
       output.append(el("p", { class: "translation", lang: "ja" }, t.text));
+      if (t.probs) output.append(confidence(t));
       if (t.nbest) {
         const list = el("ol", { class: "nbest" });
         for (const c of t.nbest) list.append(el("li", { lang: "ja" }, c.text, el("span", { class: "score" }, c.score.toFixed(3))));
