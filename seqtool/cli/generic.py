@@ -16,7 +16,16 @@ import typer
 
 from seqtool.cli import panels
 from seqtool.cli.app import app
-from seqtool.cli.common import DeviceOpt, JsonOpt, ThreadsOpt, WorkspaceOpt, console, print_json, setup_torch
+from seqtool.cli.common import (
+    DeviceOpt,
+    JsonOpt,
+    ThreadsOpt,
+    WorkspaceOpt,
+    console,
+    print_json,
+    setup_torch,
+    training_summary,
+)
 
 SetOpt = Annotated[
     list[str] | None, typer.Option("--set", help="KEY=VALUE (VALUE read as JSON when it parses, else text).")
@@ -75,8 +84,7 @@ def train_cmd(
                                            threads=threads or 1, progress=progress)  # fmt: skip
     best = result.best or {}
     if json:
-        print_json({"name": trained, "kind": model_kind.name, "best": best, "epochs": result.epochs,
-                    "stopped_because": result.stopped_because})  # fmt: skip
+        print_json({**training_summary(trained, result), "kind": model_kind.name})
         return
     console.print(f"[bold green]trained {trained}[/] ({model_kind.title}): best {best.get('metric')} "
                   f"{best.get('value', float('nan')):.4g} (epoch {best.get('epoch')})")  # fmt: skip

@@ -179,10 +179,7 @@ class Registry:
                         404, f"no {kind} model is served from {self.ws.root}; train one or run `seqtool demo`"
                     )
                 return entry
-            entry = self.models.get(name)
-        if entry is None:
-            known = ", ".join(sorted(self.models)) or "none"
-            raise ApiError(404, f"no model named {name!r} is served (models: {known})")
+        entry = self.get_any(name)
         if entry.kind != kind:
             raise ApiError(422, f"model {name!r} is a {entry.kind} model, but this endpoint needs a {kind} model")
         return entry
