@@ -1,4 +1,4 @@
-"""Learning-curve figures: trained models' metrics histories and the binary-addition experiment.
+"""Learning-curve figures: trained models' metrics histories and the course experiments (binary addition, next word).
 
 Library code: it reads model folders and writes PNGs, never prints, and raises typed errors.
 Figures are drawn with :mod:`seqtool.viz.figures` (Agg backend, CJK font, atomic PNG writes), several
