@@ -20,6 +20,7 @@ from seqtool.data.batch import Batch
 from seqtool.data.specials import BOS, EOS
 from seqtool.store.workspace import Workspace
 from seqtool.tasks.lm import LMTask
+from seqtool.training.schedule import effective_warmup
 from seqtool.training.trainer import Trainer
 from tests.conftest import SAMPLE, run_main
 
@@ -204,22 +205,28 @@ def test_the_transformer_lm_warms_up_then_decays_linearly_to_zero(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, data: tuple[Path, Path], tmp_path: Path
 ) -> None:
     """A Transformer LM trains with Adam on sentence batches; its rate starts near 0 (warm-up over the
-    recorded warmup steps) and is multiplied by a factor falling linearly to 0 at the end of the budget.
-    Without warm-up (--warmup 0) it starts at the peak and falls linearly."""
+    recorded warm-up steps: the recipe's, capped at a quarter of the run's planned updates) and is
+    multiplied by a factor falling linearly to 0 at the end of the budget. Without warm-up (--warmup 0)
+    it starts at the peak and falls linearly."""
     tiny = ("--cell", "transformer", "--layers", "1", "--emb-dim", "16", "--heads", "2", "--ff-dim", "32",
             "--dropout", "0")  # fmt: skip
-    run = train(monkeypatch, capsys, data, tmp_path / "default", *tiny)
+    run = train(monkeypatch, capsys, data, tmp_path / "default", *tiny, "--epochs", "4")
     tc = run.train_config
     assert {s.optimizer for s in run.steps} == {torch.optim.Adam} and not any(s.batch.stream for s in run.steps)
     total = len(run.steps)
-    assert total >= 4 and tc["warmup"] > total
-    assert rates(run)[0] < tc["lr"] / 10  # warming up from near 0
+    plan = Workspace(tmp_path / "default").find("m", "lm")[1]["schedule_plan"]
+    assert total >= 4 and tc["warmup"] > total  # the recipe's warm-up is longer than this 4-epoch run
+    assert plan == {"warmup": effective_warmup(tc["warmup"], total), "configured_warmup": tc["warmup"],
+                    "planned_updates": total, "planned_by": "epochs"}  # fmt: skip
+    warmup = plan["warmup"]
+    assert 3 <= warmup < total  # the run leaves its warm-up
+    assert rates(run)[0] == pytest.approx(tc["lr"] / warmup)  # warming up from a fraction of the peak
     assert rates(run)[1] > rates(run)[0]
-    expected = [tc["lr"] * min(1, k / tc["warmup"]) * (1 - (k - 1) / total) for k in range(1, total + 1)]
+    expected = [tc["lr"] * min(1, k / warmup) * (1 - (k - 1) / total) for k in range(1, total + 1)]
     assert rates(run) == pytest.approx(expected, rel=1e-6)
     assert run.steps[0].largest_move == pytest.approx(rates(run)[0], rel=1e-2)  # the rate Adam really applied
 
-    flat = train(monkeypatch, capsys, data, tmp_path / "no-warmup", *tiny, "--warmup", "0")
+    flat = train(monkeypatch, capsys, data, tmp_path / "no-warmup", *tiny, "--epochs", "4", "--warmup", "0")
     assert flat.train_config["warmup"] == 0
     assert rates(flat) == pytest.approx([tc["lr"] * (1 - k / total) for k in range(total)], rel=1e-6)
 

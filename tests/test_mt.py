@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -59,8 +61,10 @@ def test_transformer_learns(tmp_path, sample):
 def test_default_recipe_warms_up_the_rate_from_zero(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    """`seqtool train-mt` with the default recipe (a tiny Transformer, two steps): Adam applies a rate that
-    starts near 0 and rises linearly (warm-up), far below the peak, as the schedule config.json records
+    """`seqtool train-mt` with the default recipe (a tiny Transformer planned for 800 epochs of 300 pairs,
+    stopped by a Ctrl-C after two steps): thousands of planned updates keep the recipe's warm-up (runs planned
+    shorter warm up over a quarter of their updates: tests/test_tiny_corpus.py). Adam applies a rate that
+    starts near 0 and rises linearly, far below the peak, as the schedule config.json records
     (inverse_sqrt: peak * min(step / warmup, sqrt(warmup / step))) prescribes; Adam's first update moves
     each weight by at most that first, small rate."""
     applied: list[tuple[type, float, float]] = []  # per step: optimizer, its rate, the largest weight change
@@ -71,6 +75,8 @@ def test_default_recipe_warms_up_the_rate_from_zero(
         out = original(self, batch)
         moved = max(float((p.detach() - b).abs().max()) for p, b in zip(self.model.parameters(), before, strict=True))
         applied.append((type(self.optimizer), self.optimizer.param_groups[0]["lr"], moved))
+        if len(applied) == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # a Ctrl-C: the run stops after this step, resumable
         return out
 
     monkeypatch.setattr(Trainer, "train_step", recorded)
@@ -83,11 +89,15 @@ def test_default_recipe_warms_up_the_rate_from_zero(
         capsys, "train-mt", "--src", str(files["train", "en"]), "--tgt", str(files["train", "ja"]),
         "--dev-src", str(files["dev", "en"]), "--dev-tgt", str(files["dev", "ja"]), "--layers", "1",
         "--emb-dim", "32", "--heads", "2", "--ff-dim", "64", "--src-vocab", "300", "--tgt-vocab", "300",
-        "--epochs", "1", "--name", "m", "--device", "cpu", "--precision", "fp32", "--threads", "1", "--json",
+        "--epochs", "800", "--name", "m", "--device", "cpu", "--precision", "fp32", "--threads", "1", "--json",
         "-w", str(tmp_path / "ws"),
     )  # fmt: skip
-    assert code == 0, err
-    tc = Workspace(tmp_path / "ws").find("m", "mt")[1]["train_config"]
+    assert code != 0 and "interrupted" in err, err
+    config = json.loads((tmp_path / "ws" / "models" / "m" / "config.json").read_text(encoding="utf-8"))
+    tc = config["train_config"]
+    plan = config["schedule_plan"]
+    assert (plan["warmup"], plan["configured_warmup"], plan["planned_by"]) == (tc["warmup"], tc["warmup"], "epochs")
+    assert plan["planned_updates"] >= 4 * tc["warmup"]  # 800 epochs of >= 2 batches: the warm-up is kept
     assert len(applied) == 2 and {optimizer for optimizer, _, _ in applied} == {torch.optim.Adam}
     (_, first, moved), (_, second, _) = applied
     assert 0 < first < second < tc["lr"] / 10  # rising from near 0, far from the peak

@@ -113,8 +113,13 @@ class Task(abc.ABC):
         in ``config``). Default: shuffled batches of about ``batch_tokens`` tokens (padding included)
         by :meth:`lengths`, built by :meth:`make_batch`, shared out among torchrun ranks."""
         lengths = self.lengths(corpus)
-        return Batching(lambda epoch: token_batches(lengths, cfg.batch_tokens, cfg.seed, epoch),
+        tokens = self.batch_tokens(cfg, lengths, config)
+        return Batching(lambda epoch: token_batches(lengths, tokens, cfg.seed, epoch),
                         lambda idx: self.make_batch(corpus, idx))  # fmt: skip
+
+    def batch_tokens(self, cfg: TrainConfig, lengths: np.ndarray, config: dict[str, Any]) -> int:
+        """Padded tokens per batch: ``--batch-size`` (a task may cut it for a small corpus, and record that)."""
+        return cfg.batch_tokens
 
 
 def train_task(

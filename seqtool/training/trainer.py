@@ -123,6 +123,8 @@ class Trainer:
         # cfg.ema > 0: evaluation, best weights and averaging use this average of the weights.
         self.ema = weight_ema(model, cfg.ema) if cfg.ema > 0 else None
         self.fraction = 0.0  # of the budget used (time or epochs, the nearer): budget-aware schedules
+        # The warm-up in use: cfg.warmup capped at a share of the planned updates (schedule.WarmupPlan).
+        self.plan = schedule.WarmupPlan(cfg.warmup)
         # Bounds the RSS that heap fragmentation adds (seqtool.training.memory).
         self.heap = HeapTrimmer(self.knobs.trim_every)
 
@@ -135,7 +137,30 @@ class Trainer:
     def lr_at(self, step: int, fraction: float | None = None) -> float:
         """The rate of step ``step``; ``fraction``: of the budget used (default: where the run is)."""
         cfg, used = self.cfg, self.fraction if fraction is None else fraction
-        return schedule.lr_at(cfg.schedule, cfg.lr, step, cfg.warmup, used, self.lr_scale)
+        return schedule.lr_at(cfg.schedule, cfg.lr, step, self.plan.warmup, used, self.lr_scale)
+
+    def _plan(self, planned_updates: int, by: str, final: bool) -> None:
+        """Set the planned updates and the warm-up they allow; record them (train.log, config.json)."""
+        self.plan.plan(planned_updates, final)
+        if self.rank != 0:
+            return
+        warmup = self.plan.warmup
+        note = f"warm-up {warmup} steps (configured {self.cfg.warmup}; {planned_updates} updates planned by {by}"
+        note += ")" if final else "; the time budget may shorten it once the steps/s are measured)"
+        self.md.log(note)
+        if self.md.config_path.exists():  # the task driver's run has one (a bare Trainer need not)
+            self.md.update_config(schedule_plan={"warmup": warmup, "configured_warmup": self.cfg.warmup,
+                                                 "planned_updates": planned_updates, "planned_by": by})  # fmt: skip
+        if warmup != self.cfg.warmup:
+            self.progress({"event": "status", "message": note})
+
+    def _measure_speed(self, step_seconds: float, budget: float) -> None:
+        """A time budget: after a few steps, plan the updates that the measured steps/s fits in it."""
+        by_time = self.plan.measure(step_seconds, self.step, budget - self.elapsed)
+        if by_time is not None:
+            # Under torchrun every rank must use rank 0's plan (the same rates keep the weights identical).
+            planned = broadcast_from_main(min(self.plan.planned_updates or by_time, by_time), self.world_size)
+            self._plan(planned, "time" if planned < self.plan.planned_updates else "epochs", final=True)
 
     def _update_fraction(self, batch: int, batches: int) -> None:
         """From the position and ``self.elapsed``: the same clock reading as the budget check."""
@@ -157,6 +182,7 @@ class Trainer:
             "best": self.best,
             "bad_epochs": self.bad_epochs,
             "lr_scale": self.lr_scale,
+            **self.plan.state(),
             "epoch_loss": self.epoch_loss,
             "epoch_tokens": self.epoch_tokens,
             "recent_weights": self.recent_weights,  # average_last: the epochs averaged at the end
@@ -186,6 +212,7 @@ class Trainer:
         # Keys added later: checkpoints written before them still resume.
         self.epoch_loss, self.epoch_tokens = state.get("epoch_loss", 0.0), state.get("epoch_tokens", 0)
         self.recent_weights = state.get("recent_weights", [])
+        self.plan.load(state)
         if self.ema is not None and "ema" in state:
             self.ema.load_state_dict(state["ema"])
         # Under torchrun each rank carries its own rows, and only rank 0's are saved: the others restart theirs.
@@ -253,6 +280,9 @@ class Trainer:
             if self.batch_in_epoch == 0:
                 self.epoch_loss, self.epoch_tokens = 0.0, 0
             t_epoch, tokens_before = time.perf_counter(), self.epoch_tokens
+            if not self.plan.fixed and not self.plan.planned_updates:  # the first epoch of a new run
+                self._plan(self.cfg.epochs * len(batches), "epochs", final=not self.cfg.max_minutes)
+            clock = t_epoch - start  # elapsed at the last reading: a step's time is the difference
             self._update_fraction(self.batch_in_epoch, len(batches))
             for b in range(self.batch_in_epoch, len(batches)):
                 loss_sum, n = self.train_step(self.make_batch(batches[b]))
@@ -260,6 +290,9 @@ class Trainer:
                 self.epoch_loss, self.epoch_tokens = self.epoch_loss + loss_sum, self.epoch_tokens + n
                 self.batch_in_epoch = b + 1
                 self.elapsed = time.perf_counter() - start
+                if not self.plan.fixed:
+                    self._measure_speed(self.elapsed - clock, budget)
+                clock = self.elapsed
                 self._update_fraction(b + 1, len(batches))  # the budget used: the next step's rate
                 rate = (self.epoch_tokens - tokens_before) / max(1e-9, time.perf_counter() - t_epoch)
                 self.progress(
@@ -334,9 +367,10 @@ class Trainer:
         """Evaluate, log, keep the best weights; returns whether the dev metric improved."""
         metrics = self._shared_evaluation()
         value = metrics[self.objective.metric]
-        better = self._is_better(value)
+        better = self._is_better(metrics)
         if better:
-            self.best = {"metric": self.objective.metric, "value": value, "epoch": epoch_label, "step": self.step}
+            self.best = {"metric": self.objective.metric, "value": value, "epoch": epoch_label, "step": self.step,
+                         **self._tie_breaker(metrics)}  # fmt: skip
             self.bad_epochs = 0
             if self.rank == 0:
                 save_weights(self.eval_model, self.md.weights_path)
@@ -371,12 +405,22 @@ class Trainer:
                 metrics = self.evaluate(self.eval_model)
         return broadcast_from_main(metrics, self.world_size)
 
-    def _is_better(self, value: float) -> bool:
+    def _tie_breaker(self, metrics: dict[str, float]) -> dict[str, float]:
+        """What breaks a tie of the objective, kept with the best: the dev loss, if reported (and not the objective)."""
+        return (
+            {"dev_loss": metrics["dev_loss"]} if "dev_loss" in metrics and self.objective.metric != "dev_loss" else {}
+        )
+
+    def _is_better(self, metrics: dict[str, float]) -> bool:
+        """Whether ``metrics`` beat the best so far: by the objective, and on a tie (dev BLEU 0.00 of
+        a model that has not started translating yet) by the lower dev loss, when the task reports one."""
         if not self.best:
             return True
-        if self.objective.higher_is_better:
-            return value > self.best["value"]
-        return value < self.best["value"]
+        value, best = metrics[self.objective.metric], self.best["value"]
+        ties = self._tie_breaker(metrics)
+        if value == best and ties and "dev_loss" in self.best:
+            return ties["dev_loss"] < self.best["dev_loss"]
+        return value > best if self.objective.higher_is_better else value < best
 
     def try_average(self) -> None:
         """Average the last N epochs' weights; keep the average only if it scores better."""
@@ -385,8 +429,9 @@ class Trainer:
         model.load_state_dict(mean_weights(self.recent_weights))
         metrics = self._shared_evaluation()
         value, n = metrics[self.objective.metric], len(self.recent_weights)
-        if self._is_better(value):
-            self.best = {"metric": self.objective.metric, "value": value, "epoch": self.epoch, "averaged": n}
+        if self._is_better(metrics):
+            self.best = {"metric": self.objective.metric, "value": value, "epoch": self.epoch, "averaged": n,
+                         **self._tie_breaker(metrics)}  # fmt: skip
             if self.rank == 0:
                 save_weights(model, self.md.weights_path)
                 self.md.log(f"averaged last {n} epochs: {self.objective.metric}={value:.4f} (kept)")
