@@ -50,3 +50,17 @@ def test_mbr_translates_with_a_real_model_reproducibly(tmp_path: Path) -> None:
     assert first.stdout == again.stdout and len(first.stdout.splitlines()) == 6
     assert_clean_error(run_cli(*args[:-4], "--mbr", "0", "-w", str(ws)), "--mbr must be >= 1")
     assert_clean_error(run_cli(*args, "--mbr-metric", "ter"), "--mbr-metric must be one of")
+
+
+def test_evaluate_mt_scores_any_strategy(tmp_path: Path) -> None:
+    """evaluate mt decodes as asked (and says how); greedy equals beam 1."""
+    import json
+
+    ws = shutil.copytree(LEGACY / "models", tmp_path / "ws" / "models").parent
+    data = ("--src", str(LEGACY / "inputs" / "translate.en"), "--ref", str(LEGACY / "inputs" / "translate.en"))
+    args = ("evaluate", "mt", "-m", "mt-gru", *data, "--engine", "torch", "--json", "-w", str(ws))
+    results = {name: json.loads(run_cli(*args, *extra).stdout)
+               for name, extra in (("greedy", ("--strategy", "greedy")), ("beam1", ("--beam", "1")),
+                                   ("mbr", ("--mbr", "4")))}  # fmt: skip
+    assert results["greedy"]["strategy"] == "greedy" and results["mbr"]["strategy"] == "mbr-4"
+    assert results["greedy"]["bleu"] == results["beam1"]["bleu"]

@@ -322,6 +322,9 @@ def evaluate_mt_cmd(
     length_penalty: Annotated[float | None, typer.Option(help=ALPHA_HELP)] = None,
     tokenize: Annotated[str, typer.Option(help="sacrebleu tokenizer; 'none' for pre-segmented references.")] = "none",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Also write the translations here.")] = None,
+    strategy: Annotated[str, typer.Option(help="Search: beam, greedy, sample or a plugin's (as translate).")] = "beam",
+    mbr: Annotated[int | None, typer.Option(help="Minimum Bayes risk over N samples (as translate --mbr).")] = None,
+    seed: Annotated[int | None, typer.Option(help="--strategy sample / --mbr: random seed.")] = None,
     model: ModelOpt = None,
     engine: EngineOpt = "auto",
     device: DeviceOpt = "auto",
@@ -335,23 +338,31 @@ def evaluate_mt_cmd(
     from seqtool.files import atomic_write_text
     from seqtool.metrics import translation_scores
     from seqtool.store.workspace import Workspace
-    from seqtool.tasks.decoding_tuning import chosen_decoding
+    from seqtool.tasks.decoding_tuning import chosen_search
     from seqtool.tasks.mt import model_dev_files, read_dev
     from seqtool.tasks.translator import load_translator
 
     setup_torch(threads)
     tr = load_translator(Workspace(workspace), model, device, engine=engine, threads=threads, notify=notice)
-    beam, length_penalty = chosen_decoding(tr.config, beam, length_penalty)
+    search = chosen_search(tr.config, beam, length_penalty, strategy=strategy, seed=seed)
+    beam, length_penalty = search.beam, search.alpha
     src, ref = model_dev_files(tr.config, src, ref)
     sources, refs = read_dev(src, ref)
     t0 = time.perf_counter()
-    hyps = [t[0].text for t in tr.translate(sources, tokenized=True, beam=beam, alpha=length_penalty)]
+    if mbr is not None:
+        from seqtool.tasks.mbr import mbr_translate
+
+        found = mbr_translate(tr, sources, search, mbr, tokenized=True)
+    else:
+        found = tr.translate(sources, tokenized=True, search=search)
+    hyps = [t[0].text for t in found]
     seconds = time.perf_counter() - t0
     scores = translation_scores(hyps, refs, tokenize=tokenize)
     if output is not None:
         atomic_write_text(output, "".join(h + "\n" for h in hyps))
     result = {"model": tr.md.name, "engine": tr.engine, "src": str(src), "ref": str(ref), "beam": beam,
-              "length_penalty": length_penalty, **scores.as_dict(),
+              "length_penalty": length_penalty, "strategy": f"mbr-{mbr}" if mbr is not None else search.strategy,
+              **scores.as_dict(),
               "decode_seconds": round(seconds, 2)}  # fmt: skip
     if json:
         print_json(result)
