@@ -17,7 +17,6 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from safetensors.torch import load_file
 
 import seqtool.training.trainer as trainer_module
@@ -29,29 +28,9 @@ from seqtool.store.workspace import ModelDir
 from seqtool.training.config import Objective, TrainConfig
 from seqtool.training.schedule import effective_warmup
 from seqtool.training.trainer import Trainer
+from tests.test_training_paths import VOCAB, dev_loss, epoch_batches, make_batch  # the same toy data
 
-VOCAB, LENGTH, SEQUENCES, PER_BATCH = 24, 8, 40, 4  # 10 batches an epoch
-DATA = torch.tensor([[4 + (s + k) % (VOCAB - 4) for k in range(LENGTH)] for s in range(SEQUENCES)])
 PEAK = 2e-3
-
-
-def make_batch(idx: np.ndarray) -> Batch:
-    rows = DATA[torch.as_tensor(idx)]
-    tgt_in = torch.cat([torch.full((len(rows), 1), BOS), rows], dim=1)
-    tgt_out = torch.cat([rows, torch.full((len(rows), 1), EOS)], dim=1)
-    return Batch(tgt_in, tgt_out)
-
-
-def epoch_batches(epoch: int) -> list[np.ndarray]:
-    order = np.random.default_rng(epoch).permutation(SEQUENCES)
-    return [order[i : i + PER_BATCH] for i in range(0, SEQUENCES, PER_BATCH)]
-
-
-def dev_loss(model) -> dict[str, float]:
-    batch = make_batch(np.arange(SEQUENCES))
-    return {
-        "dev_loss": float(F.cross_entropy(model.logits(model.features(batch)).flatten(0, 1), batch.tgt_out.flatten()))
-    }
 
 
 class Run:

@@ -51,10 +51,11 @@ def parse_settings(items: list[str] | None, config: Path | None) -> dict[str, An
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise OptionError(f"--set {item!r}: expected KEY=VALUE, e.g. --set layers=2")
+        key = key.strip().replace("-", "_")
         try:
-            values[key.strip().replace("-", "_")] = jsonlib.loads(raw)
+            values[key] = jsonlib.loads(raw)
         except ValueError:
-            values[key.strip().replace("-", "_")] = raw
+            values[key] = raw
     return values
 
 

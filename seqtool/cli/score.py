@@ -86,7 +86,7 @@ def score_cmd(
 
     Hypotheses are read in the target's corpus segmentation (`translate --tokenized` output)."""
     from seqtool.errors import OptionError
-    from seqtool.store.workspace import Workspace
+    from seqtool.store.workspace import Workspace, load_model_config
     from seqtool.tasks.kinds import kind_of
     from seqtool.tasks.scoring import check_nonempty, read_pairs
 
@@ -96,7 +96,7 @@ def score_cmd(
     if text is not None and src is not None:
         raise OptionError("give --src/--hyp (a translator) or --text (a language model), not both")
     first = model.split(",")[0] if model else None  # an ensemble a,b: its members share a kind
-    md, cfg = ws.find(None, "mt") if first is None else (None, ws.model_dir(first).config())
+    md, cfg = ws.find(None, "mt") if first is None else (None, load_model_config(ws, first))
     model_kind = kind_of(cfg)
     name = model or (md.name if md is not None else None)
     if src is not None or text is not None:

@@ -226,14 +226,14 @@ def batches_from_texts(
     src_tokenizer: Tokenizer | None = None,
 ) -> Iterator[tuple[np.ndarray, Batch]]:
     """Small in-memory corpora (dev sets, user input): batches in length order with their indices."""
-    tgt = _in_memory(tokenizer.encode_batch(list(texts)))
-    src = _in_memory(src_tokenizer.encode_batch(list(sources))) if sources is not None else None
+    tgt = in_memory_corpus(tokenizer.encode_batch(list(texts)))
+    src = in_memory_corpus(src_tokenizer.encode_batch(list(sources))) if sources is not None else None
     lengths = tgt.lengths() + 1 if src is None else np.maximum(tgt.lengths() + 1, src.lengths())
     for indices in token_batches(lengths, max_tokens, seed=0, epoch=0, shuffle=False):
         yield indices, collate(indices, tgt, src)
 
 
-def _in_memory(encoded: list[list[int]]) -> EncodedCorpus:
+def in_memory_corpus(encoded: Sequence[Sequence[int]]) -> EncodedCorpus:
     offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([len(e) for e in encoded])
     flat = np.fromiter((i for e in encoded for i in e), dtype=np.int32, count=int(offsets[-1]))

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from seqtool.data.batching import EncodedCorpus, collate, token_batches
-from seqtool.data.corpus import read_lines
+from seqtool.data.batching import collate, in_memory_corpus, token_batches
+from seqtool.data.corpus import read_parallel
 from seqtool.errors import DataError
 from seqtool.metrics import word_count
 
@@ -51,18 +51,13 @@ class Scored:
         return out
 
 
-def _in_memory(rows: Sequence[Sequence[int]]) -> EncodedCorpus:
-    offsets = np.cumsum([0, *(len(r) for r in rows)]).astype(np.int64)
-    return EncodedCorpus(np.array([i for r in rows for i in r], dtype=np.int32), offsets)
-
-
 @torch.no_grad()
 def score_ids_torch(model: Any, device: torch.device, sources: Sequence[Sequence[int]] | None,
                     targets: Sequence[Sequence[int]], max_tokens: int = 4096) -> list[list[float]]:  # fmt: skip
     """Per target, the log-probability of each of its tokens and of ``</s>`` (teacher forcing, fp32)."""
     model.eval()
-    tgt = _in_memory(targets)
-    src = _in_memory(sources) if sources is not None else None
+    tgt = in_memory_corpus(targets)
+    src = in_memory_corpus(sources) if sources is not None else None
     lengths = tgt.lengths() + 1 if src is None else np.maximum(tgt.lengths() + 1, src.lengths())
     out: list[list[float]] = [[] for _ in targets]
     for indices in token_batches(lengths, max_tokens, seed=0, epoch=0, shuffle=False):
@@ -75,11 +70,9 @@ def score_ids_torch(model: Any, device: torch.device, sources: Sequence[Sequence
 
 
 def read_pairs(src: Path, hyp: Path) -> tuple[list[str], list[str]]:
-    """The lines of two line-aligned files: unequal counts or an empty line is an error naming the line."""
-    sources, hyps = [line for _, line in read_lines(src)], [line for _, line in read_lines(hyp)]
-    if len(sources) != len(hyps):
-        raise DataError(f"{hyp}: {len(hyps)} lines, but {src} has {len(sources)}; give one hypothesis per source line")
-    return sources, hyps
+    """The lines of two line-aligned files (unequal counts: the corpus reader's one-line error)."""
+    rows = list(read_parallel(src, hyp))
+    return [s for _, s, _ in rows], [h for _, _, h in rows]
 
 
 def check_nonempty(texts: Sequence[str], where: str) -> None:
