@@ -22,6 +22,7 @@ from seqtool.cli.common import (
     sample_data_dir,
     setup_torch,
 )
+from seqtool.cli.runfile import ConfigFileOpt, recorded_run
 
 TempOpt = Annotated[
     float, typer.Option(help="0: greedy words (VHRED still draws its latent); > 0: sample words at this temperature.")
@@ -30,6 +31,7 @@ TempOpt = Annotated[
 
 @app.command("train-dialog", rich_help_panel=panels.LM)
 def train_dialog_cmd(
+    ctx: typer.Context,
     arch: Annotated[str, typer.Option(help="hred or vhred.")] = "hred",
     data: Annotated[
         Path | None,
@@ -60,6 +62,7 @@ def train_dialog_cmd(
     threads: ThreadsOpt = None,
     workspace: WorkspaceOpt = None,
     json: JsonOpt = False,
+    config: ConfigFileOpt = None,
 ) -> None:
     """Train a dialogue model (HRED, or VHRED with a latent per reply) on the last --context utterances."""
     from seqtool.cli.progress import TrainingProgress
@@ -82,9 +85,11 @@ def train_dialog_cmd(
     sample = sample_data_dir() / "dialog"
     suffix = "ja" if lang == "ja" else "en"
     name = name or unique_name(ws, arch)
-    with TrainingProgress(("dev_ppl",), json=json) as progress:
+    data, dev = data or sample / f"train.{suffix}", dev or sample / f"dev.{suffix}"
+    resolved = {"data": data, "dev": dev, "seed": train_cfg.seed}
+    with TrainingProgress(("dev_ppl",), json=json) as progress, recorded_run(ctx, ws, name, resume, resolved):
         result = train_dialog(
-            ws, name, data or sample / f"train.{suffix}", dev or sample / f"dev.{suffix}", model_cfg, train_cfg,
+            ws, name, data, dev, model_cfg, train_cfg,
             lang=lang, device=device, resume=resume, progress=progress,
         )  # fmt: skip
     if report_training(name, result, json):

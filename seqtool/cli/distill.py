@@ -15,6 +15,7 @@ from seqtool.cli import panels
 from seqtool.cli.app import app
 from seqtool.cli.common import console, notice, report_training, setup_torch
 from seqtool.cli.mt import print_tuned, train_mt_cmd, tune_after_training
+from seqtool.cli.runfile import recorded_run
 
 # train-mt's options minus the ones the teacher decides (languages, target text).
 _TAKEN_FROM_TEACHER = ("tgt", "src_lang", "tgt_lang")
@@ -45,7 +46,11 @@ def distill_cmd(
     recipe = mt_recipe(o)
     setup_torch(o["threads"])
     ws = Workspace(o["workspace"])
-    with TrainingProgress(("dev_bleu",), json=o["json"]) as progress:
+    resolved = {"seed": recipe.train_cfg.seed}
+    with (
+        TrainingProgress(("dev_bleu",), json=o["json"]) as progress,
+        recorded_run(o["ctx"], ws, name, o["resume"], resolved),
+    ):
         result = distill(
             ws, teacher, name, recipe, src=o["src"], dev_src=o["dev_src"], dev_tgt=o["dev_tgt"], beam=teacher_beam,
             batch_sentences=teacher_batch, limit=limit, resume=o["resume"], device=o["device"],
@@ -64,8 +69,10 @@ def distill_cmd(
 def _signature() -> inspect.Signature:
     """distill's own options followed by train-mt's (Typer reads the signature and annotations)."""
     own = list(inspect.signature(distill_cmd, eval_str=True).parameters.values())[:-1]
-    base = inspect.signature(train_mt_cmd, eval_str=True).parameters.values()
-    return inspect.Signature([*own, *(p for p in base if p.name not in _TAKEN_FROM_TEACHER)])
+    base = [p for p in inspect.signature(train_mt_cmd, eval_str=True).parameters.values()
+            if p.name not in _TAKEN_FROM_TEACHER]  # fmt: skip
+    first = [p for p in base if p.default is p.empty]  # the click context: before the options with defaults
+    return inspect.Signature([*first, *own, *(p for p in base if p.default is not p.empty)])
 
 
 distill_cmd.__signature__ = _signature()  # type: ignore[attr-defined]

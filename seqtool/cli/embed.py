@@ -14,6 +14,7 @@ from rich.table import Table
 from seqtool.cli import panels
 from seqtool.cli.app import app, evaluate_app, plot_app
 from seqtool.cli.common import JsonOpt, ModelOpt, WorkspaceOpt, console, err_console, print_json, sample_data_dir
+from seqtool.cli.runfile import ConfigFileOpt, recorded_run
 
 RestrictOpt = Annotated[
     int,
@@ -28,6 +29,7 @@ def sample_corpus() -> Path:
 
 @app.command("embed", rich_help_panel=panels.EMB)
 def embed(
+    ctx: typer.Context,
     corpus: Annotated[
         Path | None, typer.Argument(help="Segmented text, one sentence per line \\[default: the sample data].")
     ] = None,
@@ -52,6 +54,7 @@ def embed(
     ] = None,
     workspace: WorkspaceOpt = None,
     json: JsonOpt = False,
+    config: ConfigFileOpt = None,
 ) -> None:
     """Train word2vec (gensim, all cores) on a segmented corpus; the model becomes the default embeddings."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -84,7 +87,10 @@ def embed(
         def report(r: EpochReport) -> None:
             progress.update(task, completed=r.epoch, loss=f"{r.loss:.4f}", speed=f"{r.words_per_s:,.0f}")
 
-        result = train_embeddings(path, workspace, name, settings, report)
+        from seqtool.store.workspace import Workspace
+
+        with recorded_run(ctx, Workspace(workspace), name, False, {"corpus": path, "seed": settings.seed}):
+            result = train_embeddings(path, workspace, name, settings, report)
     exported = None
     if export is not None:
         exported = str(save_vectors(load_embeddings(workspace, result.name).kv, export[1], export[0]))

@@ -2,7 +2,7 @@
 
 Each kind (seqtool.tasks.kinds: lm, mt, dialog, embeddings, and any a plugin registers) says what its
 training options are and what a prediction returns; these commands only parse ``--set KEY=VALUE`` and
-``--config FILE`` (a JSON object of the same keys; --set wins) and print. The kind-specific commands
+``--config FILE`` (a YAML or JSON mapping of the same keys; --set wins) and print. The kind-specific commands
 (train-lm, train-mt, translate...) stay the convenient way for the built-in kinds.
 """
 
@@ -33,20 +33,14 @@ SetOpt = Annotated[
 
 
 def parse_settings(items: list[str] | None, config: Path | None) -> dict[str, Any]:
-    """``--config FILE`` (a JSON object) with every ``--set KEY=VALUE`` on top."""
+    """``--config FILE`` (a YAML or JSON mapping) with every ``--set KEY=VALUE`` on top."""
     from seqtool.errors import OptionError
 
     values: dict[str, Any] = {}
     if config is not None:
-        try:
-            loaded = jsonlib.loads(config.read_text(encoding="utf-8-sig"))
-        except OSError as e:
-            raise OptionError(f"--config {config}: cannot read ({e.strerror})") from None
-        except ValueError as e:
-            raise OptionError(f"--config {config}: not valid JSON ({e})") from None
-        if not isinstance(loaded, dict):
-            raise OptionError(f"--config {config}: expected a JSON object of option names and values")
-        values.update(loaded)
+        from seqtool.cli.runfile import read_run_file
+
+        values.update({key.replace("-", "_"): value for key, (value, _) in read_run_file(config).items()})
     for item in items or []:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
@@ -63,7 +57,7 @@ def parse_settings(items: list[str] | None, config: Path | None) -> dict[str, An
 def train_cmd(
     kind: Annotated[str, typer.Argument(help="The model kind: lm, mt, or a plugin's (see docs/extending.md).")],
     settings: SetOpt = None,
-    config: Annotated[Path | None, typer.Option(help="A JSON object of options (--set wins).")] = None,
+    config: Annotated[Path | None, typer.Option(help="A YAML or JSON file of options (--set wins).")] = None,
     name: Annotated[str | None, typer.Option(help="Model name \\[default: chosen by the kind].")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the interrupted run of --name.")] = False,
     device: DeviceOpt = "auto",

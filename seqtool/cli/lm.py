@@ -21,12 +21,14 @@ from seqtool.cli.common import (
     report_training,
     setup_torch,
 )
+from seqtool.cli.runfile import ConfigFileOpt, recorded_run
 
 CELL_HELP = "rnn, lstm, gru, transformer, wavenet or vae (sentence VAE)."
 
 
 @app.command("train-lm", rich_help_panel=panels.LM)
 def train_lm_cmd(
+    ctx: typer.Context,
     cell: Annotated[str | None, typer.Option(help=CELL_HELP)] = None,
     train: Annotated[
         Path | None, typer.Option(help="Training text, one sentence per line \\[default: sample data].")
@@ -92,9 +94,10 @@ def train_lm_cmd(
     threads: ThreadsOpt = None,
     workspace: WorkspaceOpt = None,
     json: JsonOpt = False,
+    config: ConfigFileOpt = None,
 ) -> None:
     """Train a language model (RNN/LSTM/GRU/Transformer/WaveNet, or a window model with --context N)."""
-    options = dict(locals())
+    options = {k: v for k, v in locals().items() if k != "ctx"}
     from seqtool.errors import OptionError
     from seqtool.store.workspace import Workspace
     from seqtool.tasks.lm import default_lm_data, default_lm_name, lm_recipe, train_lm
@@ -109,7 +112,8 @@ def train_lm_cmd(
     name = name or unique_name(ws, default_lm_name(recipe.model_cfg))
     from seqtool.cli.progress import TrainingProgress
 
-    with TrainingProgress(("dev_ppl", "top1"), json=json) as progress:
+    resolved = {"train": train, "dev": dev, "seed": recipe.train_cfg.seed}
+    with TrainingProgress(("dev_ppl", "top1"), json=json) as progress, recorded_run(ctx, ws, name, resume, resolved):
         result = train_lm(ws, name, train, dev, recipe.model_cfg, recipe.train_cfg, recipe.tok_cfg, device=device,
                           resume=resume, threads=threads or 1, progress=progress)  # fmt: skip
     if report_training(name, result, json):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -60,6 +61,9 @@ def list_models(ctx: typer.Context, workspace: WorkspaceOpt = None, json: JsonOp
 @models_app.command("show")
 def show(
     name: Annotated[str, typer.Argument(help="Model name.")],
+    as_config: Annotated[
+        bool, typer.Option("--as-config", help="Print the run file (YAML) that trains this model again.")
+    ] = False,
     workspace: WorkspaceOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -73,6 +77,11 @@ def show(
 
         raise ModelNotFoundError(f"no model named {name!r} in workspace {ws.root}; see `seqtool models`")
     cfg = md.config()
+    if as_config:
+        from seqtool.cli.runfile import as_run_file
+
+        sys.stdout.write(as_run_file(cfg))
+        return
     files = {p.name: p.stat().st_size for p in sorted(md.path.iterdir()) if p.is_file() and not p.name.startswith(".")}
     metrics = md.metrics()
     from seqtool.tasks.kinds import find_kind

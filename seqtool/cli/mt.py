@@ -25,6 +25,7 @@ from seqtool.cli.common import (
     report_training,
     setup_torch,
 )
+from seqtool.cli.runfile import ConfigFileOpt, recorded_run
 
 PathOpt = Annotated[Path | None, typer.Option(show_default=False)]
 BEAM_HELP = "Beam size (1: greedy) \\[default: the model's tuned beam (`tune-decoding`), else 5]."
@@ -33,6 +34,7 @@ ALPHA_HELP = "GNMT length penalty alpha \\[default: the model's tuned alpha, els
 
 @app.command("train-mt", rich_help_panel=panels.MT)
 def train_mt_cmd(
+    ctx: typer.Context,
     src: Annotated[Path | None, typer.Option(help="Training source text \\[default: sample data].")] = None,
     tgt: Annotated[Path | None, typer.Option(help="Training target text, line-aligned with --src.")] = None,
     dev_src: Annotated[Path | None, typer.Option(help="Dev source for per-epoch BLEU.")] = None,
@@ -97,9 +99,10 @@ def train_mt_cmd(
     threads: ThreadsOpt = None,
     workspace: WorkspaceOpt = None,
     json: JsonOpt = False,
+    config: ConfigFileOpt = None,
 ) -> None:
     """Train a translator (Transformer, or GRU/LSTM encoder-decoder with optional attention)."""
-    options = dict(locals())
+    options = {k: v for k, v in locals().items() if k != "ctx"}
     from seqtool.errors import OptionError
     from seqtool.store.workspace import Workspace
     from seqtool.tasks import mt
@@ -115,7 +118,8 @@ def train_mt_cmd(
     name = name or unique_name(ws, mt.default_mt_name(data_cfg, recipe.arch))
     from seqtool.cli.progress import TrainingProgress
 
-    with TrainingProgress(("dev_bleu",), json=json) as progress:
+    resolved = dict(zip(("src", "tgt", "dev_src", "dev_tgt"), files, strict=True), seed=recipe.train_cfg.seed)
+    with TrainingProgress(("dev_bleu",), json=json) as progress, recorded_run(ctx, ws, name, resume, resolved):
         result = mt.train_mt(ws, name, *files, recipe.arch, recipe.model_values, recipe.train_cfg, data_cfg,
                              device=device, resume=resume, threads=threads or 1, progress=progress)  # fmt: skip
     decoding = tune_after_training(ws, name, device) if tune_decoding else None
