@@ -30,6 +30,9 @@ from seqtool.cli.runfile import ConfigFileOpt, recorded_run
 PathOpt = Annotated[Path | None, typer.Option(show_default=False)]
 BEAM_HELP = "Beam size (1: greedy) \\[default: the model's tuned beam (`tune-decoding`), else 5]."
 ALPHA_HELP = "GNMT length penalty alpha \\[default: the model's tuned alpha, else 1.0]."
+TokenizeOpt = Annotated[str, typer.Option(help="BLEU's sacrebleu tokenizer; auto: by target language and "
+                                               "segmentation (docs/translation-scoring.md).")]  # fmt: skip
+TgtLangOpt = Annotated[str | None, typer.Option(help="Target language for --tokenize auto \\[default: detected].")]
 
 
 @app.command("train-mt", rich_help_panel=panels.MT)
@@ -160,6 +163,7 @@ def tune_decoding_cmd(
     alphas: Annotated[
         str | None, typer.Option(help="GNMT length penalties to try, comma-separated \\[default: 0.6,1.0,1.4,2.0].")
     ] = None,
+    tokenize: TokenizeOpt = "auto",
     model: ModelOpt = None,
     engine: EngineOpt = "auto",
     device: DeviceOpt = "auto",
@@ -169,6 +173,7 @@ def tune_decoding_cmd(
 ) -> None:
     """Pick the beam size and length penalty with the best dev BLEU and store them in the model's config:
     `translate`, `evaluate mt` and the server use them unless told otherwise."""
+    from seqtool.metrics import check_tokenize
     from seqtool.store.workspace import Workspace
     from seqtool.tasks.decoding_tuning import DEFAULT_ALPHAS, parse_alphas, parse_beams, tune_decoding
     from seqtool.tasks.mt import model_dev_files, read_dev
@@ -176,6 +181,7 @@ def tune_decoding_cmd(
 
     beam_sizes = parse_beams(beams)
     alpha_values = parse_alphas(alphas) if alphas is not None else DEFAULT_ALPHAS
+    check_tokenize(tokenize)
     setup_torch(threads)
     tr = load_translator(Workspace(workspace), model, device, engine=engine, threads=threads, notify=notice)
     src, ref = model_dev_files(tr.config, src, ref)
@@ -185,12 +191,13 @@ def tune_decoding_cmd(
             console.print(f"beam {row['beam']}, length penalty {row['length_penalty']}: BLEU {row['bleu']:.2f}")
 
     section = tune_decoding(tr, *read_dev(src, ref), beams=beam_sizes, alphas=alpha_values, tuned_on=src,
-                            progress=show)  # fmt: skip
+                            tokenize=tokenize, ref=ref, progress=show)  # fmt: skip
     if json:
         print_json({"model": tr.md.name, "engine": tr.engine, **section})
         return
     console.print(f"[bold green]{tr.md.name}[/]: beam {section['beam']}, length penalty "
                   f"{section['length_penalty']} (dev BLEU {section['dev_bleu']:.2f}) stored in its config")  # fmt: skip
+    console.print(f"BLEU tokenizer: {section['tokenize_reason']}", style="dim")
 
 
 @app.command("translate", rich_help_panel=panels.MT)
@@ -324,7 +331,8 @@ def evaluate_mt_cmd(
     ref: Annotated[Path | None, typer.Option(help="References \\[default: the model's dev references].")] = None,
     beam: Annotated[int | None, typer.Option(help=BEAM_HELP)] = None,
     length_penalty: Annotated[float | None, typer.Option(help=ALPHA_HELP)] = None,
-    tokenize: Annotated[str, typer.Option(help="sacrebleu tokenizer; 'none' for pre-segmented references.")] = "none",
+    tokenize: TokenizeOpt = "auto",
+    tgt_lang: TgtLangOpt = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Also write the translations here.")] = None,
     strategy: Annotated[str, typer.Option(help="Search: beam, greedy, sample or a plugin's (as translate).")] = "beam",
     mbr: Annotated[int | None, typer.Option(help="Minimum Bayes risk over N samples (as translate --mbr).")] = None,
@@ -340,12 +348,13 @@ def evaluate_mt_cmd(
     import time
 
     from seqtool.files import atomic_write_text
-    from seqtool.metrics import translation_scores
+    from seqtool.metrics import check_tokenize, translation_scores
     from seqtool.store.workspace import Workspace
-    from seqtool.tasks.decoding_tuning import chosen_search
+    from seqtool.tasks.decoding_tuning import chosen_search, model_tokenize
     from seqtool.tasks.mt import model_dev_files, read_dev
     from seqtool.tasks.translator import load_translator
 
+    check_tokenize(tokenize)
     setup_torch(threads)
     tr = load_translator(Workspace(workspace), model, device, engine=engine, threads=threads, notify=notice)
     search = chosen_search(tr.config, beam, length_penalty, strategy=strategy, seed=seed)
@@ -361,7 +370,7 @@ def evaluate_mt_cmd(
         found = tr.translate(sources, tokenized=True, search=search)
     hyps = [t[0].text for t in found]
     seconds = time.perf_counter() - t0
-    scores = translation_scores(hyps, refs, tokenize=tokenize)
+    scores = translation_scores(hyps, refs, model_tokenize(tr.config, refs, tokenize, ref, tgt_lang))
     if output is not None:
         atomic_write_text(output, "".join(h + "\n" for h in hyps))
     result = {"model": tr.md.name, "engine": tr.engine, "src": str(src), "ref": str(ref), "beam": beam,
@@ -384,23 +393,27 @@ def _print_scores(title: str, result: dict) -> None:
     console.print(table)
     for metric, sig in result["signatures"].items():
         console.print(f"{metric}: {sig}", style="dim")
+    console.print(f"BLEU tokenizer: {result['tokenize_reason']}", style="dim")
 
 
 @evaluate_app.command("bleu")
 def evaluate_bleu_cmd(
     hyp: Annotated[Path, typer.Option(help="Translations, one per line.")],
     ref: Annotated[Path, typer.Option(help="References, line-aligned with --hyp.")],
-    tokenize: Annotated[str, typer.Option(help="sacrebleu tokenizer; 'none' for pre-segmented text.")] = "none",
+    tokenize: TokenizeOpt = "auto",
+    tgt_lang: TgtLangOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Score existing translations against references: BLEU, chrF, TER with sacrebleu signatures."""
     from seqtool.data.corpus import check_parallel, read_lines
-    from seqtool.metrics import translation_scores
+    from seqtool.metrics import check_tokenize, translation_scores
 
+    check_tokenize(tokenize)
     check_parallel(hyp, ref)
     hyps = [line for _, line in read_lines(hyp)]
     refs = [line for _, line in read_lines(ref)]
-    result = {"hyp": str(hyp), "ref": str(ref), **translation_scores(hyps, refs, tokenize=tokenize).as_dict()}
+    scores = translation_scores(hyps, refs, tokenize, tgt_lang=tgt_lang)
+    result = {"hyp": str(hyp), "ref": str(ref), **scores.as_dict()}
     if json:
         print_json(result)
         return

@@ -224,7 +224,7 @@ def create_app(
 
     @app.post("/api/evaluate/bleu", response_model=s.BleuResponse)
     async def bleu(req: s.BleuRequest) -> s.BleuResponse:
-        from seqtool.metrics import translation_scores
+        from seqtool.metrics import choose_tokenize, translation_scores
 
         most = limits.max_sentences * 100
         if len(req.hypotheses) > most or len(req.references) > most:
@@ -233,7 +233,8 @@ def create_app(
             raise ApiError(422, "hypotheses is empty: give the translations to score")
         for line in (*req.hypotheses, *req.references):
             limits.check_text(line, "line")
-        scores = await asyncio.to_thread(translation_scores, req.hypotheses, req.references, req.tokenize)
+        choice = choose_tokenize(req.references, req.tgt_lang, req.tokenize, label="tokenize")  # a bad name: 422
+        scores = await asyncio.to_thread(translation_scores, req.hypotheses, req.references, choice)
         return s.BleuResponse(**scores.as_dict())
 
     return app

@@ -142,7 +142,12 @@ class BleuRequest(BaseModel):
 
     hypotheses: list[str]
     references: list[str]
-    tokenize: str = Field("none", description="sacrebleu tokenizer; 'none' for pre-segmented text.")
+    tokenize: str = Field(
+        "auto",
+        description="BLEU's sacrebleu tokenizer; 'auto': 'none' for segmented references, else by target language "
+        "(ja-mecab, zh, ko-mecab, 13a); docs/translation-scoring.md.",
+    )
+    tgt_lang: str | None = Field(None, description="Target language for tokenize 'auto' (default: from the script).")
 
 
 class BleuResponse(BaseModel):
@@ -151,6 +156,8 @@ class BleuResponse(BaseModel):
     ter: float
     signatures: dict[str, str]
     sentences: int
+    tokenize: str = Field(..., description="The sacrebleu tokenizer BLEU used (also in signatures.bleu as tok:).")
+    tokenize_reason: str = Field(..., description="Why that tokenizer, in a sentence.")
 
 
 class ModelInfo(BaseModel):

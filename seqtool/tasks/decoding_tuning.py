@@ -1,10 +1,12 @@
 """Beam size and length penalty tuned on dev and stored with the model (issue 12).
 
 ``tune_decoding`` decodes the dev set once per (beam, alpha) of a small grid, scores each with corpus BLEU
-(sacrebleu, ``tokenize="none"`` like every dev score of seqtool) and writes the winner to the model's
+(sacrebleu, tokenized as :func:`model_tokenize` says: on the model's own dev references the choice its
+training recorded, so tuning and per-epoch dev BLEU agree) and writes the winner to the model's
 ``config.json`` as the "decoding" section::
 
     "decoding": {"beam": 5, "length_penalty": 0.6, "dev_bleu": 38.1, "tokenize": "none",
+                 "tokenize_reason": "references are already segmented (...): tok none",
                  "tuned_on": "dev.en", "grid": [{"beam": 5, "length_penalty": 0.6, "bleu": 38.1}, ...]}
 
 ``translate``, ``evaluate mt`` and the server read it through :func:`decoding_defaults` whenever a request
@@ -23,7 +25,7 @@ from typing import Any
 
 from seqtool.data.search import SearchOptions, search_options
 from seqtool.errors import OptionError, check_positive, check_range
-from seqtool.metrics import bleu_only
+from seqtool.metrics import TokenizeChoice, bleu_only, choose_tokenize, recorded_tokenize
 
 DEFAULT_BEAM = 5
 DEFAULT_ALPHA = 1.0
@@ -59,6 +61,21 @@ def chosen_search(config: dict[str, Any], beam: int | None = None, alpha: float 
     return search_options(SearchOptions(beam=beam, alpha=alpha), **given)
 
 
+def model_tokenize(config: dict[str, Any], references: Sequence[str], tokenize: str | None = None,
+                   ref: str | Path | None = None, tgt_lang: str | None = None) -> TokenizeChoice:  # fmt: skip
+    """The BLEU tokenizer for a translator's output against ``references`` (`evaluate mt`, `tune-decoding`,
+    `compress`): ``tokenize`` if given (not None or "auto"); on the model's own dev references (``ref`` None
+    or its dev file) and no ``tgt_lang`` given, the choice its training recorded (config "bleu_tokenize");
+    else :func:`~seqtool.metrics.choose_tokenize` with ``tgt_lang`` or the model's target language."""
+    explicit = tokenize is not None and tokenize != "auto"
+    dev = (config.get("data") or {}).get("dev_tgt")
+    if not explicit and tgt_lang is None and (ref is None or (dev and Path(ref).resolve() == Path(dev).resolve())):
+        recorded = recorded_tokenize(config.get("bleu_tokenize"))
+        if recorded is not None:
+            return recorded
+    return choose_tokenize(references, tgt_lang or config.get("tgt_lang") or None, tokenize)
+
+
 def parse_beams(text: str) -> tuple[int, ...]:
     """``--beams 4,5,8`` as integers (each checked > 0 by :func:`tune_decoding`)."""
     try:
@@ -87,25 +104,32 @@ def tune_decoding(
     beams: Sequence[int] = (DEFAULT_BEAM,),
     alphas: Sequence[float] = DEFAULT_ALPHAS,
     tuned_on: str | Path = "",
+    tokenize: str | TokenizeChoice | None = None,
+    ref: str | Path | None = None,
     progress: Callable[[dict[str, Any]], None] = lambda row: None,
 ) -> dict[str, Any]:
     """Decode ``sources`` with every (beam, alpha), store the best by BLEU in the model's config and return
-    the "decoding" section. ``translator``: a loaded translator (seqtool.tasks.translator.load_translator)."""
+    the "decoding" section. ``translator``: a loaded translator (seqtool.tasks.translator.load_translator);
+    ``tokenize``: BLEU's tokenizer (a choice, a sacrebleu name, or None/"auto": :func:`model_tokenize`, with
+    ``ref`` the references' file; None: the model's dev references)."""
     for beam in beams:
         check_positive("--beam", beam)
     if not alphas or not beams:
         raise OptionError("give at least one beam size and one length penalty to try")
+    choice = tokenize if isinstance(tokenize, TokenizeChoice) else model_tokenize(translator.config, references,
+                                                                                 tokenize, ref)  # fmt: skip
     grid: list[dict[str, Any]] = []
     for beam in beams:
         for alpha in alphas:
             found = translator.translate(list(sources), tokenized=True, beam=beam, alpha=alpha)
             row = {"beam": beam, "length_penalty": alpha, "bleu": round(bleu_only([t[0].text for t in found],
-                                                                                 references), 2)}  # fmt: skip
+                                                                                 references, choice), 2)}  # fmt: skip
             grid.append(row)
             progress(row)
     best = max(grid, key=lambda r: (r["bleu"], -r["beam"], -abs(r["length_penalty"] - DEFAULT_ALPHA)))
     section = {"beam": best["beam"], "length_penalty": best["length_penalty"], "dev_bleu": best["bleu"],
-               "tokenize": "none", "tuned_on": str(tuned_on), "grid": grid}  # fmt: skip
+               "tokenize": choice.name, "tokenize_reason": choice.reason, "tuned_on": str(tuned_on),
+               "grid": grid}  # fmt: skip
     translator.md.update_config(decoding=section)
     translator.config["decoding"] = section
     return section

@@ -26,7 +26,7 @@ from seqtool.data.tokenizers import TOKENIZER_KINDS, Tokenizer, load_tokenizer, 
 from seqtool.decoding import get_strategy
 from seqtool.errors import DataError, OptionError
 from seqtool.files import sample_data_dir
-from seqtool.metrics import bleu_only
+from seqtool.metrics import LEGACY_CHOICE, TokenizeChoice, bleu_only, choose_tokenize, recorded_tokenize
 from seqtool.models.base import SequenceModel
 from seqtool.models.seq2seq import TRANSLATOR_ARCHS, build_translator, translator_config
 from seqtool.store.weights import load_model_weights
@@ -202,6 +202,7 @@ class MTTask(Task):
         self.n_pairs = 0
         self.dev_sources: list[str] = []
         self.dev_refs: list[str] = []
+        self.bleu_tokenize: TokenizeChoice = LEGACY_CHOICE  # chosen once per run (setup), kept on resume
         self.model_cfg: Any = None
         self.toks: tuple[Tokenizer, Tokenizer] | None = None
 
@@ -226,10 +227,14 @@ class MTTask(Task):
         self.toks = src_tok, tgt_tok
         values = {**self.model_values, "src_vocab": src_tok.vocab_size, "tgt_vocab": tgt_tok.vocab_size}
         self.model_cfg = translator_config(self.arch, values)
+        # Dev BLEU's tokenizer, chosen once from the dev references and recorded: a resumed run keeps it.
+        self.bleu_tokenize = choose_tokenize(self.dev_refs, d.tgt_lang)
+        status(progress, f"dev BLEU: {self.bleu_tokenize.reason}")
         return {
             "arch": self.model_cfg.describe(), "model_arch": self.arch, "src_lang": d.src_lang,
             "tgt_lang": d.tgt_lang, "model": describe(self.model_cfg), "data_config": describe(d),
             "tokenizers": {"src": src_tok.save(md.path, "src"), "tgt": tgt_tok.save(md.path, "tgt")},
+            "bleu_tokenize": self.bleu_tokenize.as_dict(),
             "data": {"train": f"{self.src} {self.tgt}", "dev": f"{self.dev_src} {self.dev_tgt}",
                      "train_src": str(self.src), "train_tgt": str(self.tgt), "dev_src": str(self.dev_src),
                      "dev_tgt": str(self.dev_tgt)},
@@ -240,6 +245,7 @@ class MTTask(Task):
         self.model_cfg = translator_config(self.arch, config_section(cfg, "model", md))
         tokenizers = config_section(cfg, "tokenizers", md)
         self.toks = load_tokenizer(md.path, tokenizers["src"]), load_tokenizer(md.path, tokenizers["tgt"])
+        self.bleu_tokenize = recorded_tokenize(cfg.get("bleu_tokenize")) or LEGACY_CHOICE
 
     def encode(self, cache: Path, progress: Progress) -> tuple[list[EncodedCorpus], EncodeStats]:
         assert self.toks is not None
@@ -283,7 +289,8 @@ class MTTask(Task):
         for _, batch in batches_from_texts(self.dev_refs, self.toks[1], 8192, self.dev_sources, self.toks[0]):
             _, gold, batch_nll = scored_tokens(model, batch.to(device))
             nll, tokens = nll + batch_nll, tokens + gold.numel()
-        return {"dev_bleu": bleu_only([t[0].text for t in found], self.dev_refs), "dev_loss": nll / max(1, tokens)}
+        bleu = bleu_only([t[0].text for t in found], self.dev_refs, self.bleu_tokenize)
+        return {"dev_bleu": bleu, "dev_loss": nll / max(1, tokens)}
 
 
 def train_mt(

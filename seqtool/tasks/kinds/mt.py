@@ -74,18 +74,21 @@ class MTKind(ModelKind):
         import time
 
         from seqtool.metrics import bleu_only
+        from seqtool.tasks.decoding_tuning import model_tokenize
         from seqtool.tasks.mt import model_dev_files, read_dev
 
-        sources, refs = read_dev(*model_dev_files(loaded.config, src, ref))
+        src_file, ref_file = model_dev_files(loaded.config, src, ref)
+        sources, refs = read_dev(src_file, ref_file)
         if limit:
             sources, refs = sources[:limit], refs[:limit]
+        tokenize = model_tokenize(loaded.config, refs, ref=ref_file)  # the model's BLEU tokenizer on its dev set
         loaded.translate(sources[:8], tokenized=True, beam=beam)  # warm-up: first calls pay one-off costs
         t0 = time.perf_counter()
         hyps = [t[0].text for t in loaded.translate(sources, tokenized=True, beam=beam)]
         seconds = time.perf_counter() - t0
         return dict(data=str(src), sentences=len(sources), seconds=round(seconds, 2),
                     sentences_per_s=round(len(sources) / seconds, 2), speed="sentences/s (beam)", quality="bleu", quality_label="BLEU",
-                    bleu=round(bleu_only(hyps, refs), 2))  # fmt: skip
+                    bleu=round(bleu_only(hyps, refs, tokenize), 2), tokenize=tokenize.name)  # fmt: skip
 
     def check_score_inputs(self, name: str, with_sources: bool) -> None:
         if not with_sources:
