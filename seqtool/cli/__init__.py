@@ -51,7 +51,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "score": ("score",),
     "plot": ("plots_cmd", "embed"),
     "models": ("models", "models_import", "compare"),
-    "data": ("data", "data_fetch"),
+    "data": ("data", "data_fetch", "data_prepare"),
     "compress": ("compress",),
     "export": ("export",),
     "experiment": ("experiment",),
