@@ -47,3 +47,15 @@ def one_line(error: BaseException, limit: int = 200) -> str:
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     text = lines[0] if lines else type(error).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def nearest(word: str, candidates: list[str] | tuple[str, ...]) -> str | None:
+    """The candidate a misspelt ``word`` most likely meant, for "(nearest: ...)" hints: a candidate that
+    begins the word or that it begins (``lrate`` -> ``lr``), else the closest by difflib; None if none is close."""
+    import difflib
+
+    prefixed = [c for c in candidates if len(c) >= 2 and (word.startswith(c) or c.startswith(word))]
+    if prefixed:
+        return max(prefixed, key=len)
+    found = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.5)
+    return found[0] if found else None

@@ -55,6 +55,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "compress": ("compress",),
     "export": ("export",),
     "experiment": ("experiment",),
+    "sweep": ("sweep",),
 }
 
 

@@ -23,14 +23,13 @@ and training from that file repeats the run (same machine, same seed: the same d
 from __future__ import annotations
 
 import contextlib
-import difflib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from seqtool.errors import OptionError
+from seqtool.errors import OptionError, nearest
 
 # Options that describe one invocation, not a run: never read from a file.
 NOT_IN_FILES = frozenset({"config", "json", "resume"})
@@ -80,8 +79,8 @@ def file_defaults(ctx: typer.Context, path: Path) -> dict[str, Any]:
         where = f"{path}:{line}"
         if name not in params:
             flag = key.replace("_", "-")
-            nearest = difflib.get_close_matches(name, list(params), n=1, cutoff=0.5)
-            hint = f" (nearest: {nearest[0].replace('_', '-')})" if nearest else ""
+            near = nearest(name, list(params))
+            hint = f" (nearest: {near.replace('_', '-')})" if near else ""
             if name in NOT_IN_FILES:
                 raise OptionError(f"{where}: {flag} belongs on the command line, not in a run file")
             raise OptionError(f"{where}: {ctx.info_name} has no option {flag!r}{hint}")
