@@ -46,8 +46,35 @@ def build_workspace(root: Path) -> Path:
     corpus = root / "text.txt"
     corpus.write_text("".join(s + "\n" for s in _ja_sentences(3000)), encoding="utf-8")
     train_embeddings(corpus, ws, EMB, EmbeddingSettings(epochs=10, workers=1))
+    add_sweep(ws)
     (root / "ready").write_text("")
     return ws_path
+
+
+SWEEP = "tiny-sweep"
+SWEEP_TRIALS = [(31.5, 2e-3, 3, "COMPLETE"), (12.0, 4e-2, 1, "PRUNED"), (33.25, 1e-3, 3, "COMPLETE")]
+
+
+def add_sweep(ws: Workspace) -> None:
+    """A sweep's record as `seqtool sweep` writes it, from a real Optuna study whose trials are given
+    (training them would cost a minute; tests/test_sweep.py trains real ones)."""
+    import optuna
+    from optuna.distributions import FloatDistribution, IntDistribution
+
+    from seqtool.tasks.sweep import Sweep, SweepSettings, SweepTarget
+
+    study = optuna.create_study(study_name=SWEEP, direction="maximize")
+    space = {"lr": FloatDistribution(1e-4, 1e-1, log=True), "layers": IntDistribution(1, 4)}
+    for n, (value, lr, layers, state) in enumerate(SWEEP_TRIALS):
+        pruned = state == "PRUNED"
+        study.add_trial(optuna.trial.create_trial(
+            params={"lr": lr, "layers": layers}, distributions=space, value=None if pruned else value,
+            intermediate_values={1: value}, state=getattr(optuna.trial.TrialState, state),
+            user_attrs={"model": f"{SWEEP}-t{n:03d}", "epochs": 1 if pruned else 4},
+        ))  # fmt: skip
+    sweep = Sweep(ws, SWEEP, SweepTarget("train-mt", "dev_bleu", maximize=True), {}, [], SweepSettings())
+    sweep.folder.mkdir(parents=True, exist_ok=True)
+    sweep.write_summary(study)
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from seqtool.store.workspace import Workspace
 from seqtool.tasks.lm import generate, load_lm, predict_next
 from seqtool.tasks.mt import load_translator
 from tests.conftest import SAMPLE, assert_clean_error, run_cli
-from tests.serve_models import EMB, LM, MT, served_workspace  # noqa: F401 - the fixture
+from tests.serve_models import EMB, LM, MT, SWEEP, SWEEP_TRIALS, served_workspace  # noqa: F401 - the fixture
 
 DEV = [line for line in (SAMPLE / "enja" / "dev.en").read_text(encoding="utf-8").splitlines() if line.strip()]
 
@@ -63,6 +63,16 @@ def test_health_models_metrics_and_schema(client: TestClient) -> None:
     assert "TranslateRequest" in schema["components"]["schemas"]
 
 
+def test_sweeps_are_listed_with_their_trials(client: TestClient) -> None:
+    r = client.get("/api/sweeps")
+    assert r.status_code == 200
+    (sweep,) = r.json()["sweeps"]
+    assert sweep["name"] == SWEEP and sweep["metric"] == "dev_bleu" and sweep["direction"] == "maximize"
+    assert [t["state"] for t in sweep["trials"]] == [state.lower() for *_, state in SWEEP_TRIALS]
+    best = max((t for t in SWEEP_TRIALS if t[3] == "COMPLETE"), key=lambda t: t[0])
+    assert sweep["best"]["value"] == best[0] and sweep["best"]["params"]["lr"] == best[1]
+
+
 def test_the_page_is_served_and_needs_nothing_from_the_network(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200 and "Translate" in page.text and "/static/app.js" in page.text
@@ -85,6 +95,20 @@ def test_translate_matches_the_cli_library_path(served_workspace: Path, client: 
     for got, hyps in zip(body["translations"], expected, strict=True):
         assert [c["text"] for c in got["nbest"]] == [t.text for t in hyps] and got["text"] == hyps[0].text
         assert [c["score"] for c in got["nbest"]] == pytest.approx([t.hypothesis.score for t in hyps], abs=1e-4)
+
+
+def test_mbr_answers_as_the_library_does(served_workspace: Path, client: TestClient) -> None:  # noqa: F811
+    from seqtool.tasks.decoding_tuning import chosen_search
+    from seqtool.tasks.mbr import mbr_translate
+
+    tr = load_translator(Workspace(served_workspace), MT, "cpu")
+    texts = DEV[:3]
+    body = ok(client.post("/api/translate", json={"q": texts, "mbr": 8, "nbest": 2}))
+    expected = mbr_translate(tr, texts, chosen_search(tr.config, nbest=2), 8)
+    for got, hyps in zip(body["translations"], expected, strict=True):
+        assert [c["text"] for c in got["nbest"]] == [t.text for t in hyps]
+    error(client.post("/api/translate", json={"q": "hi", "mbr": 8, "mbr_metric": "ter"}), 422, "--mbr-metric")
+    error(client.post("/api/translate", json={"q": "hi", "mbr": 0}), 422, "mbr")
 
 
 def test_attention_has_one_row_per_output_piece(client: TestClient) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from seqtool.serve.app import create_app
 from seqtool.store.workspace import Workspace
-from tests.serve_models import served_workspace  # noqa: F401 - the fixture
+from tests.serve_models import SWEEP, SWEEP_TRIALS, served_workspace  # noqa: F401 - the fixture
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (apt-get install chromium)")
@@ -123,6 +123,16 @@ def test_every_tab_works_and_fits(server: str, browser, tmp_path: Path, width: i
     assert "dev_bleu" in page.locator("#models-table").inner_text()
     _check_fits(page, width)
     page.screenshot(path=str(tmp_path / f"models-{width}.png"), full_page=True)
+
+    # Runs: a sweep's trials side by side, the best first and marked.
+    page.get_by_role("tab", name="Runs").click()
+    rows = page.locator("table.runs tbody tr")
+    rows.first.wait_for()
+    assert rows.count() == len(SWEEP_TRIALS)
+    assert rows.first.locator("td").first.inner_text() == "2 *"  # trial 2: the highest dev BLEU
+    assert "pruned" in page.locator("table.runs").inner_text() and SWEEP in page.locator("#tab-runs h2").inner_text()
+    _check_fits(page, width)
+    page.screenshot(path=str(tmp_path / f"runs-{width}.png"), full_page=True)
     page.close()
 
 

@@ -105,6 +105,13 @@ def create_app(
             raise ApiError(404, f"no model named {name!r} in {ws.root}") from None
         return s.MetricsResponse(name=name, metric=(cfg.get("best") or {}).get("metric"), metrics=md.metrics())
 
+    @app.get("/api/sweeps", response_model=s.SweepsResponse)
+    async def sweeps() -> s.SweepsResponse:
+        """The workspace's sweeps (`seqtool sweep`), their trials side by side: read-only."""
+        from seqtool.tasks.sweep import list_sweeps
+
+        return s.SweepsResponse(workspace=str(ws.root), sweeps=await asyncio.to_thread(list_sweeps, ws))
+
     @app.post("/api/models/reload", response_model=s.ReloadResponse)
     async def reload() -> s.ReloadResponse:
         return s.ReloadResponse(**await asyncio.to_thread(registry.reload))
@@ -129,7 +136,12 @@ def create_app(
                 422, f"model {entry.name!r} has no attention to show (train with --attention bahdanau|luong)"
             )
         assert entry.worker is not None
-        found = await asyncio.wrap_future(entry.worker.translate(texts, search))
+        if req.mbr:  # sampling and reranking on the model's own thread (not pooled with other requests)
+            from seqtool.tasks.mbr import mbr_translate
+
+            found = await _call(entry, lambda loaded: mbr_translate(loaded, texts, search, req.mbr, req.mbr_metric))
+        else:
+            found = await asyncio.wrap_future(entry.worker.translate(texts, search))
         tr = entry.load()
         out = [
             _translation(tr, text, hyps, req.nbest > 1, req.attention) for text, hyps in zip(texts, found, strict=True)

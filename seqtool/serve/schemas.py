@@ -26,6 +26,11 @@ class TranslateRequest(_Request):
     temperature: float | None = Field(None, gt=0.0, description="strategy sample: temperature [default: 1.0].")
     top_k: int | None = Field(None, ge=0, description="strategy sample: draw among the K best tokens (0: all).")
     seed: int | None = Field(None, description="strategy sample: random seed (the same seed, the same draws).")
+    mbr: int | None = Field(
+        None, ge=1, le=64, description="Minimum Bayes risk: draw N epsilon samples and return the candidate (of "
+        "them and the beam's n-best) with the highest expected utility against the samples."
+    )  # fmt: skip
+    mbr_metric: str = Field("chrf", description="mbr: the utility, chrf or bleu (sacrebleu sentence scores).")
 
 
 class Attention(BaseModel):
@@ -182,6 +187,31 @@ class MetricsResponse(BaseModel):
     name: str
     metric: str | None = Field(..., description="The dev metric training selected on.")
     metrics: list[dict]
+
+
+class SweepTrial(BaseModel):
+    number: int
+    state: str = Field(..., description="complete, pruned, fail or running.")
+    value: float | None = Field(..., description="The trial's dev metric (a pruned trial: its last report).")
+    params: dict = Field(..., description="The options the trial drew.")
+    model: str | None = Field(..., description="The trial's model in the workspace.")
+    epochs: int | None
+    seconds: float | None
+
+
+class SweepInfo(BaseModel):
+    name: str
+    command: str = Field(..., description="The swept training command, e.g. train-mt.")
+    metric: str
+    direction: str = Field(..., description="maximize or minimize.")
+    trials: list[SweepTrial]
+    best: SweepTrial | None
+    spent_s: float
+
+
+class SweepsResponse(BaseModel):
+    workspace: str
+    sweeps: list[SweepInfo]
 
 
 class ReloadResponse(BaseModel):

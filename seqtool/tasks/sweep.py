@@ -148,8 +148,11 @@ class Sweep:
             deadline = time.monotonic() + budget_s
             started = time.monotonic()
             try:
+                # A trial starts only while a whole one fits in what is left (a trial cut short by the budget
+                # would be judged on less training than the others); the first always starts.
+                last_start = max(1.0, budget_s - self.settings.trial_minutes * 60)
                 study.optimize(lambda trial: self._trial(trial, deadline, progress),
-                               n_trials=self.settings.trials - done, timeout=budget_s, n_jobs=self.settings.jobs,
+                               n_trials=self.settings.trials - done, timeout=last_start, n_jobs=self.settings.jobs,
                                catch=(TrialFailed,), callbacks=[lambda s, t: self._after_trial(s, t, progress)])  # fmt: skip
             finally:
                 self.stop.set()
@@ -210,12 +213,13 @@ class Sweep:
                 while True:
                     finished = child.poll() is not None
                     rows = _read_rows(metrics)
-                    for row in rows[seen:]:
+                    for n, row in enumerate(rows[seen:], start=seen + 1):
                         value = row.get(self.target.metric)
                         if isinstance(value, int | float):
-                            trial.report(float(value), int(row.get("epoch", seen + 1)))
+                            # the n-th evaluation (a budget's last epoch is fractional, e.g. 3.4: step 4)
+                            trial.report(float(value), n)
                             if self.target.per_epoch and trial.should_prune() and not finished:
-                                pruned_at = int(row.get("epoch", seen + 1))
+                                pruned_at = n
                                 break
                     seen = len(rows)
                     if finished:
@@ -263,6 +267,18 @@ class Sweep:
                     f"(model {summary['best']['model']}); seqtool {self.target.command} --config FILE\n")  # fmt: skip
             atomic_write_text(self.folder / "best.yaml", head + dump_run_file(best))
         return summary
+
+
+def list_sweeps(ws: Workspace) -> list[dict[str, Any]]:
+    """Every sweep of a workspace as its summary.json says (newest trial last); a sweep that has not
+    finished a trial yet, or whose summary cannot be read, is left out."""
+    out = []
+    for path in sorted((ws.root / "sweeps").glob("*/summary.json")):
+        with contextlib.suppress(OSError, ValueError):
+            summary = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(summary, dict) and isinstance(summary.get("trials"), list):
+                out.append({**summary, "name": path.parent.name})
+    return out
 
 
 def sweep_figures(study: Any, summary: dict[str, Any], figures_dir: Path) -> list[Path]:

@@ -54,6 +54,7 @@ for (const button of document.querySelectorAll("nav button")) {
     for (const b of document.querySelectorAll("nav button")) b.setAttribute("aria-selected", String(b === button));
     for (const tab of document.querySelectorAll(".tab")) tab.hidden = tab.id !== "tab-" + button.dataset.tab;
     if (button.dataset.tab === "models") loadModels();
+    if (button.dataset.tab === "runs") loadRuns();
   });
 }
 
@@ -197,6 +198,34 @@ async function loadModels() {
       api(`/api/models/${encodeURIComponent(m.name)}/metrics`)
         .then((r) => cell.append(curve(r.metrics, r.metric)))
         .catch(() => cell.append("-"));
+    }
+  });
+}
+
+// ---- runs: each sweep's trials side by side, best first (read-only)
+function fmt(v) { return typeof v === "number" && !Number.isInteger(v) ? v.toPrecision(4) : String(v); }
+
+async function loadRuns() {
+  const out = $("runs-output");
+  await run("runs-error", out, async () => {
+    const data = await api("/api/sweeps");
+    $("runs-empty").hidden = data.sweeps.length > 0;
+    out.replaceChildren();
+    for (const sw of data.sweeps) {
+      const names = [...new Set(sw.trials.flatMap((t) => Object.keys(t.params)))].sort();
+      const better = sw.direction === "maximize" ? (a, b) => b - a : (a, b) => a - b;
+      const trials = [...sw.trials].sort((a, b) => (a.value === null) - (b.value === null) || better(a.value, b.value));
+      const head = el("tr", {}, ...["trial", "model", "state", sw.metric, "epochs", ...names].map((c) => el("th", { scope: "col" }, c)));
+      const body = el("tbody");
+      for (const t of trials) {
+        const best = sw.best && t.number === sw.best.number;
+        body.append(el("tr", best ? { class: "best" } : {}, el("td", {}, t.number + (best ? " *" : "")), el("td", {}, t.model || "-"),
+          el("td", {}, t.state), el("td", {}, t.value === null ? "-" : fmt(t.value)), el("td", {}, t.epochs ?? "-"),
+          ...names.map((n) => el("td", {}, n in t.params ? fmt(t.params[n]) : "-"))));
+      }
+      const minutes = (sw.spent_s / 60).toFixed(1);
+      out.append(el("h2", {}, `${sw.name}: ${sw.command}, ${sw.metric} (${sw.direction}), ${sw.trials.length} trials, ${minutes} min`),
+        el("div", { class: "table-wrap" }, el("table", { class: "runs", "aria-label": `trials of sweep ${sw.name}` }, el("thead", {}, head), body)));
     }
   });
 }
