@@ -112,6 +112,27 @@ def show(
         console.print(mt)
 
 
+@models_app.command("epochs")
+def epochs(
+    name: Annotated[
+        str, typer.Argument(help="A model trained with --average-last N (the Transformer recipe keeps 5).")
+    ],
+    last: Annotated[int | None, typer.Option(help="Only the last N epochs \\[default: every epoch kept].")] = None,
+    workspace: WorkspaceOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Write the last epochs a run kept as models NAME-eK: a checkpoint ensemble (translate --model a,b,c)."""
+    from seqtool.store.workspace import Workspace
+    from seqtool.tasks.epochs import split_epochs
+
+    names = split_epochs(Workspace(workspace), name, last)
+    if json:
+        print_json({"model": name, "written": names})
+        return
+    console.print(f"wrote {', '.join(names)}")
+    console.print(f"an ensemble of them: seqtool translate --model {','.join(names)} TEXT", style="dim")
+
+
 @models_app.command("rm")
 def remove(
     names: Annotated[list[str], typer.Argument(help="Model name(s) to delete.")],
