@@ -61,7 +61,7 @@ def demo_cmd(
     from seqtool.cli.progress import TrainingProgress
     from seqtool.store.workspace import Workspace
     from seqtool.tasks.lm import generate, lm_recipe, load_lm, predict_next, train_lm
-    from seqtool.tasks.mt import load_translator, mt_recipe, train_mt
+    from seqtool.tasks.mt import mt_recipe, train_mt
 
     setup_torch(threads)
     ws = Workspace(workspace)
@@ -93,12 +93,14 @@ def demo_cmd(
     for i in range(gen["num"]):  # generate -n N uses seeds seed, seed+1, ...
         console.print("  " + generate(lm, gen["prompt"], gen["max_words"], temperature=gen["temperature"], seed=i))
 
-    console.print(Rule("2. an English -> Japanese translator (bidirectional GRU + Bahdanau attention)"))
+    console.print(Rule("2. an English -> Japanese translator (a small Transformer, exported to int8)"))
     _fresh(ws, DEMO_MT)
     mt_files = (enja / "train.en", enja / "train.ja", enja / "dev.en", enja / "dev.ja")
-    mt_options = {"arch": "gru", "attention": "bahdanau", "bidirectional": True, "emb_dim": 128, "hidden": 128,
-                  "dropout": 0.1, "src_vocab": 300, "tgt_vocab": 300, "epochs": 4 if quick else 10,
-                  "batch_size": 1000, "lr": 0.003, "max_minutes": 0.5 if quick else 1.5}  # fmt: skip
+    # A Transformer, so that CTranslate2 can run it: the README's first `translate` then starts without
+    # torch (a fraction of a second, docs/benchmarks.md). The course's GRU + attention is one command away.
+    mt_options = {"arch": "transformer", "layers": 2, "emb_dim": 128, "ff_dim": 256, "heads": 4,
+                  "src_vocab": 300, "tgt_vocab": 300, "epochs": 4 if quick else 10,
+                  "max_minutes": 0.5 if quick else 1.5}  # fmt: skip
     files = dict(zip(("src", "tgt", "dev_src", "dev_tgt"), mt_files, strict=True))
     console.print(command_line("train-mt", options={**files, **mt_options, "name": DEMO_MT, **where}))
     recipe = mt_recipe(mt_options)
@@ -106,11 +108,21 @@ def demo_cmd(
         result = train_mt(ws, DEMO_MT, *mt_files, recipe.arch, recipe.model_values, recipe.train_cfg,
                           recipe.data_cfg, threads=threads or 1, progress=progress)  # fmt: skip
     console.print(f"best dev BLEU {result.best['value']:.1f} (greedy) after {result.elapsed_s:.0f}s")
-    tr = load_translator(ws, DEMO_MT)
+    from seqtool.tasks.export import export_model
+    from seqtool.tasks.translator import load_translator
+
+    console.print("\n" + command_line("export", DEMO_MT, options={"quantize": "int8", **where}))
+    exported = export_model(ws, DEMO_MT, quantize="int8", force=True)
+    console.print(f"  CTranslate2 {exported['runs_as']} engine in {exported['path']}")
+    tr = load_translator(ws, DEMO_MT)  # engine auto: the export just written
     for text in ("i can't swim", "My mother went to the park yesterday.", "Do you like cats?"):
         console.print("\n" + command_line("translate", text, options=where))
         console.print("  " + tr.translate([text])[0][0].text)
     console.print(f'\n{DEMO_MT} is now the workspace\'s default translator: `seqtool translate "..."` uses it.')
+    gru = {"arch": "gru", "attention": "bahdanau", "bidirectional": True, "emb_dim": 128, "hidden": 128,
+           "src_vocab": 300, "tgt_vocab": 300, "epochs": 10, "name": "demo-gru", **where}  # fmt: skip
+    console.print("The course's bidirectional GRU with Bahdanau attention, on the same data:", style="dim")
+    console.print(command_line("train-mt", options=gru), style="dim")
 
     console.print(Rule("3. word embeddings (word2vec CBOW with gensim) on the Japanese sample text"))
     from seqtool.embeddings import EmbeddingSettings, analogy, load_embeddings, neighbours, train_embeddings
