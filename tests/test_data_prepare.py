@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from seqtool.data.langid import LanguageID
 from seqtool.data.prepare import REASONS, PrepareOptions, _normalized, prepare
-from seqtool.data.readers import LanguageID, open_source
+from seqtool.data.readers import open_source
 from tests.conftest import ROOT, SAMPLE, run_main
 
 RAW = SAMPLE / "raw"

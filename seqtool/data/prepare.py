@@ -55,7 +55,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from seqtool.data.readers import LanguageID, Source
+from seqtool.data.langid import LanguageID
+from seqtool.data.readers import Source
 from seqtool.errors import DataError, OptionError
 from seqtool.files import fsync_dir, write_error
 
