@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import array
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -78,7 +79,8 @@ def encode_corpus(
     Path(f"{prefix}.stats.json").unlink(missing_ok=True)
     stats = EncodeStats()
     sides = range(len(paths))
-    offsets: list[list[int]] = [[0] for _ in sides]
+    # array('q'): 8 bytes an entry, where a list of ints costs ~36 (2M pairs: 16 MB a side instead of 72)
+    offsets = [array.array("q", [0]) for _ in sides]
     readers = [read_lines(p) for p in paths]
     with _IdWriters([Path(f"{prefix}.{s}.ids") for s in sides]) as writers:
         for chunk in _chunks(zip(*readers, strict=True), ENCODE_CHUNK):

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Issue 28, scale: train-mt's set-up (tokenizers + encoding) and training on a corpus of N pairs made from
+# small_parallel_enja to look raw (Japanese spaces removed, English detokenized and capitalized), repeated
+# to size, against the same recipe on the 50k corpus. Each run alone; peak RSS from /usr/bin/time -v.
+#
+#   bash benchmarks/scale_setup.sh ../shared/data/small_parallel_enja 2000000 [TRAIN_MINUTES]
+set -euo pipefail
+D=$(realpath "${1:-../shared/data/small_parallel_enja}")
+PAIRS=${2:-2000000}
+MINUTES=${3:-1}
+WORK=${WORK:-/tmp/scale}
+mkdir -p "$WORK"
+grep -m1 "model name" /proc/cpuinfo
+grep -q avx512_bf16 /proc/cpuinfo && echo "avx512_bf16: yes" || echo "avx512_bf16: no"
+python3 - "$D" "$WORK" "$PAIRS" <<'PY'
+import re, sys
+src, work, pairs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def detok(line):
+    s = line.strip()
+    s = re.sub(r" (n't|'s|'re|'m|'ve|'ll|'d)\b", r"\1", s)   # do n't -> don't, it 's -> it's
+    s = re.sub(r" ([.,!?;:%)])", r"\1", s)
+    s = re.sub(r"\( ", "(", s)
+    return s[:1].upper() + s[1:]
+def raw_ja(line):
+    return line.strip().replace(" ", "")
+for part in ("train", "dev"):
+    en = [detok(l) for l in open(f"{src}/{part}.en", encoding="utf-8")]
+    ja = [raw_ja(l) for l in open(f"{src}/{part}.ja", encoding="utf-8")]
+    with open(f"{work}/{part}.en", "w", encoding="utf-8") as f:
+        f.writelines(s + "\n" for s in en)
+    with open(f"{work}/{part}.ja", "w", encoding="utf-8") as f:
+        f.writelines(s + "\n" for s in ja)
+    if part == "train":
+        with open(f"{work}/big.en", "w", encoding="utf-8") as fe, open(f"{work}/big.ja", "w", encoding="utf-8") as fj:
+            for i in range(pairs):
+                fe.write(en[i % len(en)] + "\n")
+                fj.write(ja[i % len(ja)] + "\n")
+print("example:", en[0], "|", ja[0])
+PY
+wc -l "$WORK/big.en" "$WORK/train.en"
+for corpus in train big; do
+    uptime
+    rm -rf "$WORK/ws-$corpus"
+    /usr/bin/time -v seqtool -w "$WORK/ws-$corpus" train-mt --src "$WORK/$corpus.en" --tgt "$WORK/$corpus.ja" \
+        --dev-src "$WORK/dev.en" --dev-tgt "$WORK/dev.ja" --max-minutes "$MINUTES" --no-tune-decoding --threads 2 \
+        --name m --json > "$WORK/$corpus.json" 2> "$WORK/$corpus.err"
+    python3 - "$WORK" "$corpus" <<'PY'
+import json, re, sys
+work, corpus = sys.argv[1], sys.argv[2]
+r = json.load(open(f"{work}/{corpus}.json"))
+err = open(f"{work}/{corpus}.err").read()
+wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", err)
+h, m, s = (float(x or 0) for x in wall.groups())
+wall_s = h * 3600 + m * 60 + s
+rss_gb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", err).group(1)) / 1e6
+rows = [json.loads(l) for l in open(f"{work}/ws-{corpus}/models/m/metrics.jsonl")]
+cfg = json.load(open(f"{work}/ws-{corpus}/models/m/config.json"))
+print(f"{corpus}: pairs kept {cfg['data'].get('kept')}, wall {wall_s:.0f}s, training {r['elapsed_s']:.0f}s, "
+      f"set-up and the rest {wall_s - r['elapsed_s']:.0f}s, peak RSS {rss_gb:.2f} GB, "
+      f"{r['tokens_per_s']:,.0f} target tokens/s, epochs {r['epochs']}, dev BLEU {r['best']['value']:.2f} "
+      f"({cfg.get('bleu_tokenize', {}).get('name')})")
+PY
+done
