@@ -154,3 +154,23 @@ def test_sweep_options_are_checked(tmp_path: Path) -> None:
     assert_clean_error(run_cli(*sweep_args(ws, base, space, "x", "--trials", "0")), "--trials must be > 0")
     assert_clean_error(run_cli("-w", str(ws), "sweep", "train-lm", "--name", "x", "--resume"), "no sweep 'x'")
     assert not (ws / "sweeps").exists()
+
+
+def test_word_vectors_are_swept_by_analogy_accuracy_and_a_failed_trial_says_why(tmp_path: Path) -> None:
+    from tests.conftest import ROOT
+
+    ws = tmp_path / "ws"
+    base, space = files(tmp_path, base="epochs: 2\n", space="dim: [16, 32]\n")
+    questions = ROOT / "benchmarks" / "analogy_ja.txt"
+    result = run_cli("-w", str(ws), "sweep", "embed", "--config", str(base), "--space", str(space), "--name", "e",
+                     "--trials", "2", "--questions", str(questions), "--threads", "1", "--json")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert [t["state"] for t in summary["trials"]] == ["complete", "complete"] and summary["metric"] == "accuracy"
+    assert summary["best"]["value"] == max(t["value"] for t in summary["trials"]) and 0 < summary["best"]["value"] <= 1
+
+    bad, space = files(tmp_path, base=BASE + "epochs: 1\ndropout: 1.5\n")  # refused by train-lm when it starts
+    failed = run_cli(*sweep_args(ws, bad, space, "f", "--trials", "1", "--json"))
+    assert failed.returncode == 0, failed.stderr
+    (trial,) = json.loads(failed.stdout)["trials"]
+    assert trial["state"] == "fail" and "dropout" in trial["error"] and json.loads(failed.stdout)["best"] is None

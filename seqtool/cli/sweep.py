@@ -19,7 +19,9 @@ TARGETS: dict[str, dict[str, Any]] = {
     "train-mt": dict(metric="dev_bleu", maximize=True, fixed={"tune_decoding": False}),
     "train-lm": dict(metric="dev_ppl", maximize=False),
     "train-dialog": dict(metric="dev_ppl", maximize=False),
-    "embed": dict(metric="accuracy", maximize=True, evaluate=("evaluate", "analogy"), per_epoch=False),
+    "embed": dict(
+        metric="accuracy", maximize=True, evaluate=("evaluate", "analogy"), per_epoch=False, budget_option=None
+    ),
 }
 SET_BY_THE_SWEEP = frozenset({"name", "max_minutes", "threads", "workspace"})
 
@@ -205,7 +207,8 @@ def _show(event: dict[str, Any]) -> None:
         err_console.print(f"trial {event['number']} ({event['model']}): {params}", style="dim")
     elif event["event"] == "trial_done":
         value = "" if event["value"] is None else f" {event['value']:.4g}"
-        err_console.print(f"trial {event['number']}: {event['state']}{value}")
+        error = f": {event['error']}" if event.get("error") else ""
+        err_console.print(f"trial {event['number']}: {event['state']}{value}{error}")
     elif event["event"] == "status":
         err_console.print(event["message"], style="dim")
 

@@ -50,6 +50,7 @@ class SweepTarget:
     fixed: dict[str, Any] = field(default_factory=dict)  # options every trial gets (e.g. no decoding tuning)
     evaluate: tuple[str, ...] = ()  # a command (+ options) whose --json output holds the objective
     per_epoch: bool = True  # the run writes the metric every epoch (pruning possible)
+    budget_option: str | None = "--max-minutes"  # how a trial is given its minutes (None: its epochs bound it)
 
 
 @dataclass(frozen=True)
@@ -195,13 +196,18 @@ class Sweep:
         minutes = min(self.settings.trial_minutes, left_s / 60)
         progress({"event": "trial", "number": trial.number, "model": model, "params": trial.params})
         argv = [sys.executable, "-m", "seqtool", "-w", str(self.ws.root), self.target.command, "--config",
-                str(run_file), "--name", model, "--max-minutes", f"{minutes:.3f}",
-                "--threads", str(self.settings.threads)]  # fmt: skip
+                str(run_file), "--name", model, "--threads", str(self.settings.threads)]  # fmt: skip
+        if self.target.budget_option:
+            argv += [self.target.budget_option, f"{minutes:.3f}"]
         log = self.folder / "trials" / f"t{trial.number:03d}.log"
-        pruned = self._watch(trial, argv, log, model)
-        if pruned:
-            raise optuna.TrialPruned(f"behind the other trials at epoch {pruned}")
-        return self._objective(trial, model, log)
+        try:
+            pruned = self._watch(trial, argv, log, model)
+            if not pruned:
+                return self._objective(trial, model, log)
+        except TrialFailed as e:
+            trial.set_user_attr("error", str(e))  # shown in the table and summary.json
+            raise
+        raise optuna.TrialPruned(f"behind the other trials at evaluation {pruned}")
 
     def _watch(self, trial: Any, argv: list[str], log: Path, model: str) -> int:
         """Run the trial's training, reporting each epoch's dev metric; the epoch it was pruned at, or 0."""
@@ -231,8 +237,10 @@ class Sweep:
             finally:
                 if child.poll() is None:
                     _stop(child)
-        if child.returncode not in (0, 130) and not pruned_at:
-            raise TrialFailed(f"{model}: exit code {child.returncode}; see {log}")
+        if child.returncode != 0 and not pruned_at:
+            last = [line for line in log.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+            why = last[-1].strip(" │╰─╯") if last else ""
+            raise TrialFailed(f"{model}: exit code {child.returncode} ({why}); see {log}")
         return pruned_at
 
     def _objective(self, trial: Any, model: str, log: Path) -> float:
@@ -254,7 +262,8 @@ class Sweep:
     def _after_trial(self, study: Any, trial: Any, progress: Progress) -> None:
         self.write_summary(study)
         progress({"event": "trial_done", "number": trial.number, "state": trial.state.name.lower(),
-                  "value": trial.value, "model": trial.user_attrs.get("model")})  # fmt: skip
+                  "value": trial.value, "model": trial.user_attrs.get("model"),
+                  "error": trial.user_attrs.get("error")})  # fmt: skip
 
     # --- results -----------------------------------------------------------------------------------
     def write_summary(self, study: Any) -> dict[str, Any]:
@@ -313,7 +322,8 @@ def summarize(study: Any, target: SweepTarget) -> dict[str, Any]:
         duration = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete else None
         trials.append({"number": t.number, "state": t.state.name.lower(), "value": t.value, "params": t.params,
                        "model": t.user_attrs.get("model"), "epochs": t.user_attrs.get("epochs"),
-                       "seconds": None if duration is None else round(duration, 1)})  # fmt: skip
+                       "seconds": None if duration is None else round(duration, 1),
+                       "error": t.user_attrs.get("error")})  # fmt: skip
     complete = [t for t in trials if t["state"] == "complete" and t["value"] is not None]
     pick = max if target.maximize else min
     best = pick(complete, key=lambda t: t["value"]) if complete else None
