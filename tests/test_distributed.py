@@ -57,3 +57,62 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path):
     # The result is an ordinary model.
     out = run_cli("predict-next", "-w", str(ws), "-m", "ddp", "my father", "--json")
     assert out.returncode == 0 and json.loads(out.stdout)["results"], out.stderr
+
+
+def test_two_nodes_on_one_machine_match_one_node_of_the_same_world_size(tmp_path):
+    """Multi-node training as docs/distributed.md describes it, with two torchrun launchers on localhost
+    (node ranks 0 and 1, one process each, c10d rendezvous) standing in for two machines that share the
+    workspace: the same run as one launcher with two processes, epoch for epoch."""
+    import socket
+    import subprocess
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ws = tmp_path / "ws"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    short = [*MODEL[:-1], "2", "--batch-size", "500", "--threads", "1"]
+    train = ["-m", "seqtool", "train-lm", "-w", str(ws), *short]
+    nodes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--nnodes",
+                "2",
+                "--nproc-per-node",
+                "1",
+                "--node-rank",
+                str(rank),
+                "--rdzv-backend",
+                "c10d",
+                "--rdzv-endpoint",
+                f"127.0.0.1:{port}",
+                "--rdzv-id",
+                "two-nodes",
+                *train,
+                "--name",
+                "nodes",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env=env,
+        )  # fmt: skip
+        for rank in (0, 1)
+    ]
+    for node in nodes:
+        _, err = node.communicate(timeout=300)
+        assert node.returncode == 0, err[-3000:]
+    one = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", *train,
+         "--name", "one-node"],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=300,
+    )  # fmt: skip
+    assert one.returncode == 0, one.stderr[-3000:]
+    keys = ("epoch", "step", "train_loss", "dev_loss", "dev_ppl")
+    assert [{k: r[k] for k in keys} for r in _metrics(ws, "nodes")] == [
+        {k: r[k] for k in keys} for r in _metrics(ws, "one-node")
+    ]
