@@ -111,6 +111,32 @@ def test_mbr_answers_as_the_library_does(served_workspace: Path, client: TestCli
     error(client.post("/api/translate", json={"q": "hi", "mbr": 0}), 422, "mbr")
 
 
+def test_an_ensemble_of_served_translators(served_workspace: Path, tmp_path: Path) -> None:  # noqa: F811
+    import json
+
+    from seqtool.tasks.decoding_tuning import chosen_search
+    from seqtool.tasks.translator import load_ensemble
+
+    root = tmp_path / "ws"
+    shutil.copytree(served_workspace, root)
+    shutil.copytree(root / "models" / MT, root / "models" / "mt-copy")  # the same weights under another name
+    cfg = json.loads((root / "models" / "mt-copy" / "config.json").read_text())
+    (root / "models" / "mt-copy" / "config.json").write_text(json.dumps({**cfg, "name": "mt-copy"}))
+    pair, texts = f"{MT},mt-copy", DEV[:3]
+    with TestClient(create_app(Workspace(root), names=[MT, "mt-copy", EMB], device="cpu")) as c:
+        body = ok(c.post("/api/translate", json={"q": texts, "model": pair, "nbest": 2}))
+        assert body["model"] == pair
+        expected = load_ensemble(Workspace(root), pair, "cpu").translate(texts, search=chosen_search(cfg, nbest=2))
+        for got, hyps in zip(body["translations"], expected, strict=True):
+            assert [t["text"] for t in got["nbest"]] == [t.text for t in hyps]
+        # two copies of one model agree on every step: their ensemble translates as the model alone
+        alone = ok(c.post("/api/translate", json={"q": texts, "model": MT, "nbest": 2}))
+        assert [t["text"] for t in body["translations"]] == [t["text"] for t in alone["translations"]]
+        error(c.post("/api/translate", json={"q": "hi", "model": f"{MT},{EMB}"}), 422, "ensemble")
+        error(c.post("/api/translate", json={"q": "hi", "model": f"{MT},nope"}), 404, "nope")
+        error(c.post("/api/translate", json={"q": "hi", "model": f"{MT},{MT}"}), 422, "two or more different")
+
+
 def test_attention_has_one_row_per_output_piece(client: TestClient) -> None:
     (t,) = ok(client.post("/api/translate", json={"q": "my father likes cats .", "attention": True}))["translations"]
     att = t["attention"]

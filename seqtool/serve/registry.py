@@ -66,6 +66,32 @@ class Served:
         return all(len(t.hypothesis.ids) + 1 <= cap for translations in results for t in translations)
 
 
+@dataclass
+class EnsembleServed(Served):
+    """Served translators answering as one (``"model": "a,b"``): their log-probabilities averaged step by
+    step (seqtool.models.ensemble; torch only). Made on first request, dropped when any model reloads."""
+
+    members: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.members
+
+    def load(self) -> Any:
+        with self._lock:
+            if self.loaded is None and self.error is None:
+                from seqtool.tasks.translator import load_ensemble
+
+                try:
+                    ws = Workspace(self.md.path.parent.parent)
+                    self.loaded = load_ensemble(ws, self.members, self.device, engine="torch")
+                except SeqtoolError as e:
+                    self.error = str(e)
+            if self.error is not None:
+                raise ApiError(422, f"ensemble {self.members!r}: {self.error}")
+            return self.loaded
+
+
 def _load(md: ModelDir, kind: str, device: str) -> Any:
     # engine auto: an exported CTranslate2 copy where the kind has one and it is usable, else torch.
     return get_kind(kind).load(Workspace(md.path.parent.parent), md.name, device, engine="auto")
@@ -102,6 +128,7 @@ class Registry:
         self.max_wait_s = max_wait_s
         self.max_tokens = max_tokens
         self.models: dict[str, Served] = {}
+        self.ensembles: dict[str, EnsembleServed] = {}
         self._lock = threading.Lock()
         if self.names:
             known = {md.name for md, _ in ws.list_models()}
@@ -134,6 +161,10 @@ class Registry:
                     self._drop(name)
                 changes["reloaded" if old is not None else "added"].append(name)
                 self.models[name] = self._serve(md, cfg)
+            if changes["reloaded"] or changes["removed"]:  # an ensemble holds its members' old weights
+                for entry in self.ensembles.values():
+                    threading.Thread(target=entry.worker.stop, daemon=True).start()  # type: ignore[union-attr]
+                self.ensembles.clear()
             return changes
 
     def _serve(self, md: ModelDir, cfg: dict[str, Any]) -> Served:
@@ -179,14 +210,34 @@ class Registry:
                         404, f"no {kind} model is served from {self.ws.root}; train one or run `seqtool demo`"
                     )
                 return entry
+        if "," in name:
+            return self._ensemble(name, kind)
         entry = self.get_any(name)
         if entry.kind != kind:
             raise ApiError(422, f"model {name!r} is a {entry.kind} model, but this endpoint needs a {kind} model")
         return entry
 
+    def _ensemble(self, name: str, kind: str) -> EnsembleServed:
+        """The served ensemble of the models ``a,b[,c]`` (each must be a served model of ``kind``)."""
+        parts = [p.strip() for p in name.split(",")]
+        members = [self.get_any(p) for p in parts if p]
+        if not get_kind(kind).pools_requests or any(m.kind != kind for m in members):
+            raise ApiError(422, f"model {name!r}: an ensemble is two or more translators (mt models)")
+        key = ",".join(parts)
+        with self._lock:
+            entry = self.ensembles.get(key)
+            if entry is None:
+                first = members[0]
+                entry = EnsembleServed(first.md, first.config, first.stamp, self.device, members=key)
+                entry.worker = ModelWorker(key, entry.translate, entry.fits_alone, max_wait_s=self.max_wait_s,
+                                           max_tokens=self.max_tokens)  # fmt: skip
+                self.ensembles[key] = entry
+            return entry
+
     def close(self) -> None:
         with self._lock:
-            for entry in self.models.values():
+            for entry in [*self.models.values(), *self.ensembles.values()]:
                 if entry.worker is not None:
                     entry.worker.stop()
             self.models.clear()
+            self.ensembles.clear()
