@@ -109,3 +109,26 @@ def now_iso() -> str:
 def sample_data_dir() -> Path:
     """The project's own sample data (``sample_data/`` beside the package in a source checkout)."""
     return Path(__file__).resolve().parents[1] / "sample_data"
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path, busy: str) -> Iterator[None]:
+    """Hold ``folder/.lock`` exclusively (flock, holding this process's id) for as long as the block runs; a
+    second process gets ``WorkspaceError(busy)`` at once instead of waiting. The kernel drops the lock when its
+    holder dies, even by SIGKILL, so a killed run never leaves its folder locked."""
+    import fcntl
+
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise WorkspaceError(busy) from None
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from seqtool.errors import ModelNotFoundError, WorkspaceError
-from seqtool.files import atomic_write_json, atomic_write_text, now_iso, resolve_workspace
+from seqtool.files import atomic_write_json, atomic_write_text, folder_lock, now_iso, resolve_workspace
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -145,27 +145,10 @@ class ModelDir:
         with open(self.log_path, "a", encoding="utf-8") as f:
             f.write(f"{now_iso()} {line}\n")
 
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self) -> contextlib.AbstractContextManager[None]:
         """Exclusive lock for training into this folder; a second process gets a clear error."""
-        import fcntl
-
-        self.path.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise WorkspaceError(
-                f"model {self.name!r} is being trained by another process; wait for it or choose another --name"
-            ) from None
-        try:
-            os.ftruncate(fd, 0)
-            os.write(fd, str(os.getpid()).encode())
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+        busy = f"model {self.name!r} is being trained by another process; wait for it or choose another --name"
+        return folder_lock(self.path, busy)
 
 
 class Workspace:

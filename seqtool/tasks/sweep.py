@@ -19,20 +19,19 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import subprocess
 import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from seqtool.errors import OptionError, WorkspaceError
-from seqtool.files import atomic_write_json, atomic_write_text
+from seqtool.files import atomic_write_json, atomic_write_text, folder_lock
 from seqtool.store.workspace import Workspace
 from seqtool.tasks.sweep_space import Dimension
 
@@ -136,7 +135,7 @@ class Sweep:
     def run(self, resume: bool, progress: Progress = lambda _: None) -> Any:
         """Run (or resume) the sweep until its trials or its budget are spent; returns the study."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        with self._lock():
+        with folder_lock(self.folder, f"sweep {self.name!r} is running in another process; wait for it"):
             study = self.open_study(resume)
             # A failed trial (an error, or the one in flight when a sweep was killed) does not count.
             done = sum(t.state.name in ("COMPLETE", "PRUNED") for t in study.trials)
@@ -160,22 +159,6 @@ class Sweep:
                 study.set_user_attr("spent_s", spent + time.monotonic() - started)
                 self.write_summary(study)
             return study
-
-    @contextlib.contextmanager
-    def _lock(self) -> Iterator[None]:
-        import fcntl
-
-        fd = os.open(self.folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise WorkspaceError(f"sweep {self.name!r} is running in another process; wait for it") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
 
     def trial_options(self, trial: Any) -> dict[str, Any]:
         drawn = {d.name: d.suggest(trial) for d in self.space}
