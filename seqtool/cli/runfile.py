@@ -160,7 +160,7 @@ def recorded_run(
 
 def as_run_file(cfg: dict[str, Any]) -> str:
     """The YAML that re-creates a model, from its config.json "run" section."""
-    import yaml
+    from seqtool.tasks.sweep import dump_run_file
 
     run = cfg.get("run")
     if not isinstance(run, dict) or not isinstance(run.get("options"), dict):
@@ -169,9 +169,8 @@ def as_run_file(cfg: dict[str, Any]) -> str:
             "imported or compressed); only models trained by train-mt, train-lm, train-dialog, embed, vae "
             "or distill have one"
         )
-    options = {k.replace("_", "-"): v for k, v in run["options"].items()}
     head = (
         f"# seqtool {run.get('command')} --config FILE  (re-creates model {cfg.get('name')!r};"
         f" written by seqtool {run.get('seqtool', '?')})\n"
     )
-    return head + yaml.safe_dump(options, allow_unicode=True, sort_keys=False)
+    return head + dump_run_file(run["options"])

@@ -103,7 +103,7 @@ def sweep_cmd(
     from seqtool.cli.runfile import file_defaults, read_run_file
     from seqtool.errors import OptionError
     from seqtool.store.workspace import Workspace, validate_name
-    from seqtool.tasks.sweep import Sweep, SweepSettings, SweepTarget, sweep_figures, sweep_folder
+    from seqtool.tasks.sweep import Sweep, SweepSettings, SweepTarget, summarize, sweep_figures, sweep_folder
     from seqtool.tasks.sweep_space import parse_space
 
     if command not in TARGETS:
@@ -166,7 +166,7 @@ def sweep_cmd(
 
         raise TrainingInterrupted(f"sweep {name!r} interrupted; `seqtool sweep {command} --name {name} "
                                   f"--resume` continues it") from None  # fmt: skip
-    summary = sweep.write_summary(study)
+    summary = summarize(study, target)  # sweep.run wrote it to summary.json already
     figures = sweep_figures(study, summary, ws.figures_dir)
     if json:
         print_json({**summary, "folder": str(folder), "figures": [str(f) for f in figures]})

@@ -316,6 +316,8 @@ def summarize(study: Any, target: SweepTarget) -> dict[str, Any]:
 
 
 def dump_run_file(options: dict[str, Any]) -> str:
+    """Options (parameter names or flags) as a run file's YAML, keys spelled as flags (``dev-src``): what
+    ``--config`` reads. The one writer of run files: trials, ``best.yaml`` and ``models show --as-config``."""
     import yaml
 
     plain = {k.replace("_", "-"): str(v) if isinstance(v, Path) else v for k, v in options.items()}
