@@ -52,7 +52,7 @@ def load_any(ws: Workspace, name: str, device: str = "cpu") -> Any:
 
 def compress_model(ws: Workspace, name: str, out: str, quantize: str, prune: float) -> CompressResult:
     """Write ``out``: ``name``'s weights pruned by magnitude and stored in ``quantize`` precision."""
-    from seqtool.tasks.import_model import model_files
+    from seqtool.tasks.import_model import carried_files
 
     comp = Compression(quantize, prune)
     comp.validate()
@@ -66,8 +66,7 @@ def compress_model(ws: Workspace, name: str, out: str, quantize: str, prune: flo
     loaded = load_any(ws, name, "cpu")
     model = loaded.model.float()
     zeroed = prune_(model, prune)
-    files = [f for f in model_files(md.path, cfg) if f not in ("config.json", "model.safetensors")]
-    keep = [f for f in files if f not in ("metrics.jsonl", "train.log")]  # the original's training history
+    keep = carried_files(md.path, cfg)
     section = {"quantize": quantize, "prune": prune, "from": name, "zeroed_weights": zeroed}
     with staged_model(ws, out, "compress") as staged:
         for file in keep:

@@ -23,7 +23,7 @@ from seqtool.tasks.kinds import kind_of
 
 def split_epochs(ws: Workspace, name: str, last: int | None = None) -> list[str]:
     """Write the last ``last`` (default: all kept) epochs of ``name``'s checkpoint as models; their names."""
-    from seqtool.tasks.import_model import model_files
+    from seqtool.tasks.import_model import carried_files
 
     cfg = load_model_config(ws, name)
     md = ws.model_dir(name)
@@ -43,8 +43,7 @@ def split_epochs(ws: Workspace, name: str, last: int | None = None) -> list[str]
         raise WorkspaceError(f"model {taken[0]!r} already exists in {ws.root}; remove it first (`seqtool models rm`)")
     kind = kind_of(cfg)
     model = kind.build(cfg)
-    files = [f for f in model_files(md.path, cfg) if f not in ("config.json", "model.safetensors")]
-    keep = [f for f in files if f not in ("metrics.jsonl", "train.log")]
+    keep = carried_files(md.path, cfg)
     for out, (label, weights) in zip(names, pairs, strict=True):
         model.load_state_dict(weights)
         with staged_model(ws, out, "epoch copy") as staged:

@@ -94,6 +94,13 @@ def model_files(folder: Path, cfg: dict[str, Any]) -> list[str]:
     return ["config.json", *dict.fromkeys(named), *optional]
 
 
+def carried_files(folder: Path, cfg: dict[str, Any]) -> list[str]:
+    """The files a model derived from this one copies unchanged (tokenizers and the like): not its config
+    or weights, which the new model writes itself, nor the original's training history."""
+    drop = ("config.json", "model.safetensors", "metrics.jsonl", "train.log")
+    return [f for f in model_files(folder, cfg) if f not in drop]
+
+
 def validate_model_dir(md: ModelDir, cfg: dict[str, Any], staging_workspace: Workspace | None = None) -> int | None:
     """Check that ``md`` holds a usable model of ``cfg``; returns its parameter count (None: no torch model)."""
     model_files(md.path, cfg)
