@@ -47,12 +47,18 @@ class Served:
         with self._lock:
             if self.loaded is None and self.error is None:
                 try:
-                    self.loaded = _load(self.md, self.kind, self.device)
+                    self.loaded = self._open()
                 except SeqtoolError as e:
                     self.error = str(e)
             if self.error is not None:
-                raise ApiError(503, f"model {self.name!r} cannot be loaded: {self.error}")
+                raise self._unavailable()
             return self.loaded
+
+    def _open(self) -> Any:
+        return _load(self.md, self.kind, self.device)
+
+    def _unavailable(self) -> ApiError:
+        return ApiError(503, f"model {self.name!r} cannot be loaded: {self.error}")
 
     def translate(self, texts: Sequence[str], search: SearchOptions) -> list[list[Any]]:
         """The nbest :class:`~seqtool.data.search.Translation`\\ s of every text, all decoded as one batch."""
@@ -77,19 +83,13 @@ class EnsembleServed(Served):
     def name(self) -> str:
         return self.members
 
-    def load(self) -> Any:
-        with self._lock:
-            if self.loaded is None and self.error is None:
-                from seqtool.tasks.translator import load_ensemble
+    def _open(self) -> Any:
+        from seqtool.tasks.translator import load_ensemble
 
-                try:
-                    ws = Workspace(self.md.path.parent.parent)
-                    self.loaded = load_ensemble(ws, self.members, self.device, engine="torch")
-                except SeqtoolError as e:
-                    self.error = str(e)
-            if self.error is not None:
-                raise ApiError(422, f"ensemble {self.members!r}: {self.error}")
-            return self.loaded
+        return load_ensemble(Workspace(self.md.path.parent.parent), self.members, self.device, engine="torch")
+
+    def _unavailable(self) -> ApiError:  # a bad combination of models is the request's fault: 422
+        return ApiError(422, f"ensemble {self.members!r}: {self.error}")
 
 
 def _load(md: ModelDir, kind: str, device: str) -> Any:
