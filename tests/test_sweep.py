@@ -153,6 +153,8 @@ def test_sweep_options_are_checked(tmp_path: Path) -> None:
     assert_clean_error(run_cli(*sweep_args(ws, base, space, "x", "--pruner", "fast")), "--pruner must be one of")
     assert_clean_error(run_cli(*sweep_args(ws, base, space, "x", "--trials", "0")), "--trials must be > 0")
     assert_clean_error(run_cli("-w", str(ws), "sweep", "train-lm", "--name", "x", "--resume"), "no sweep 'x'")
+    missing = run_cli("-w", str(ws), "sweep", "train-lm", "--space", str(tmp_path / "none.yaml"), "--name", "x")
+    assert_clean_error(missing, "--space", "none.yaml: no such file")
     assert not (ws / "sweeps").exists()
 
 

@@ -37,16 +37,16 @@ NOT_IN_FILES = frozenset({"config", "json", "resume"})
 NOT_RECORDED = NOT_IN_FILES | {"name", "workspace"}
 
 
-def read_run_file(path: Path) -> dict[str, tuple[Any, int]]:
-    """``{key: (value, line)}`` from a YAML/JSON mapping; keys as written."""
+def read_run_file(path: Path, option: str = "--config") -> dict[str, tuple[Any, int]]:
+    """``{key: (value, line)}`` from a YAML/JSON mapping; keys as written (``option``: what errors call the file)."""
     import yaml
 
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise OptionError(f"--config {path}: no such file") from None
+        raise OptionError(f"{option} {path}: no such file") from None
     except (OSError, UnicodeDecodeError) as e:
-        raise OptionError(f"--config {path}: cannot read it ({e})") from None
+        raise OptionError(f"{option} {path}: cannot read it ({e})") from None
     try:
         root = yaml.compose(text)
     except yaml.YAMLError as e:

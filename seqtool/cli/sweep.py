@@ -142,7 +142,7 @@ def sweep_cmd(
     ctx = typer.Context(target_command(command), info_name=command)
     base = file_defaults(ctx, config) if config is not None else {}
     base = {k: str(Path(v).resolve()) if _is_path(ctx, k) else v for k, v in base.items()}
-    dims = parse_space(read_run_file(space), space, _options(ctx))
+    dims = parse_space(read_run_file(space, "--space"), space, _options(ctx))
     ws.ensure_writable()
     sweep = Sweep(ws, name, target, base, dims, settings)
     if not resume:
