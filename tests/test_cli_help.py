@@ -71,3 +71,42 @@ def test_each_command_imports_the_modules_that_define_it() -> None:
         command = whole[word]
         expected = f"{sorted(getattr(command, 'commands', None) or {})} {[p.name for p in command.params]}"
         assert (proc.returncode, out.strip()) == (0, expected), word
+
+
+# Run in a fresh interpreter: the point is what `seqtool --help` imports, and that the deferred rich modules
+# behave as the real ones once something uses them.
+DEFERRED_CHECK = """
+import contextlib, io, sys
+from seqtool.cli import run
+sys.argv = ["seqtool", "--help"]
+with contextlib.redirect_stdout(io.StringIO()) as help_text, contextlib.suppress(SystemExit):
+    run()
+assert "translate" in help_text.getvalue()
+print(sorted(m for m in ("pygments", "markdown_it") if m in sys.modules))
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.traceback import Traceback
+console = Console(record=True, width=60, file=io.StringIO())
+console.print(Markdown("# Title\\n\\nsome **bold** text"))
+try:
+    1 / 0
+except ZeroDivisionError as exc:
+    console.print(Traceback.from_exception(type(exc), exc, exc.__traceback__))
+import rich.markdown
+print(isinstance(Markdown("x"), rich.markdown.Markdown), "pygments" in sys.modules)
+print(console.export_text())
+"""
+
+
+def test_help_leaves_rich_markdown_and_tracebacks_unimported_until_used() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", DEFERRED_CHECK], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "[]"  # --help printed without pygments or markdown-it
+    assert lines[1] == "True True"  # then the real classes: instances check, pygments loaded on use
+    rendered = "\n".join(lines[2:])
+    assert "Title" in rendered and "some bold text" in rendered  # markdown rendered, markup gone
+    assert "ZeroDivisionError" in rendered and "division by zero" in rendered

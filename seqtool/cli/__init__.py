@@ -17,9 +17,11 @@ import typer
 from rich.markup import escape
 
 from seqtool.cli import app as _app_module
+from seqtool.cli import deferred
 from seqtool.cli.common import err_console
 
 app = _app_module.app
+deferred.defer()  # rich modules Typer's help imports and seqtool never uses (see the module)
 
 # errno values that describe the machine (disk full, quota, permissions, read-only file system).
 _ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
