@@ -73,3 +73,25 @@ def test_tied_transformer_uses_it_and_learns() -> None:
         calls.append("LinearCrossEntropy" in type(loss.grad_fn).__name__)
     assert all(calls), "the chunked loss was not used"
     assert loss.item() / n < 0.1 * first, (first, loss.item() / n)
+
+
+@pytest.mark.parametrize(("hidden", "tie"), [(24, True), (16, True), (16, False)])
+def test_recurrent_lm_output_goes_through_it_tied_or_not(hidden: int, tie: bool) -> None:
+    """The LSTM LM's output module (tied to the embedding, with a projection when the state is wider) takes
+    the chunked path too, with the loss and every gradient of the one-piece loss."""
+    from seqtool.models.lm import RecurrentLMConfig
+
+    torch.manual_seed(0)
+    model = RecurrentLMConfig(vocab_size=40, layers=1, emb_dim=16, hidden=hidden, dropout=0.0, tie_weights=tie).build()
+    tokens = torch.randint(4, 40, (6, 9))
+    tgt_out = tokens.clone()
+    tgt_out[0, 6:] = 0  # padding is left out of both
+    batch = Batch(src=None, src_lengths=None, tgt_in=tokens, tgt_out=tgt_out)
+    params = [p for p in model.parameters() if p.requires_grad]
+    chunked, n = masked_loss(model, batch, label_smoothing=0.1, chunk_rows=7)
+    assert "LinearCrossEntropy" in type(chunked.grad_fn).__name__
+    plain, m = masked_loss(model, batch, label_smoothing=0.1, chunk_rows=0)
+    assert "LinearCrossEntropy" not in type(plain.grad_fn).__name__ and n == m == 51
+    assert torch.allclose(chunked, plain, rtol=1e-5)
+    for got, want in zip(torch.autograd.grad(chunked, params), torch.autograd.grad(plain, params), strict=True):
+        assert torch.allclose(got, want, atol=1e-5), (got - want).abs().max()

@@ -34,10 +34,21 @@ class SequenceModel(nn.Module):
     def logits(self, features: torch.Tensor) -> torch.Tensor:
         """Output layer: (..., D) -> (..., V); by default the model's ``output`` module.
 
-        A model whose ``output`` is a plain ``nn.Linear`` and that keeps this method trains with the
-        chunked loss of :mod:`seqtool.training.output_loss`, which never builds all the logits at once."""
+        A model that keeps this method and whose output layer is an ``nn.Linear`` (:meth:`output_linear`)
+        trains with the chunked loss of :mod:`seqtool.training.output_loss`, which never builds all the logits
+        at once."""
         output: nn.Module = self.output
         return output(features)
+
+    def output_linear(self) -> nn.Linear | None:
+        """The ``nn.Linear`` that :meth:`logits` is, when it is one and nothing more (a plain ``output`` layer,
+        or an output module that exposes its layer as ``linear``, as the tied output of the LMs does): the
+        training loss then computes it in chunks (:mod:`seqtool.training.output_loss`). None otherwise."""
+        if type(self).logits is not SequenceModel.logits:
+            return None
+        output = getattr(self, "output", None)
+        found = output if isinstance(output, nn.Linear) else getattr(output, "linear", None)
+        return found if isinstance(found, nn.Linear) else None
 
     def auxiliary_loss(self) -> torch.Tensor | None:
         """An extra loss term for the last ``features`` call, summed over its batch (a VAE's KL

@@ -117,6 +117,12 @@ class _TiedOutput(nn.Module):
         if tie:
             self.out.weight = embedding.weight
 
+    @property
+    def linear(self) -> nn.Linear:
+        """The vocabulary layer, for the chunked training loss (``SequenceModel.output_linear``). A property,
+        not a second attribute: a module registered twice would add keys to every saved state dict."""
+        return self.out
+
     def project(self, x: torch.Tensor) -> torch.Tensor:
         return self.proj(x) if self.proj is not None else x
 

@@ -40,13 +40,14 @@ def token_nll(
     :meth:`~seqtool.models.base.SequenceModel.auxiliary_loss`, and the number of those positions.
 
     Only the real positions go through the output layer: the vocabulary projection is the largest
-    matrix product of a step. With ``chunk_rows > 0``, a model whose output layer is a plain
-    ``nn.Linear`` computes it that many positions at a time (:mod:`seqtool.training.output_loss`):
-    no step then holds all the logits at once (benchmarks/mt_memory.sh compares the two)."""
+    matrix product of a step. With ``chunk_rows > 0``, a model whose output layer is an ``nn.Linear``
+    (:meth:`~seqtool.models.base.SequenceModel.output_linear`: tied or not) computes it that many positions
+    at a time (:mod:`seqtool.training.output_loss`): no step then holds all the logits at once
+    (benchmarks/mt_memory.sh compares the two)."""
     mask = batch.tgt_out != 0
     features, target = model.features(batch)[mask], batch.tgt_out[mask]
-    output = getattr(model, "output", None)
-    if chunk_rows > 0 and isinstance(output, torch.nn.Linear) and type(model).logits is SequenceModel.logits:
+    output = model.output_linear() if chunk_rows > 0 else None
+    if output is not None:
         loss = linear_cross_entropy(features, output, target, label_smoothing, chunk_rows)
     else:
         loss = F.cross_entropy(model.logits(features).float(), target, reduction="sum", label_smoothing=label_smoothing)
