@@ -16,6 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from seqtool.languages import language_code
+
 
 def word_count(line: str) -> int:
     """Words of a (corpus-convention) line plus its end-of-sentence."""
@@ -56,7 +58,6 @@ AUTO = "auto"
 # Run before this choice existed: their per-epoch dev BLEU used tok none, so a resumed run keeps it.
 LEGACY_CHOICE = TokenizeChoice("none", "the run started before seqtool chose BLEU tokenizers: tok none, as before")
 _LANGUAGE_NAMES = {"ja": "Japanese", "zh": "Chinese", "ko": "Korean", "th": "Thai"}
-_ALIASES = {"jp": "ja", "jpn": "ja", "zho": "zh", "chi": "zh", "cmn": "zh", "kor": "ko", "tha": "th"}
 _UNSEGMENTED = frozenset({"ja-mecab", "zh", "ko-mecab", "char"})  # TER then splits CJK characters too
 _SAMPLE_LINES = 2000
 _SEGMENTED_RATIO = 0.3  # share of adjacent Han/kana characters with a space between (KyTea-split ja: ~0.7)
@@ -128,13 +129,6 @@ def _count_scripts(references: Sequence[str]) -> _ScriptCounts:
     return counts
 
 
-def _normal_language(lang: str | None) -> str | None:
-    if not lang or not lang.strip():
-        return None
-    base = lang.strip().lower().replace("_", "-").split("-")[0]
-    return _ALIASES.get(base, base)
-
-
 def tokenize_names() -> list[str]:
     """sacrebleu's BLEU tokenizers (what ``--tokenize`` accepts besides ``auto``)."""
     from sacrebleu.metrics import BLEU
@@ -176,7 +170,7 @@ def choose_tokenize(
         return TokenizeChoice(tokenize, f"tok {tokenize} chosen explicitly ({label})")
     counts = _count_scripts(references)
     script = counts.language()
-    given = _normal_language(tgt_lang)
+    given = language_code(tgt_lang)
     lang, note = given or script, f"target language {tgt_lang}" if given else ""
     if given in _LANGUAGE_NAMES and script is None and counts.letters:
         lang, note = None, f"target language {tgt_lang}, but the references are not in its script"

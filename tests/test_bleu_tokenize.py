@@ -79,6 +79,18 @@ def test_other_scripts_and_languages() -> None:
     korean = choose_tokenize(["나는 고양이를 좋아한다.", "그는 선생님이다."])
     assert korean.name in ("ko-mecab", "char") and korean.name in korean.reason
     assert choose_tokenize(RAW_JA, "ja-JP").name == "ja-mecab"
+    # Tatoeba's ISO 639-3 code and a locale name mean Japanese too; data prepare reads the same codes the same way.
+    assert choose_tokenize(RAW_JA, "jpn").name == choose_tokenize(RAW_JA, "ja_JP").name == "ja-mecab"
+    from seqtool.data.readers import normalize_lang
+
+    assert [normalize_lang(c) for c in ("jpn", "ja_JP", "JA", "cmn", "xx-YY", None)] == [
+        "ja",
+        "ja",
+        "ja",
+        "zh",
+        "xx",
+        None,
+    ]
     assert choose_tokenize(RAW_EN, "de").name == "13a"
     wrong = choose_tokenize(RAW_EN, "ja")  # a CJK language given, but the references are not in its script
     assert wrong.name == "13a" and "not in its script" in wrong.reason

@@ -29,30 +29,21 @@ from typing import IO
 
 from seqtool.data.corpus import MAX_LINE_BYTES
 from seqtool.errors import DataError, OptionError
+from seqtool.languages import KNOWN_LANGUAGES, THREE_TO_TWO, language_code
 
 # (src, tgt, split, score, line): split is "" for pairs that prepare splits itself, or the layout's own
 # "train"/"dev"/"test"; score is the score column's value (None without one); line is where the pair was read.
 Pair = tuple[str, str, str, float | None, int]
 
-# ISO 639-3 (Tatoeba's codes) to 639-1 (py3langid's, and the output file names). Mandarin is "cmn" on Tatoeba.
-_THREE_TO_TWO = {
-    "eng": "en", "jpn": "ja", "cmn": "zh", "zho": "zh", "kor": "ko", "tha": "th", "fra": "fr", "deu": "de",
-    "spa": "es", "ita": "it", "por": "pt", "rus": "ru", "ukr": "uk", "pol": "pl", "nld": "nl", "tur": "tr",
-    "ara": "ar", "heb": "he", "hin": "hi", "vie": "vi", "ind": "id", "swe": "sv", "fin": "fi", "ces": "cs",
-    "ell": "el", "hun": "hu", "dan": "da", "nob": "nb", "ron": "ro", "bul": "bg", "epo": "eo", "lit": "lt",
-}  # fmt: skip
-_TWO_TO_THREE = {two: three for three, two in _THREE_TO_TWO.items() if three != "zho"}
-KNOWN_LANGUAGES = frozenset(_THREE_TO_TWO.values())
+_TWO_TO_THREE = {two: three for three, two in THREE_TO_TWO.items() if three != "zho"}
 
 
 def normalize_lang(code: str | None) -> str | None:
-    """``eng`` -> ``en``; a two-letter code stays; an unknown code is kept lowercased (no script/langid check)."""
-    if code is None:
-        return None
-    code = code.strip().lower()
-    if not code:
+    """``eng`` -> ``en`` (:func:`seqtool.languages.language_code`); an unknown code is kept lowercased (no
+    script/langid check); an empty one is an error."""
+    if code is not None and not code.strip():
         raise OptionError("a language code is empty; give e.g. en, ja (or eng, jpn)")
-    return _THREE_TO_TWO.get(code, code)
+    return language_code(code)
 
 
 def _lang_of(path: Path) -> str | None:
