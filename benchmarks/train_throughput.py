@@ -126,7 +126,7 @@ def main() -> None:
             arch = what[3:]
             s_tok = side_tokenizer((s for _, s in read_lines(src)), "unigram", "en", 8000, True, args.threads)
             t_tok = side_tokenizer((t for _, t in read_lines(tgt)), "unigram", "ja", 8000, False, args.threads)
-            (s_ids, t_ids), _ = encode_corpus([src, tgt], [s_tok, t_tok], tmp / f"{what}")
+            (s_ids, t_ids), _ = encode_corpus([[src, tgt]], [s_tok, t_tok], tmp / f"{what}")
             lengths = torch.maximum(torch.from_numpy(s_ids.lengths()), torch.from_numpy(t_ids.lengths() + 1)).numpy()
             values = {"src_vocab": s_tok.vocab_size, "tgt_vocab": t_tok.vocab_size}
             if arch != "transformer":
@@ -138,7 +138,7 @@ def main() -> None:
         else:
             cell = what[3:]
             tok = train_tokenizer((s for _, s in read_lines(src)), "word", lang="en")
-            (ids,), _ = encode_corpus([src], [tok], tmp / what)
+            (ids,), _ = encode_corpus([[src]], [tok], tmp / what)
             lengths = ids.lengths() + 1
             cfg = lm_config(vocab_size=tok.vocab_size, cell=cell, layers=2, emb_dim=256, hidden=256, dropout=0.3)
             make_model = lambda c=cfg: build_lm(c)  # noqa: E731

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from seqtool.errors import WorkspaceError
+from seqtool.errors import OptionError, WorkspaceError
 
 DEFAULT_WORKSPACE = Path("workspace")
 
@@ -132,3 +132,29 @@ def folder_lock(folder: Path, busy: str) -> Iterator[None]:
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+def read_yaml(path: Path, option: str) -> Any:
+    """The YAML (or JSON) document of ``path`` as PyYAML's node tree, which keeps each value's line for error
+    messages; None for an empty file. ``option``: what errors call the file (``--config``, ``--mix``)."""
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise OptionError(f"{option} {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise OptionError(f"{option} {path}: cannot read it ({e})") from None
+    try:
+        return yaml.compose(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise OptionError(f"{where}: not valid YAML/JSON ({getattr(e, 'problem', None) or e})") from None
+
+
+def yaml_value(node: Any) -> Any:
+    """The plain Python value of a node of :func:`read_yaml`'s tree."""
+    import yaml
+
+    return yaml.safe_load(yaml.serialize(node))

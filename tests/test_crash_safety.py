@@ -170,7 +170,7 @@ def test_a_killed_encoding_never_leaves_a_cache_that_resume_trusts(tmp_path, mon
     text.write_text("".join(f"line {i} has some words\n" for i in range(50)))
     tokenizer = WordTokenizer.train(text.read_text().splitlines())
     prefix = tmp_path / "cache" / "train"
-    (corpus,), stats = encode_corpus([text], [tokenizer], prefix)
+    (corpus,), stats = encode_corpus([[text]], [tokenizer], prefix)
     assert load_encoded(prefix, 1) is not None and stats.kept == len(corpus) == 50
 
     # Killed half-way through encoding again over a complete cache: the completion marker went first.
@@ -186,21 +186,21 @@ def test_a_killed_encoding_never_leaves_a_cache_that_resume_trusts(tmp_path, mon
     monkeypatch.setattr("seqtool.data.batching.ENCODE_CHUNK", 10)
     monkeypatch.setattr(tokenizer, "encode_batch", dies_on_second_chunk)
     with pytest.raises(KeyboardInterrupt):
-        encode_corpus([text], [tokenizer], prefix)
+        encode_corpus([[text]], [tokenizer], prefix)
     assert load_encoded(prefix, 1) is None
 
     # Killed between renaming the new ids into place and writing the new offsets.
     monkeypatch.undo()
-    encode_corpus([text], [tokenizer], prefix)
+    encode_corpus([[text]], [tokenizer], prefix)
     other = WordTokenizer.train(["completely different words"])  # new ids: all <unk>, other lengths
     with monkeypatch.context() as m:
         m.setattr("seqtool.data.batching.np.save", killed)
         with pytest.raises(KeyboardInterrupt):
-            encode_corpus([text], [other], prefix)
+            encode_corpus([[text]], [other], prefix)
     assert load_encoded(prefix, 1) is None
 
     # A cache whose files disagree (ids cut short) is rebuilt, not trusted.
-    encode_corpus([text], [tokenizer], prefix)
+    encode_corpus([[text]], [tokenizer], prefix)
     ids = Path(f"{prefix}.0.ids")
     ids.write_bytes(ids.read_bytes()[:-8])
     assert load_encoded(prefix, 1) is None

@@ -61,6 +61,7 @@ def test_evaluate_mt_scores_any_strategy(tmp_path: Path) -> None:
     args = ("evaluate", "mt", "-m", "mt-gru", *data, "--engine", "torch", "--json", "-w", str(ws))
     results = {name: json.loads(run_cli(*args, *extra).stdout)
                for name, extra in (("greedy", ("--strategy", "greedy")), ("beam1", ("--beam", "1")),
-                                   ("mbr", ("--mbr", "4")))}  # fmt: skip
-    assert results["greedy"]["strategy"] == "greedy" and results["mbr"]["strategy"] == "mbr-4"
+                                   ("mbr", ("--mbr", "4")), ("mbr-bleu", ("--mbr", "4", "--mbr-metric", "bleu")))}  # fmt: skip
+    assert results["greedy"]["strategy"] == "greedy" and results["mbr"]["strategy"] == "mbr-4-chrf"
+    assert results["mbr-bleu"]["strategy"] == "mbr-4-bleu"  # the utility is selectable here too, as in translate
     assert results["greedy"]["bleu"] == results["beam1"]["bleu"]

@@ -30,6 +30,7 @@ from seqtool.cli.runfile import ConfigFileOpt, recorded_run
 PathOpt = Annotated[Path | None, typer.Option(show_default=False)]
 BEAM_HELP = "Beam size (1: greedy) \\[default: the model's tuned beam (`tune-decoding`), else 5]."
 ALPHA_HELP = "GNMT length penalty alpha \\[default: the model's tuned alpha, else 1.0]."
+MbrMetricOpt = Annotated[str, typer.Option(help="--mbr's utility: chrf or bleu (sacrebleu sentence scores).")]
 TokenizeOpt = Annotated[str, typer.Option(help="BLEU's sacrebleu tokenizer; auto: by target language and "
                                                "segmentation (docs/translation-scoring.md).")]  # fmt: skip
 TgtLangOpt = Annotated[str | None, typer.Option(help="Target language for --tokenize auto \\[default: detected].")]
@@ -40,6 +41,13 @@ def train_mt_cmd(
     ctx: typer.Context,
     src: Annotated[Path | None, typer.Option(help="Training source text \\[default: sample data].")] = None,
     tgt: Annotated[Path | None, typer.Option(help="Training target text, line-aligned with --src.")] = None,
+    mix: Annotated[
+        Path | None,
+        typer.Option(
+            help="Instead of --src/--tgt: a corpus file listing several corpora and their weights "
+            "(docs/data-prepare.md)."
+        ),  # fmt: skip
+    ] = None,
     dev_src: Annotated[Path | None, typer.Option(help="Dev source for per-epoch BLEU.")] = None,
     dev_tgt: Annotated[Path | None, typer.Option(help="Dev references.")] = None,
     src_lang: Annotated[str | None, typer.Option(help="Source language code (en: raw English is normalized).")] = None,
@@ -106,6 +114,7 @@ def train_mt_cmd(
 ) -> None:
     """Train a translator (Transformer, or GRU/LSTM encoder-decoder with optional attention)."""
     options = {k: v for k, v in locals().items() if k != "ctx"}
+    from seqtool.data.mix import CorpusMix
     from seqtool.errors import OptionError
     from seqtool.store.workspace import Workspace
     from seqtool.tasks import mt
@@ -116,15 +125,20 @@ def train_mt_cmd(
     if resume and name is None:
         raise OptionError("--resume needs --name NAME of the run to continue")
     data_cfg = recipe.data_cfg
+    corpora = CorpusMix.from_options(mix, src, tgt)
     files = mt.default_mt_data(src, tgt, dev_src, dev_tgt, data_cfg.src_lang, data_cfg.tgt_lang)
     ws = Workspace(workspace)
     name = name or unique_name(ws, mt.default_mt_name(data_cfg, recipe.arch))
     from seqtool.cli.progress import TrainingProgress
 
     resolved = dict(zip(("src", "tgt", "dev_src", "dev_tgt"), files, strict=True), seed=recipe.train_cfg.seed)
+    if corpora is not None:  # the corpus file replaces --src/--tgt, also in the recorded run
+        del resolved["src"], resolved["tgt"]
+        resolved["mix"] = corpora.path
     with TrainingProgress(("dev_bleu",), json=json) as progress, recorded_run(ctx, ws, name, resume, resolved):
         result = mt.train_mt(ws, name, *files, recipe.arch, recipe.model_values, recipe.train_cfg, data_cfg,
-                             device=device, resume=resume, threads=threads or 1, progress=progress)  # fmt: skip
+                             device=device, resume=resume, threads=threads or 1, progress=progress,
+                             mix=corpora)  # fmt: skip
     decoding = tune_after_training(ws, name, device) if tune_decoding else None
     if report_training(name, result, json, extra={"decoding": decoding} if decoding else None):
         console.print(
@@ -219,9 +233,7 @@ def translate_cmd(
     mbr: Annotated[
         int | None, typer.Option(help="Minimum Bayes risk: pick among the beam's n-best and N epsilon-samples.")
     ] = None,
-    mbr_metric: Annotated[
-        str, typer.Option(help="--mbr's utility: chrf or bleu (sacrebleu sentence scores).")
-    ] = "chrf",
+    mbr_metric: MbrMetricOpt = "chrf",
     confidence: Annotated[
         bool, typer.Option(help="--json: each output token's probability and the mean log-probability.")
     ] = False,
@@ -245,7 +257,7 @@ def translate_cmd(
     from seqtool.files import atomic_write_text
     from seqtool.store.workspace import Workspace
     from seqtool.tasks.decoding_tuning import chosen_search
-    from seqtool.tasks.translator import attention_figures, load_translator
+    from seqtool.tasks.translator import attention_figures, load_translator, translator_name
 
     if beam is not None:
         check_positive("--beam", beam)
@@ -297,7 +309,7 @@ def translate_cmd(
                                                 **_confidence_fields(scored, n, k, confidence, threshold)}
                                                for k, t in enumerate(translations)]}
                 for n, (s, translations) in enumerate(zip(texts, found, strict=True))]  # fmt: skip
-        print_json({"model": tr.md.name, "results": rows})
+        print_json({"model": translator_name(tr), "results": rows})
         return
     if scored is not None and min_confidence is not None:
         doubtful = [n + 1 for n, row in enumerate(scored) if row and row[0].mean < threshold]
@@ -337,6 +349,7 @@ def evaluate_mt_cmd(
     strategy: Annotated[str, typer.Option(help="Search: beam, greedy, sample or a plugin's (as translate).")] = "beam",
     mbr: Annotated[int | None, typer.Option(help="Minimum Bayes risk over N samples (as translate --mbr).")] = None,
     seed: Annotated[int | None, typer.Option(help="--strategy sample / --mbr: random seed.")] = None,
+    mbr_metric: MbrMetricOpt = "chrf",
     model: ModelOpt = None,
     engine: EngineOpt = "auto",
     device: DeviceOpt = "auto",
@@ -352,7 +365,7 @@ def evaluate_mt_cmd(
     from seqtool.store.workspace import Workspace
     from seqtool.tasks.decoding_tuning import chosen_search, model_tokenize
     from seqtool.tasks.mt import model_dev_files, read_dev
-    from seqtool.tasks.translator import load_translator
+    from seqtool.tasks.translator import load_translator, translator_name
 
     check_tokenize(tokenize)
     setup_torch(threads)
@@ -365,7 +378,7 @@ def evaluate_mt_cmd(
     if mbr is not None:
         from seqtool.tasks.mbr import mbr_translate
 
-        found = mbr_translate(tr, sources, search, mbr, tokenized=True)
+        found = mbr_translate(tr, sources, search, mbr, mbr_metric, tokenized=True)
     else:
         found = tr.translate(sources, tokenized=True, search=search)
     hyps = [t[0].text for t in found]
@@ -373,14 +386,14 @@ def evaluate_mt_cmd(
     scores = translation_scores(hyps, refs, model_tokenize(tr.config, refs, tokenize, ref, tgt_lang))
     if output is not None:
         atomic_write_text(output, "".join(h + "\n" for h in hyps))
-    result = {"model": tr.md.name, "engine": tr.engine, "src": str(src), "ref": str(ref), "beam": beam,
-              "length_penalty": length_penalty, "strategy": f"mbr-{mbr}" if mbr is not None else search.strategy,
+    result = {"model": translator_name(tr), "engine": tr.engine, "src": str(src), "ref": str(ref), "beam": beam,
+              "length_penalty": length_penalty, "strategy": f"mbr-{mbr}-{mbr_metric}" if mbr is not None else search.strategy,
               **scores.as_dict(),
               "decode_seconds": round(seconds, 2)}  # fmt: skip
     if json:
         print_json(result)
         return
-    _print_scores(f"{tr.md.name} on {src} (beam {beam}, {tr.engine}, {seconds:.1f}s)", result)
+    _print_scores(f"{translator_name(tr)} on {src} (beam {beam}, {tr.engine}, {seconds:.1f}s)", result)
 
 
 def _print_scores(title: str, result: dict) -> None:

@@ -30,6 +30,7 @@ from typing import Annotated, Any
 import typer
 
 from seqtool.errors import OptionError, nearest
+from seqtool.files import read_yaml, yaml_value
 
 # Options that describe one invocation, not a run: never read from a file.
 NOT_IN_FILES = frozenset({"config", "json", "resume"})
@@ -41,27 +42,14 @@ def read_run_file(path: Path, option: str = "--config") -> dict[str, tuple[Any, 
     """``{key: (value, line)}`` from a YAML/JSON mapping; keys as written (``option``: what errors call the file)."""
     import yaml
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise OptionError(f"{option} {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise OptionError(f"{option} {path}: cannot read it ({e})") from None
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise OptionError(f"{where}: not valid YAML/JSON ({getattr(e, 'problem', None) or e})") from None
+    root = read_yaml(path, option)
     if root is None:
         return {}
     if not isinstance(root, yaml.MappingNode):
         raise OptionError(f"{path}: a run file is a mapping of option names to values (key: value lines)")
     out: dict[str, tuple[Any, int]] = {}
     for key_node, value_node in root.value:
-        key = yaml.safe_load(yaml.serialize(key_node))
-        value = yaml.safe_load(yaml.serialize(value_node))
-        out[str(key)] = (value, key_node.start_mark.line + 1)
+        out[str(yaml_value(key_node))] = (yaml_value(value_node), key_node.start_mark.line + 1)
     return out
 
 

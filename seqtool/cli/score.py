@@ -134,7 +134,9 @@ def score_cmd(
         return
     scored = model_kind.score(loaded, texts, sources)
     if json:
-        print_json({"model": loaded.md.name, "engine": getattr(loaded, "engine", "torch"),
+        from seqtool.tasks.translator import translator_name
+
+        print_json({"model": translator_name(loaded), "engine": getattr(loaded, "engine", "torch"),
                     "results": [s.as_dict(tokens) for s in scored]})  # fmt: skip
         return
     for s in scored:

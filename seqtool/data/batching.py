@@ -17,7 +17,7 @@ import array
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -60,15 +60,18 @@ class EncodeStats:
     kept: int = 0
     empty: int = 0  # pairs/lines with an empty side: skipped
     too_long: int = 0  # longer than max_len tokens on either side: skipped
+    parts: list[int] = field(default_factory=list)  # pairs/lines kept from each input part, in order
 
 
 def encode_corpus(
-    paths: Sequence[Path],
+    parts: Sequence[Sequence[Path]],
     tokenizers: Sequence[Tokenizer],
     prefix: Path,
     max_len: int | None = None,
 ) -> tuple[list[EncodedCorpus], EncodeStats]:
-    """Encode one file (LM) or a parallel pair (MT) into ``<prefix>.<side>.ids/.offsets.npy``.
+    """Encode one file (LM) or a parallel pair (MT) per part into ``<prefix>.<side>.ids/.offsets.npy``: the
+    parts one after the other (a corpus mix, :mod:`seqtool.data.mix`; usually one part), their counts in
+    ``stats.parts``.
 
     Lines that are empty (on any side) or longer than ``max_len`` tokens are skipped and counted;
     the parallel files must have equal line counts (checked by the caller with corpus.check_parallel).
@@ -78,24 +81,27 @@ def encode_corpus(
     # while the other files are being replaced never leaves a cache that load_encoded would trust.
     Path(f"{prefix}.stats.json").unlink(missing_ok=True)
     stats = EncodeStats()
-    sides = range(len(paths))
+    sides = range(len(tokenizers))
     # array('q'): 8 bytes an entry, where a list of ints costs ~36 (2M pairs: 16 MB a side instead of 72)
     offsets = [array.array("q", [0]) for _ in sides]
-    readers = [read_lines(p) for p in paths]
     with _IdWriters([Path(f"{prefix}.{s}.ids") for s in sides]) as writers:
-        for chunk in _chunks(zip(*readers, strict=True), ENCODE_CHUNK):
-            encoded = [tokenizers[s].encode_batch([line[s][1] for line in chunk]) for s in sides]
-            for row in zip(*encoded, strict=True):
-                if any(len(ids) == 0 for ids in row):
-                    stats.empty += 1
-                    continue
-                if max_len is not None and any(len(ids) > max_len for ids in row):
-                    stats.too_long += 1
-                    continue
-                stats.kept += 1
-                for s, ids in enumerate(row):
-                    writers[s].append(ids)
-                    offsets[s].append(offsets[s][-1] + len(ids))
+        for paths in parts:
+            kept_before = stats.kept
+            readers = [read_lines(p) for p in paths]
+            for chunk in _chunks(zip(*readers, strict=True), ENCODE_CHUNK):
+                encoded = [tokenizers[s].encode_batch([line[s][1] for line in chunk]) for s in sides]
+                for row in zip(*encoded, strict=True):
+                    if any(len(ids) == 0 for ids in row):
+                        stats.empty += 1
+                        continue
+                    if max_len is not None and any(len(ids) > max_len for ids in row):
+                        stats.too_long += 1
+                        continue
+                    stats.kept += 1
+                    for s, ids in enumerate(row):
+                        writers[s].append(ids)
+                        offsets[s].append(offsets[s][-1] + len(ids))
+            stats.parts.append(stats.kept - kept_before)
     for s in sides:
         with atomic_path(Path(f"{prefix}.{s}.offsets.npy")) as tmp, open(tmp, "wb") as f:
             np.save(f, np.asarray(offsets[s], dtype=np.int64), allow_pickle=False)

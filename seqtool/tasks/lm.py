@@ -203,7 +203,7 @@ class LMTask(Task):
     def encode(self, cache: Path, progress: Progress) -> tuple[list[EncodedCorpus], EncodeStats]:
         assert self.tokenizer is not None
         status(progress, f"encoding {self.train_path}")
-        return encode_corpus([self.train_path], [self.tokenizer], cache)
+        return encode_corpus([[self.train_path]], [self.tokenizer], cache)
 
     def data_entries(self, stats: EncodeStats, progress: Progress) -> dict[str, Any]:
         if stats.kept == 0:

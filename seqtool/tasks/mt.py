@@ -20,6 +20,7 @@ import torch
 from seqtool.data.batch import Batch
 from seqtool.data.batching import EncodedCorpus, EncodeStats, batches_from_texts, collate, encode_corpus
 from seqtool.data.corpus import check_file, check_parallel, read_lines, read_parallel
+from seqtool.data.mix import CorpusMix, weighted_batches
 from seqtool.data.search import Hypothesis, SearchOptions, Translation, search_options, translate_in_batches
 from seqtool.data.text import is_cjk_language
 from seqtool.data.tokenizers import TOKENIZER_KINDS, Tokenizer, load_tokenizer, train_tokenizer
@@ -31,7 +32,7 @@ from seqtool.models.base import SequenceModel
 from seqtool.models.seq2seq import TRANSLATOR_ARCHS, build_translator, translator_config
 from seqtool.store.weights import load_model_weights
 from seqtool.store.workspace import ModelDir, Workspace, config_section
-from seqtool.tasks.driver import Progress, Task, status, train_task
+from seqtool.tasks.driver import Batching, Progress, Task, status, train_task
 from seqtool.training.config import MIN_EPOCH_BATCHES, Objective, TrainConfig, TrainResult, describe
 from seqtool.training.criterion import scored_tokens
 from seqtool.training.device import resolve_device
@@ -89,7 +90,7 @@ _TRAIN_OPTIONS = {"epochs": "epochs", "max_minutes": "max_minutes", "batch_size"
                   "optimizer": "optimizer", "weight_decay": "weight_decay", "ema": "ema"}  # fmt: skip
 _DATA_OPTIONS = ("src_lang", "tgt_lang", "tokenizer", "src_vocab", "tgt_vocab", "max_len")
 # Every option of train-mt that shapes the run (what `seqtool train mt --set KEY=VALUE` accepts).
-MT_OPTIONS = ("src", "tgt", "dev_src", "dev_tgt", "arch", *_MODEL_OPTIONS, *_TRAIN_OPTIONS, *_DATA_OPTIONS)
+MT_OPTIONS = ("src", "tgt", "mix", "dev_src", "dev_tgt", "arch", *_MODEL_OPTIONS, *_TRAIN_OPTIONS, *_DATA_OPTIONS)
 
 
 @dataclass
@@ -196,8 +197,10 @@ class MTTask(Task):
     sides = 2
 
     def __init__(self, files: tuple[Path, Path, Path, Path], arch: str, model_values: dict[str, Any],
-                 data_cfg: MTDataConfig) -> None:  # fmt: skip
+                 data_cfg: MTDataConfig, mix: CorpusMix | None = None) -> None:  # fmt: skip
         self.src, self.tgt, self.dev_src, self.dev_tgt = files
+        self.mix = mix or CorpusMix.single(self.src, self.tgt)  # --mix FILE: several corpora, weighted
+        self.kept_parts: list[int] = []  # pairs each corpus of the mix kept (encoding)
         self.arch, self.model_values, self.data_cfg = arch, model_values, data_cfg
         self.n_pairs = 0
         self.dev_sources: list[str] = []
@@ -207,9 +210,9 @@ class MTTask(Task):
         self.toks: tuple[Tokenizer, Tokenizer] | None = None
 
     def check(self) -> None:
-        for p in (self.src, self.tgt, self.dev_src, self.dev_tgt):
+        for p in (self.dev_src, self.dev_tgt):
             check_file(p)
-        self.n_pairs = check_parallel(self.src, self.tgt)
+        self.n_pairs = sum(self.mix.check())
         self.model_cfg = translator_config(self.arch, self.model_values)
         if self.data_cfg.max_len <= 0:
             raise OptionError(f"--max-len must be > 0, got {self.data_cfg.max_len}")
@@ -219,11 +222,11 @@ class MTTask(Task):
     def setup(self, md: ModelDir, progress: Progress, threads: int) -> dict[str, Any]:
         d = self.data_cfg
         src_kind, tgt_kind = side_kinds(d)
-        status(progress, f"training a {src_kind} tokenizer on {self.src} and a {tgt_kind} one on {self.tgt}")
-        src_tok = side_tokenizer((s for _, s in read_lines(self.src)), src_kind, d.src_lang, d.src_vocab, True,
-                                 threads)  # fmt: skip
-        tgt_tok = side_tokenizer((t for _, t in read_lines(self.tgt)), tgt_kind, d.tgt_lang, d.tgt_vocab, False,
-                                 threads)  # fmt: skip
+        train = f"{self.src} and a {tgt_kind} one on {self.tgt}" if self.mix.path is None else \
+            f"and a {tgt_kind} one on the {len(self.mix.parts)} corpora of {self.mix.path}"  # fmt: skip
+        status(progress, f"training a {src_kind} tokenizer on {train}")
+        src_tok = side_tokenizer(self.mix.lines(0), src_kind, d.src_lang, d.src_vocab, True, threads)
+        tgt_tok = side_tokenizer(self.mix.lines(1), tgt_kind, d.tgt_lang, d.tgt_vocab, False, threads)
         self.toks = src_tok, tgt_tok
         values = {**self.model_values, "src_vocab": src_tok.vocab_size, "tgt_vocab": tgt_tok.vocab_size}
         self.model_cfg = translator_config(self.arch, values)
@@ -235,10 +238,14 @@ class MTTask(Task):
             "tgt_lang": d.tgt_lang, "model": describe(self.model_cfg), "data_config": describe(d),
             "tokenizers": {"src": src_tok.save(md.path, "src"), "tgt": tgt_tok.save(md.path, "tgt")},
             "bleu_tokenize": self.bleu_tokenize.as_dict(),
-            "data": {"train": f"{self.src} {self.tgt}", "dev": f"{self.dev_src} {self.dev_tgt}",
-                     "train_src": str(self.src), "train_tgt": str(self.tgt), "dev_src": str(self.dev_src),
-                     "dev_tgt": str(self.dev_tgt)},
+            "data": {"dev": f"{self.dev_src} {self.dev_tgt}", "dev_src": str(self.dev_src),
+                     "dev_tgt": str(self.dev_tgt), **self._train_entries()},
         }  # fmt: skip
+
+    def _train_entries(self) -> dict[str, Any]:
+        if self.mix.path is None:
+            return {"train": f"{self.src} {self.tgt}", "train_src": str(self.src), "train_tgt": str(self.tgt)}
+        return {"train": str(self.mix.path), "mix": self.mix.describe()}
 
     def restore(self, md: ModelDir, cfg: dict[str, Any]) -> None:
         self.arch = cfg["model_arch"]
@@ -250,7 +257,7 @@ class MTTask(Task):
     def encode(self, cache: Path, progress: Progress) -> tuple[list[EncodedCorpus], EncodeStats]:
         assert self.toks is not None
         status(progress, f"encoding {self.n_pairs:,} sentence pairs")
-        return encode_corpus([self.src, self.tgt], list(self.toks), cache, max_len=self.data_cfg.max_len)
+        return encode_corpus(self.mix.side_paths(), list(self.toks), cache, max_len=self.data_cfg.max_len)
 
     def data_entries(self, stats: EncodeStats, progress: Progress) -> dict[str, Any]:
         if stats.kept == 0:
@@ -258,7 +265,19 @@ class MTTask(Task):
         if stats.empty or stats.too_long:
             status(progress, f"skipped {stats.empty} pairs with an empty side and {stats.too_long} longer than "
                    f"{self.data_cfg.max_len} tokens")  # fmt: skip
-        return {"pairs": stats.kept, "skipped_empty": stats.empty, "skipped_too_long": stats.too_long}
+        self.kept_parts = stats.parts
+        mix = {"mix": self.mix.describe(stats.parts)} if self.mix.path is not None else {}
+        return {"pairs": stats.kept, "skipped_empty": stats.empty, "skipped_too_long": stats.too_long, **mix}
+
+    def batching(self, corpus: Any, model: SequenceModel, cfg: TrainConfig, dist: Any, config: dict[str, Any]
+                 ) -> Batching:  # fmt: skip
+        """A weighted mix draws each epoch's pairs by the weights (:func:`seqtool.data.mix.weighted_batches`)."""
+        if not self.mix.weighted:
+            return super().batching(corpus, model, cfg, dist, config)
+        lengths = self.lengths(corpus)
+        tokens, weights = self.batch_tokens(cfg, lengths, config), [p.weight for p in self.mix.parts]
+        return Batching(lambda epoch: weighted_batches(lengths, self.kept_parts, weights, tokens, cfg.seed, epoch),
+                        lambda idx: self.make_batch(corpus, idx))  # fmt: skip
 
     def build_model(self) -> SequenceModel:
         return build_translator(self.model_cfg)
@@ -309,9 +328,11 @@ def train_mt(
     resume: bool = False,
     threads: int = 1,
     progress: Callable[[dict[str, Any]], None] = lambda _: None,
+    mix: CorpusMix | None = None,
 ) -> TrainResult:
-    """Train (or resume) the translator ``name``; the best weights by dev BLEU are kept."""
-    task = MTTask((src, tgt, dev_src, dev_tgt), arch, model_values, data_cfg)
+    """Train (or resume) the translator ``name``; the best weights by dev BLEU are kept. ``mix``: train on
+    these corpora instead of ``src``/``tgt`` (``--mix FILE``)."""
+    task = MTTask((src, tgt, dev_src, dev_tgt), arch, model_values, data_cfg, mix)
     return train_task(task, ws, name, train_cfg, device=device, resume=resume, threads=threads, progress=progress)
 
 

@@ -88,6 +88,11 @@ def load_ensemble(ws: Workspace, names: str, device: str = "auto", engine: str =
     return first
 
 
+def translator_name(tr: Any) -> str:
+    """What outputs call a loaded translator: its model's name, or an ensemble's ``a,b``."""
+    return ",".join(getattr(tr, "members", None) or [tr.md.name])
+
+
 def _torch_once(ws: Workspace, name: str, device: str) -> Callable[[], Any]:
     """The torch translator of ``name``, loaded on the first call only."""
     loaded: list[Any] = []

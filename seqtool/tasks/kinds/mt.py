@@ -22,6 +22,7 @@ class MTKind(ModelKind):
 
     def train(self, ws: Workspace, name: str | None, options: dict[str, Any], *, device: str = "auto",
               resume: bool = False, threads: int = 1, progress: Any = None) -> tuple[str, Any]:  # fmt: skip
+        from seqtool.data.mix import CorpusMix
         from seqtool.tasks.mt import MT_OPTIONS, default_mt_data, default_mt_name, mt_recipe, train_mt
         from seqtool.training.run import unique_name
 
@@ -29,11 +30,12 @@ class MTKind(ModelKind):
 
         recipe = mt_recipe(options)
         d = recipe.data_cfg
-        files = default_mt_data(*(Path(options[k]) if options.get(k) else None
-                                  for k in ("src", "tgt", "dev_src", "dev_tgt")), d.src_lang, d.tgt_lang)  # fmt: skip
+        given = {k: Path(options[k]) if options.get(k) else None for k in ("src", "tgt", "mix", "dev_src", "dev_tgt")}
+        mix = CorpusMix.from_options(given.pop("mix"), given["src"], given["tgt"])
+        files = default_mt_data(*given.values(), d.src_lang, d.tgt_lang)
         name = name or unique_name(ws, default_mt_name(d, recipe.arch))
         return name, train_mt(ws, name, *files, recipe.arch, recipe.model_values, recipe.train_cfg, d, device=device,
-                              resume=resume, threads=threads, progress=progress or (lambda _: None))  # fmt: skip
+                              resume=resume, threads=threads, progress=progress or (lambda _: None), mix=mix)  # fmt: skip
 
     def languages(self, cfg: dict[str, Any]) -> list[str]:
         return [str(cfg.get("src_lang", "")), str(cfg.get("tgt_lang", ""))]
