@@ -136,6 +136,28 @@ def test_every_tab_works_and_fits(server: str, browser, tmp_path: Path, width: i
     page.close()
 
 
+def test_mbr_and_ensemble_controls(server: str, browser) -> None:  # noqa: ANN001
+    """The page asks for MBR when chosen (the answer is the API's for the same request), and for no
+    ensemble unless a partner model is picked."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.set_default_timeout(30_000)
+    page.goto(server + "/")
+    page.wait_for_function("document.querySelectorAll('#translate-partner option').length > 1")
+    partner = page.locator("#translate-partner")
+    assert partner.input_value() == "" and partner.locator("option").first.inner_text() == "none"
+    page.select_option("#translate-decoding", "chrf")
+    page.fill("#translate-samples", "8")
+    page.fill("#translate-input", "i can't swim")
+    page.press("#translate-input", "Enter")
+    page.locator(".translation").first.wait_for()
+    ask = {"q": ["i can't swim"], "beam": 5, "nbest": 3, "mbr": 8, "mbr_metric": "chrf"}
+    api = httpx.post(server + "/api/translate", json=ask).json()["translations"][0]
+    assert page.locator(".translation").first.inner_text() == api["text"]
+    assert page.locator(".nbest li").all_inner_texts()[0].startswith(api["nbest"][0]["text"])
+    assert "MBR (chrf) over 8 samples" in page.locator("#translate-output p.muted").inner_text()
+    page.close()
+
+
 def _fonts_of(page, selector: str) -> list[str]:  # noqa: ANN001 - a Playwright page
     """The font families Chromium used to draw the element's text (DevTools protocol)."""
     cdp = page.context.new_cdp_session(page)

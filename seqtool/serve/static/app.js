@@ -95,7 +95,13 @@ async function translate() {
     const beam = Number($("translate-beam").value) || 1;
     const nbest = Math.min(beam, Number($("translate-nbest").value) || 1);
     const lines = text.split("\n").filter((l) => l.trim());
-    const ask = { q: lines, beam, nbest, model: modelOf($("translate-model")), confidence: true };
+    // An ensemble is "model,partner" (the server averages their log-probabilities step by step);
+    // MBR draws that many samples and keeps the candidate they agree with most.
+    const model = modelOf($("translate-model"));
+    const partner = modelOf($("translate-partner"));
+    const ask = { q: lines, beam, nbest, model: partner && model && partner !== model ? `${model},${partner}` : model, confidence: true };
+    const decoding = $("translate-decoding").value;
+    if (decoding !== "beam") Object.assign(ask, { mbr: Number($("translate-samples").value) || 16, mbr_metric: decoding });
     const data = await api("/api/translate", { ...ask, attention: true })
       .catch((e) => {
         if (!/no attention/.test(e.message)) throw e;
@@ -112,7 +118,8 @@ async function translate() {
       }
       if (t.attention) output.append(heatmap(t.attention));
     }
-    output.append(el("p", { class: "muted" }, `${data.model}, ${data.ms} ms`));
+    const how = decoding === "beam" ? `beam ${beam}` : `MBR (${decoding}) over ${ask.mbr} samples`;
+    output.append(el("p", { class: "muted" }, `${data.model}, ${how}, ${data.ms} ms`));
   });
 }
 $("translate-form").addEventListener("submit", (e) => { e.preventDefault(); translate(); });
@@ -234,8 +241,10 @@ function fillPickers(models) {
   for (const select of document.querySelectorAll("select[data-kind]")) {
     const chosen = select.value;
     const mine = models.filter((m) => m.kind === select.dataset.kind && m.served);
-    select.replaceChildren(...mine.map((m) => el("option", { value: m.name }, m.name + (m.default ? " (default)" : ""))));
-    const keep = mine.find((m) => m.name === chosen) || mine.find((m) => m.default) || mine[0];
+    const options = mine.map((m) => el("option", { value: m.name }, m.name + (m.default ? " (default)" : "")));
+    if (select.dataset.optional) options.unshift(el("option", { value: "" }, select.dataset.optional));
+    select.replaceChildren(...options);
+    const keep = mine.find((m) => m.name === chosen) || (!select.dataset.optional && (mine.find((m) => m.default) || mine[0]));
     if (keep) select.value = keep.name;
   }
 }
