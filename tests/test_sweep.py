@@ -57,6 +57,22 @@ def test_a_sweep_trains_its_trials_and_writes_the_best_run_file(tmp_path: Path) 
     assert done.returncode == 0 and "nothing left to do" in done.stderr
 
 
+def test_two_workspaces_share_one_study_through_a_storage_url(tmp_path: Path) -> None:
+    """--storage URL: what several machines do. The second sweep continues the first one's study: it runs only
+    the trials still missing, and its summary holds both machines' trials."""
+    base, space = files(tmp_path)
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    first = run_cli(*sweep_args(tmp_path / "one", base, space, "s", "--trials", "1", "--storage", url, "--json"))
+    assert first.returncode == 0, first.stderr
+    second = run_cli(*sweep_args(tmp_path / "two", base, space, "s", "--trials", "2", "--storage", url, "--json"))
+    assert second.returncode == 0, second.stderr
+    trials = json.loads(second.stdout)["trials"]
+    assert [t["state"] for t in trials] == ["complete", "complete"]
+    mine = [t["model"] for t in trials if (tmp_path / "two" / "models" / t["model"]).is_dir()]
+    assert len(mine) == 1 and (tmp_path / "one" / "models" / json.loads(first.stdout)["trials"][0]["model"]).is_dir()
+    assert not (tmp_path / "two" / "sweeps" / "s" / "study.db").exists()  # the study lives in the shared database
+
+
 class ScriptedTrial:
     """An Optuna trial stand-in whose pruner says 'stop' after the first epoch."""
 
