@@ -13,9 +13,13 @@ from seqtool.errors import OptionError
 @functools.lru_cache(maxsize=8)
 def has_fast_bf16(device: torch.device) -> bool:
     """Whether bf16 matrix products are fast here: GPUs that support bf16, and CPUs with AVX-512 BF16
-    or AMX instructions (there bf16 matmuls run ~4x faster than fp32; elsewhere autocast only adds casts)."""
+    or AMX instructions (there bf16 matmuls run ~4x faster than fp32; elsewhere autocast only adds casts),
+    unless torch was told to use less of the CPU (``ATEN_CPU_CAPABILITY=avx2``, as when an AVX-512 machine
+    stands in for an AVX2 laptop): then bf16 is emulated, as on that laptop."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
+    if not torch.backends.cpu.get_cpu_capability().startswith("AVX512"):
+        return False
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             flags = next((line for line in f if line.startswith("flags")), "")
