@@ -213,3 +213,18 @@ def test_bf16_training_learns_on_cpu(tmp_path):
     # and it learns about as well as full precision on the same run
     fp32 = make_trainer(tmp_path / "fp32", precision="fp32", epochs=8, lr=2e-2).fit()
     assert result.history[-1]["dev_loss"] < 1.25 * fp32.history[-1]["dev_loss"]
+
+
+def test_auto_precision_is_fp32_where_torch_may_not_use_avx512() -> None:
+    """An AVX-512 BF16 machine told to act as an AVX2 one (ATEN_CPU_CAPABILITY=avx2, the issue's way to
+    measure for laptops) emulates bf16, as the laptop would: --precision auto then trains in fp32."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import torch; from seqtool.training.device import resolve_precision; "
+            "print(resolve_precision(torch.device('cpu'), 'auto'))")  # fmt: skip
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "avx2"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "fp32"
