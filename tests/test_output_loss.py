@@ -65,7 +65,7 @@ def test_tied_transformer_uses_it_and_learns() -> None:
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     first = None
     for _ in range(150):
-        loss, n = masked_loss(model, batch, label_smoothing=0.0)
+        loss, n = masked_loss(model, batch, label_smoothing=0.0, chunk_rows=32)  # 96 positions: 3 chunks
         first = first if first is not None else loss.item() / n
         optimizer.zero_grad()
         (loss / n).backward()
@@ -95,3 +95,16 @@ def test_recurrent_lm_output_goes_through_it_tied_or_not(hidden: int, tie: bool)
     assert torch.allclose(chunked, plain, rtol=1e-5)
     for got, want in zip(torch.autograd.grad(chunked, params), torch.autograd.grad(plain, params), strict=True):
         assert torch.allclose(got, want, atol=1e-5), (got - want).abs().max()
+
+
+def test_a_batch_within_one_chunk_takes_the_plain_path() -> None:
+    """Nothing to split, nothing saved: the one-piece loss (the custom function only costs time there)."""
+    from seqtool.models.lm import RecurrentLMConfig
+
+    model = RecurrentLMConfig(vocab_size=40, layers=1, emb_dim=16, hidden=16, dropout=0.0).build()
+    tokens = torch.randint(4, 40, (4, 5))
+    batch = Batch(src=None, src_lengths=None, tgt_in=tokens, tgt_out=tokens)
+    within, n = masked_loss(model, batch, chunk_rows=20)
+    split, _ = masked_loss(model, batch, chunk_rows=19)
+    assert n == 20 and "LinearCrossEntropy" not in type(within.grad_fn).__name__
+    assert "LinearCrossEntropy" in type(split.grad_fn).__name__ and torch.allclose(within, split, rtol=1e-5)

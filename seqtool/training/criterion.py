@@ -42,11 +42,13 @@ def token_nll(
     Only the real positions go through the output layer: the vocabulary projection is the largest
     matrix product of a step. With ``chunk_rows > 0``, a model whose output layer is an ``nn.Linear``
     (:meth:`~seqtool.models.base.SequenceModel.output_linear`: tied or not) computes it that many positions
-    at a time (:mod:`seqtool.training.output_loss`): no step then holds all the logits at once
-    (benchmarks/mt_memory.sh compares the two)."""
+    at a time when the batch has more (:mod:`seqtool.training.output_loss`): no step then holds all the
+    logits at once (benchmarks/mt_memory.sh compares the two)."""
     mask = batch.tgt_out != 0
     features, target = model.features(batch)[mask], batch.tgt_out[mask]
-    output = model.output_linear() if chunk_rows > 0 else None
+    # Only where it splits: a batch of no more real positions than one chunk saves nothing, and the custom
+    # function then costs 3-8% of a step (the LSTM LM's 700-token batches; docs/benchmarks.md, issue 30).
+    output = model.output_linear() if 0 < chunk_rows < len(target) else None
     if output is not None:
         loss = linear_cross_entropy(features, output, target, label_smoothing, chunk_rows)
     else:
