@@ -110,3 +110,14 @@ def test_mix_errors_exit_2_and_write_nothing(tmp_path: Path) -> None:
     both = run_cli("-w", str(ws), "train-mt", "--mix", str(mix), "--src", str(data / "real.en"), *TINY)
     assert_clean_error(both, "--mix FILE", "not both")
     assert not (ws / "models").exists() or not any((ws / "models").iterdir())
+
+
+def test_the_generic_train_command_takes_a_mix_too(tmp_path: Path) -> None:
+    data, ws = _corpora(tmp_path, lines=20), tmp_path / "ws"
+    missing = run_cli("-w", str(ws), "train", "mt", "--set", f"mix={tmp_path / 'none.yaml'}")
+    assert_clean_error(missing, "--mix", "none.yaml: no such file")
+    (data / "mix.yaml").write_text("corpora:\n  - {src: real.en, tgt: real.ja}\n")
+    both = run_cli(
+        "-w", str(ws), "train", "mt", "--set", f"mix={data / 'mix.yaml'}", "--set", f"src={data / 'real.en'}"
+    )
+    assert_clean_error(both, "not both")
