@@ -36,6 +36,20 @@ def test_the_consensus_of_the_samples_beats_the_beams_best() -> None:
     assert sampled.nbest == 4 and sampled.epsilon == pytest.approx(0.02)  # epsilon sampling by default
 
 
+def test_the_chrf_utility_is_sacrebleus_sentence_chrf() -> None:
+    """fastchrf computes the candidates x samples matrix; every mean must be sacrebleu's, to the last digit."""
+    from sacrebleu.metrics import CHRF
+
+    from seqtool.tasks.mbr import expected_utilities
+
+    candidates = [["私 は 泳げ な い 。", "私は泳げない", "", "i can't swim ."], ["猫 が 好き", "犬"]]
+    samples = [["私 は 泳げ な い 。", "私 は 泳 ぐ 。", "泳げない"], ["猫 が 好き で す か 。", ""]]
+    chrf = CHRF()
+    want = [[sum(chrf.sentence_score(c, [r]).score for r in refs) / len(refs) for c in cands]
+            for cands, refs in zip(candidates, samples, strict=True)]  # fmt: skip
+    assert expected_utilities("chrf", candidates, samples) == want
+
+
 def test_with_one_candidate_everywhere_it_is_chosen() -> None:
     tr = Canned(["same output"], ["same output"] * 3)
     assert mbr_translate(tr, ["x", "y"], SearchOptions(), samples=3, metric="bleu")[1][0].text == "same output"

@@ -5,7 +5,9 @@ The candidates are the beam's n-best and N epsilon-samples (Freitag et al. 2023:
 samples also serve as pseudo-references, so each candidate's expected utility is its mean sentence
 chrF (or BLEU) against them, and the best candidate wins. Sampling is batched (one search draws all N
 samples of a batch of sentences), so N = 32 costs far less than 32 decodes. The utility is sacrebleu's
-sentence metric, computed on display text (chrF ignores whitespace, so segmentation does not matter).
+sentence metric, computed on display text (chrF ignores whitespace, so segmentation does not matter); chrF's
+candidates x samples matrix comes from ``fastchrf``, which gives sacrebleu's sentence chrF exactly, ~40x faster
+(tests/test_mbr.py compares them): 32 x ~36 scores a sentence were a third of MBR's time.
 """
 
 from __future__ import annotations
@@ -36,12 +38,24 @@ def mbr_translate(tr: Any, texts: Sequence[str], search: SearchOptions, samples:
                          seed=0 if search.seed is None else search.seed)  # fmt: skip
     best = tr.translate(list(texts), search=beam, **kwargs)
     pool = tr.translate(list(texts), search=drawn, **kwargs)
-    scorer = METRICS[metric]()
+    refs = [[t.text for t in sampled] for sampled in pool]
+    pairs = zip(best, pool, strict=True)
+    candidates = [list({t.text: t for t in [*b, *s]}.values()) for b, s in pairs]  # unique texts, the beam's first
+    utilities = expected_utilities(metric, [[c.text for c in cs] for cs in candidates], refs)
     out = []
-    for beam_outs, sampled in zip(best, pool, strict=True):
-        refs = [t.text for t in sampled]
-        candidates = list({t.text: t for t in [*beam_outs, *sampled]}.values())  # unique texts, beam's first
-        utility = {c.text: sum(scorer.sentence_score(c.text, [r]).score for r in refs) / len(refs) for c in candidates}
-        ranked = sorted(candidates, key=lambda c: -utility[c.text])
-        out.append(ranked[: search.nbest])
+    for cands, utility in zip(candidates, utilities, strict=True):
+        order = sorted(range(len(cands)), key=lambda i: -utility[i])  # stable: ties keep the beam's order
+        out.append([cands[i] for i in order[: search.nbest]])
     return out
+
+
+def expected_utilities(metric: str, candidates: list[list[str]], samples: list[list[str]]) -> list[list[float]]:
+    """Per sentence, each candidate's mean sentence ``metric`` (``chrf`` or ``bleu``) against its samples."""
+    if metric == "chrf":
+        import fastchrf
+
+        matrix = fastchrf.pairwise_chrf(candidates, samples)  # sentences x candidates x samples
+        return [[sum(row) / len(row) for row in per_sentence] for per_sentence in matrix]
+    scorer = METRICS[metric]()
+    return [[sum(scorer.sentence_score(c, [r]).score for r in refs) / len(refs) for c in cands]
+            for cands, refs in zip(candidates, samples, strict=True)]  # fmt: skip
