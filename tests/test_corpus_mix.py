@@ -94,6 +94,7 @@ def test_the_weights_decide_what_the_model_learns(tmp_path: Path) -> None:
                        f"  - {{src: reply.en, tgt: reply.ja, weight: {reply}}}\n", encoding="utf-8")  # fmt: skip
         done = run_cli("-w", str(ws), "train-mt", "--mix", str(mix), "--name", name, *TINY)
         assert done.returncode == 0, done.stderr
+        assert "tokenizer on the 2 corpora of" in " ".join((done.stdout + done.stderr).split())
         cfg = json.loads((ws / "models" / name / "config.json").read_text(encoding="utf-8"))
         assert [(p["weight"], p["pairs"]) for p in cfg["data"]["mix"]] == [(real, 300), (reply, 300)]
         assert cfg["data"]["pairs"] == 600 and cfg["run"]["options"]["mix"] == str(mix.resolve())

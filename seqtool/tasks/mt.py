@@ -222,9 +222,11 @@ class MTTask(Task):
     def setup(self, md: ModelDir, progress: Progress, threads: int) -> dict[str, Any]:
         d = self.data_cfg
         src_kind, tgt_kind = side_kinds(d)
-        train = f"{self.src} and a {tgt_kind} one on {self.tgt}" if self.mix.path is None else \
-            f"and a {tgt_kind} one on the {len(self.mix.parts)} corpora of {self.mix.path}"  # fmt: skip
-        status(progress, f"training a {src_kind} tokenizer on {train}")
+        if self.mix.path is None:
+            status(progress, f"training a {src_kind} tokenizer on {self.src} and a {tgt_kind} one on {self.tgt}")
+        else:
+            status(progress, f"training a {src_kind} and a {tgt_kind} tokenizer on the {len(self.mix.parts)} "
+                   f"corpora of {self.mix.path}")  # fmt: skip
         src_tok = side_tokenizer(self.mix.lines(0), src_kind, d.src_lang, d.src_vocab, True, threads)
         tgt_tok = side_tokenizer(self.mix.lines(1), tgt_kind, d.tgt_lang, d.tgt_vocab, False, threads)
         self.toks = src_tok, tgt_tok
