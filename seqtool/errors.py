@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class SeqtoolError(Exception):
     """A problem with the user's input or environment: shown as one line, exit code 2."""
@@ -59,3 +61,10 @@ def nearest(word: str, candidates: list[str] | tuple[str, ...]) -> str | None:
         return max(prefixed, key=len)
     found = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.5)
     return found[0] if found else None
+
+
+def nearest_hint(word: str, candidates: Iterable[str]) -> str:
+    """`` (nearest: NAME)`` for an error message about the unknown ``word``, the name written as an option
+    (``dev_src`` -> ``dev-src``); empty when no candidate is close."""
+    near = nearest(word, list(candidates))
+    return f" (nearest: {near.replace('_', '-')})" if near else ""

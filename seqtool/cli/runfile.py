@@ -29,7 +29,7 @@ from typing import Annotated, Any
 
 import typer
 
-from seqtool.errors import OptionError, nearest
+from seqtool.errors import OptionError, nearest_hint
 from seqtool.files import read_yaml, yaml_value
 
 # Options that describe one invocation, not a run: never read from a file.
@@ -67,11 +67,9 @@ def file_defaults(ctx: typer.Context, path: Path) -> dict[str, Any]:
         where = f"{path}:{line}"
         if name not in params:
             flag = key.replace("_", "-")
-            near = nearest(name, list(params))
-            hint = f" (nearest: {near.replace('_', '-')})" if near else ""
             if name in NOT_IN_FILES:
                 raise OptionError(f"{where}: {flag} belongs on the command line, not in a run file")
-            raise OptionError(f"{where}: {ctx.info_name} has no option {flag!r}{hint}")
+            raise OptionError(f"{where}: {ctx.info_name} has no option {flag!r}{nearest_hint(name, params)}")
         if value is None:
             continue  # "key: null" or "key:" means the default
         if isinstance(value, list | dict):

@@ -29,7 +29,7 @@ import numpy as np
 
 from seqtool.data.batching import token_batches
 from seqtool.data.corpus import check_file, check_parallel, read_lines
-from seqtool.errors import OptionError, nearest
+from seqtool.errors import OptionError, nearest_hint
 from seqtool.files import read_yaml, yaml_value
 
 PART_KEYS = ("src", "tgt", "weight")
@@ -128,10 +128,8 @@ def _part(path: Path, node: Any) -> MixPart:
     for key_node, value_node in node.value:
         key = str(yaml_value(key_node))
         if key not in PART_KEYS:
-            close = nearest(key, PART_KEYS)
-            hint = f" (nearest: {close})" if close else ""
-            raise OptionError(f"{path}:{key_node.start_mark.line + 1}: unknown key {key!r}{hint}; a corpus has "
-                              f"{', '.join(PART_KEYS)}")  # fmt: skip
+            raise OptionError(f"{path}:{key_node.start_mark.line + 1}: unknown key {key!r}"
+                              f"{nearest_hint(key, PART_KEYS)}; a corpus has {', '.join(PART_KEYS)}")  # fmt: skip
         values[key] = yaml_value(value_node)
     for key in ("src", "tgt"):
         if not isinstance(values.get(key), str) or not values[key]:

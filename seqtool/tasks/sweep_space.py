@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from seqtool.errors import OptionError, nearest
+from seqtool.errors import OptionError, nearest_hint
 
 RANGE_KEYS = frozenset({"low", "high", "log", "step"})
 
@@ -74,8 +74,7 @@ def parse_space(entries: dict[str, tuple[Any, int]], where: Path, options: dict[
         at = f"{where}:{line}: {key}"
         name = key.replace("-", "_")
         if name not in options:
-            near = nearest(name, list(options))
-            hint = f" (nearest: {near.replace('_', '-')})" if near else ""
+            hint = nearest_hint(name, options)
             raise OptionError(f"{at}: the swept command has no such option, or a sweep sets it itself{hint}")
         dims.append(_dimension(name, spec, options[name], at))
     if not dims:
