@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Issue 28: does the target side's segmentation matter? The default train-mt recipe trained twice on
+# small_parallel_enja en->ja, once on the corpus as shipped (Japanese split into words by KyTea) and once with
+# the Japanese spaces removed from train and dev (raw, as users' corpora are). Both are then scored the same
+# way: outputs without spaces (`translate` joins Japanese words by default) against the raw dev references,
+# BLEU with sacrebleu's ja-mecab tokenizer (and chrF). The two runs train at once, one thread each, so they
+# share the machine equally; each run's own dev BLEU (its training-time tokenizer) is printed too.
+#
+#   bash benchmarks/raw_vs_segmented.sh ../shared/data/small_parallel_enja MINUTES [SEED]
+set -euo pipefail
+D=$(realpath "${1:-../shared/data/small_parallel_enja}")
+MINUTES=${2:-62}
+SEED=${3:-1}
+WORK=${WORK:-/tmp/rawseg}
+mkdir -p "$WORK/raw"
+grep -m1 "model name" /proc/cpuinfo
+grep -q avx512_bf16 /proc/cpuinfo && echo "avx512_bf16: yes" || echo "avx512_bf16: no"
+for part in train dev; do
+    cp "$D/$part.en" "$WORK/raw/$part.en"
+    sed 's/ //g' "$D/$part.ja" > "$WORK/raw/$part.ja"
+done
+head -n 1 "$D/dev.ja" "$WORK/raw/dev.ja"
+uptime
+train() {  # $1: name, $2: folder with train/dev .en/.ja
+    seqtool -w "$WORK/ws" train-mt --src "$2/train.en" --tgt "$2/train.ja" --dev-src "$2/dev.en" \
+        --dev-tgt "$2/dev.ja" --max-minutes "$MINUTES" --threads 1 --seed "$SEED" --name "$1" --json \
+        > "$WORK/$1.json" 2> "$WORK/$1.err"
+}
+train "seg-s$SEED" "$D" &
+train "raw-s$SEED" "$WORK/raw" &
+wait
+uptime
+for name in "seg-s$SEED" "raw-s$SEED"; do
+    seqtool -w "$WORK/ws" translate -m "$name" --engine torch --threads 2 -i "$WORK/raw/dev.en" \
+        -o "$WORK/$name.hyp"
+    echo "== $name: $(python3 -c "import json,sys; r=json.load(open(sys.argv[1])); b=r['best']; print(f\"epochs {r['epochs']}, own dev BLEU {b['value']:.2f} (epoch {b.get('epoch')})\")" "$WORK/$name.json")"
+    head -n 2 "$WORK/$name.hyp"
+    seqtool evaluate bleu --hyp "$WORK/$name.hyp" --ref "$WORK/raw/dev.ja" --tokenize ja-mecab --json \
+        | tee "$WORK/$name.score.json"
+done
