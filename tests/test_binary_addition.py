@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,41 @@ def test_tanh_learns_to_add_within_the_default_budget() -> None:
     assert result.solved_step is not None and result.solved_step < result.config.steps
     assert result.history[0].accuracy < 0.1  # it really had to learn
     assert not result.diverged and result.dead_units == 0
+
+
+def test_the_experiment_trains_through_the_one_trainer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Binary addition has no loop of its own: the Trainer takes every step, with plain SGD at the
+    experiment's constant rate, and the gradient is measured but never clipped (the curve of gradient
+    norms is what shows an explosion)."""
+    from seqtool.training import trainer as trainer_module
+
+    norms: list[float] = []  # the gradient norm of each step, read off the Trainer itself
+    original = trainer_module.Trainer.train_step
+
+    def spy(self: trainer_module.Trainer, batch: object) -> tuple[float, int]:
+        before = [p.detach().clone() for p in self.model.parameters()]
+        out = original(self, batch)
+        for old, new in zip(before, self.model.parameters(), strict=True):  # w <- w - 0.7 * g: nothing clipped
+            torch.testing.assert_close(new.detach(), old - 0.7 * new.grad)
+        norms.append(self.grad_norm)
+        return out
+
+    monkeypatch.setattr(trainer_module.Trainer, "train_step", spy)
+    result = run_binary_addition(BinaryAdditionConfig(activation="tanh", lr=0.7, steps=30, eval_every=10))
+    assert len(norms) == 30
+    assert [c.step for c in result.history] == [0, 10, 20, 30]
+    assert [c.max_grad_norm for c in result.history[1:]] == [max(norms[i : i + 10]) for i in (0, 10, 20)]
+
+
+def test_a_diverging_run_stops_at_the_first_non_finite_checkpoint() -> None:
+    """ReLU with He initialisation, seed 4, explodes within 50 steps (docs/experiments.md, across seeds): the
+    Trainer stops at the evaluation whose training loss is not finite (weights that went inf/nan never
+    recover) instead of spending the rest of the budget, and the run is reported as diverged."""
+    result = run_binary_addition(BinaryAdditionConfig(activation="relu", init="he", seed=4, steps=400))
+    assert result.diverged and not result.solved_step
+    assert result.history[-1].step < 400
+    losses = [c.loss for c in result.history]
+    assert all(math.isfinite(x) for x in losses[:-1]) and not math.isfinite(losses[-1])
 
 
 def test_runs_are_deterministic_and_comparison_validates_first() -> None:

@@ -16,6 +16,8 @@ from seqtool.training.output_loss import CHUNK_ROWS
 CHECKPOINT_STEPS_ENV = "SEQTOOL_CHECKPOINT_STEPS"  # also save a resumable checkpoint every N steps
 TRIM_EVERY_ENV = "SEQTOOL_TRIM_EVERY"  # malloc_trim every N steps (seqtool.training.memory)
 LOSS_CHUNK_ROWS_ENV = "SEQTOOL_LOSS_CHUNK_ROWS"  # 0: the output layer's loss in one piece (output_loss.py)
+# 1: torch.compile (inductor) the training step's forward; measured, not the default (docs/benchmarks.md, issue 30)
+COMPILE_ENV = "SEQTOOL_COMPILE"
 
 DEFAULT_TRIM_EVERY = 100
 
@@ -35,6 +37,7 @@ class Knobs:
     checkpoint_steps: int = 0  # 0: checkpoints only by time and at epoch ends
     trim_every: int = DEFAULT_TRIM_EVERY
     loss_chunk_rows: int = CHUNK_ROWS
+    compile: int = 0
 
     @classmethod
     def from_environment(cls) -> Knobs:
@@ -42,4 +45,5 @@ class Knobs:
             checkpoint_steps=count_from_environment(CHECKPOINT_STEPS_ENV, 0, "steps"),
             trim_every=count_from_environment(TRIM_EVERY_ENV, DEFAULT_TRIM_EVERY, "steps"),
             loss_chunk_rows=count_from_environment(LOSS_CHUNK_ROWS_ENV, CHUNK_ROWS, "rows"),
+            compile=count_from_environment(COMPILE_ENV, 0, "switches (1: on)"),
         )

@@ -1,9 +1,10 @@
 """The one training loop, for every model kind.
 
 A task hands the :class:`Trainer` a model (any ``nn.Module``), a function that lists the batches of
-an epoch, a function that builds a batch, an evaluation function returning a metrics dict, and a
-criterion that gives the loss of a batch (:mod:`seqtool.training.criterion`; default: the
-label-smoothed token NLL of a :class:`~seqtool.models.base.SequenceModel` plus its auxiliary terms).
+an epoch, a function that builds a batch (anything with ``.to(device)``), an evaluation function returning
+a metrics dict, and a criterion that gives the loss of a batch (:mod:`seqtool.training.criterion`; default:
+the label-smoothed token NLL of a :class:`~seqtool.models.base.SequenceModel` plus its auxiliary terms).
+Translation, language models, dialogue, the next-word comparison and binary addition all train here.
 The trainer owns everything else: optimizer and schedule, bf16 autocast, gradient clipping, per-epoch evaluation, best-weights and resumable checkpoints,
 early stopping, time budgets, Ctrl-C, checkpoint averaging and the metrics history.
 
@@ -14,10 +15,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
 import torch
 
 from seqtool.data.batch import Batch
@@ -73,13 +73,13 @@ class Trainer:
 
     def __init__(
         self,
-        model: SequenceModel,
+        model: torch.nn.Module,
         cfg: TrainConfig,
         model_dir: ModelDir,
         *,
-        epoch_batches: Callable[[int], list[np.ndarray]],
-        make_batch: Callable[[np.ndarray], Batch],
-        evaluate: Callable[[SequenceModel], dict[str, float]],
+        epoch_batches: Callable[[int], Sequence[Any]],  # the token-id rows (np.ndarray) of each batch, ...
+        make_batch: Callable[[Any], Batch | Any],  # ... turned into a batch: anything with .to(device)
+        evaluate: Callable[[Any], dict[str, float]],
         objective: Objective,
         device: torch.device,
         progress: ProgressFn = _noop,
@@ -99,6 +99,8 @@ class Trainer:
         # What a step minimises (the task's criterion; default: label-smoothed token NLL + auxiliary terms).
         criterion = criterion or TokenNLL(cfg.label_smoothing, self.knobs.loss_chunk_rows)
         self.train_model: torch.nn.Module = CriterionModule(model, criterion)
+        if self.knobs.compile:  # shapes vary from batch to batch: compile for dynamic shapes from the start
+            self.train_model = torch.compile(self.train_model, dynamic=True)  # type: ignore[assignment]
         if world_size > 1:  # under torchrun (see seqtool.training.run)
             from torch.nn.parallel import DistributedDataParallel
 
@@ -119,6 +121,8 @@ class Trainer:
         self.epoch_loss, self.epoch_tokens = 0.0, 0  # sums over the current epoch (checkpointed mid-epoch)
         self.best: dict[str, Any] = {}
         self.bad_epochs = 0
+        # The gradient norm of the last step, before clipping (None with clip_norm 0, which computes none).
+        self.grad_norm: float | None = None
         self.recent_weights: list[dict[str, torch.Tensor]] = []
         # cfg.ema > 0: evaluation, best weights and averaging use this average of the weights.
         self.ema = weight_ema(model, cfg.ema) if cfg.ema > 0 else None
@@ -129,7 +133,7 @@ class Trainer:
         self.heap = HeapTrimmer(self.knobs.trim_every)
 
     @property
-    def eval_model(self) -> SequenceModel:
+    def eval_model(self) -> torch.nn.Module:
         """The weights that are evaluated and saved: the EMA when enabled, else the trained ones."""
         return self.ema.module if self.ema is not None else self.model
 
@@ -307,6 +311,7 @@ class Trainer:
                         "elapsed": self.elapsed,
                         "budget": budget,
                         "lr": self.optimizer.param_groups[0]["lr"],
+                        "grad_norm": self.grad_norm,
                     }
                 )
                 # Under torchrun, every rank must take the same decision (or the others wait forever).
@@ -337,6 +342,9 @@ class Trainer:
             if any_rank(self.elapsed >= budget, ws):
                 stopped = "time budget"
                 break
+            if not math.isfinite(train_loss):  # inf/nan weights never recover; the best ones are saved
+                stopped = "diverged: the training loss is not finite"
+                break
             if not improved and self.bad_epochs >= self.cfg.patience:
                 stopped = f"no improvement for {self.cfg.patience} epochs"
                 break
@@ -354,8 +362,8 @@ class Trainer:
         # gradient of the mean loss over every token of the global batch, exactly what one process
         # holding all of it would compute (per-rank means would weight short batches too much).
         (loss_sum * (self.world_size / max(1, n_all))).backward()
-        if self.cfg.clip_norm > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_norm)
+        if self.cfg.clip_norm > 0:  # (math.inf: measure the norm, never clip)
+            self.grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_norm))
         self.optimizer.step()
         if self.ema is not None:
             self.ema.update_parameters(self.model)

@@ -14,18 +14,24 @@ the sum right) and per bit.
 
 from __future__ import annotations
 
+import itertools
 import math
-import time
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from seqtool.errors import OptionError
+from seqtool.errors import OptionError, TrainingInterrupted
 from seqtool.models.elman import ACTIVATIONS, ElmanConfig, ElmanRNN
+from seqtool.store.workspace import ModelDir
 from seqtool.tasks.experiments.settings import BinaryAdditionConfig
+from seqtool.training.config import Objective, TrainConfig
+from seqtool.training.trainer import Trainer
 
 
 @dataclass
@@ -169,11 +175,39 @@ def training_batches(
 
 
 @torch.no_grad()
-def evaluate(model: BinaryAdder, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[float, float]:
+def evaluate(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[float, float]:
     """(exact accuracy, bit accuracy) of the model's thresholded outputs. NaN logits count as wrong."""
     predicted = (model(inputs) > 0).to(targets.dtype)
     correct = predicted == targets
     return correct.all(dim=1).float().mean().item(), correct.float().mean().item()
+
+
+@dataclass
+class Additions:
+    """One batch: inputs (batch, bits, 2) and target sum bits (batch, bits), as the Trainer moves batches."""
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+
+    def to(self, device: torch.device) -> Additions:
+        return Additions(self.inputs.to(device), self.targets.to(device))
+
+
+def bit_loss(model: BinaryAdder, batch: Additions) -> tuple[torch.Tensor, int]:
+    """The criterion: binary cross-entropy summed over every bit of the batch, and the number of bits
+    (the Trainer divides one by the other: the mean BCE per bit of the classic demo)."""
+    loss = F.binary_cross_entropy_with_logits(model(batch.inputs), batch.targets, reduction="sum")
+    return loss, batch.targets.numel()
+
+
+def train_config(config: BinaryAdditionConfig) -> TrainConfig:
+    """The experiment as a run of the one Trainer: plain SGD at a constant rate, one "epoch" per
+    evaluation (``eval_every`` steps), never stopped early, and the gradient norm measured but not
+    clipped (``clip_norm`` infinite), because exploding gradients are what the experiment shows."""
+    return TrainConfig(
+        epochs=math.ceil(config.steps / config.eval_every), optimizer="sgd", lr=config.lr, schedule="constant",
+        warmup=0, clip_norm=math.inf, patience=config.steps + 1, seed=config.seed, precision="fp32",
+    )  # fmt: skip
 
 
 def run_binary_addition(
@@ -182,55 +216,69 @@ def run_binary_addition(
     """Train one network on binary addition and return its learning curve on held-out additions.
 
     ``on_checkpoint`` is called after every evaluation (for progress display). The run is
-    deterministic for a given config (seeded generator, CPU).
+    deterministic for a given config (seeded generator, CPU). Training is seqtool's one
+    :class:`~seqtool.training.trainer.Trainer`, writing its checkpoints to a temporary folder: the
+    experiment keeps no model, only the curve.
     """
     config.validate()
     torch.manual_seed(config.seed)  # model initialisation
     generator = torch.Generator().manual_seed(config.seed)  # data: held-out split and batches
     model = BinaryAdder(config.hidden, config.activation, config.init)
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr)
-    loss_fn = nn.BCEWithLogitsLoss()
     heldout = heldout_pairs(config.bits, config.heldout, generator)
     eval_inputs, eval_targets = make_examples(heldout, config.bits)
-
     result = BinaryAdditionResult(
-        config=config,
-        parameters=sum(p.numel() for p in model.parameters()),
-        heldout_size=heldout.numel(),
+        config=config, parameters=sum(p.numel() for p in model.parameters()), heldout_size=heldout.numel(),
         elapsed_s=0.0,
-    )
+    )  # fmt: skip
 
-    def checkpoint(step: int, losses: list[float], grad_norms: list[float]) -> None:
-        accuracy, bit_accuracy = evaluate(model, eval_inputs, eval_targets)
-        loss = sum(losses) / len(losses) if losses else float("nan")
-        grad_norm = max(grad_norms) if grad_norms else float("nan")
-        point = Checkpoint(step, loss, accuracy, bit_accuracy, grad_norm)
+    def record(point: Checkpoint) -> None:
         result.history.append(point)
         if on_checkpoint is not None:
             on_checkpoint(point)
 
-    start = time.perf_counter()
-    # Step 0 is the untrained network; its loss is the loss of the first evaluation batch.
+    # Step 0 is the untrained network; its loss is the loss of the held-out batch.
     with torch.no_grad():
-        checkpoint(0, [loss_fn(model(eval_inputs), eval_targets).item()], [])
-    parameters = list(model.parameters())
+        untrained_loss = bit_loss(model, Additions(eval_inputs, eval_targets))[0].item() / eval_targets.numel()
+    record(Checkpoint(0, untrained_loss, *evaluate(model, eval_inputs, eval_targets)))
+
+    # The batches come from one generator, drawn in order: "epoch" e is steps e*eval_every+1 onwards.
+    # (Not resumable by epoch number, which an in-memory experiment never needs.)
+    stream = training_batches(config.bits, config.batch, config.steps, heldout, generator)
+
+    def epoch_batches(epoch: int) -> list[Additions]:
+        steps = min(config.eval_every, config.steps - epoch * config.eval_every)
+        return [Additions(inputs, targets) for inputs, targets in itertools.islice(stream, steps)]
+
+    accuracy: list[tuple[float, float]] = []
     losses: list[float] = []
     grad_norms: list[float] = []
-    batches = training_batches(config.bits, config.batch, config.steps, heldout, generator)
-    for step, (inputs, targets) in enumerate(batches, start=1):
-        loss = loss_fn(model(inputs), targets)
-        losses.append(loss.item())
-        if math.isfinite(losses[-1]):
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norms.append(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in parameters])).item())
-            optimizer.step()
-        if step % config.eval_every == 0 or step == config.steps:
-            checkpoint(step, losses, grad_norms)
-            losses, grad_norms = [], []
-            if not math.isfinite(result.history[-1].loss):
-                break  # diverged: the weights are inf/nan and cannot recover
-    result.elapsed_s = time.perf_counter() - start
+
+    def evaluate_heldout(trained: torch.nn.Module) -> dict[str, float]:
+        accuracy.append(evaluate(trained, eval_inputs, eval_targets))
+        return {"accuracy": accuracy[-1][0], "bit_accuracy": accuracy[-1][1]}
+
+    def progress(event: dict[str, Any]) -> None:
+        if event["event"] == "step":
+            losses.append(event["loss"])
+            grad_norms.append(event["grad_norm"])
+        elif event["event"] == "epoch":
+            loss = sum(losses) / len(losses)
+            record(Checkpoint(event["step"], loss, *accuracy[-1], max(grad_norms, default=float("nan"))))
+            losses.clear()
+            grad_norms.clear()
+
+    with tempfile.TemporaryDirectory(prefix="seqtool-binary-addition-") as folder:
+        trainer = Trainer(
+            model, train_config(config), ModelDir(Path(folder)), epoch_batches=epoch_batches,
+            make_batch=lambda batch: batch, evaluate=evaluate_heldout,
+            objective=Objective("accuracy", higher_is_better=True), device=torch.device("cpu"), progress=progress,
+            criterion=bit_loss,
+        )  # fmt: skip
+        try:
+            trained = trainer.fit()
+        except TrainingInterrupted:
+            raise TrainingInterrupted("interrupted: binary addition keeps no checkpoint; run it again") from None
+    result.elapsed_s = trained.elapsed_s
     with torch.no_grad():
         states, _ = model.rnn(eval_inputs)
         result.dead_units = int((states.abs().amax(dim=(0, 1)) == 0).sum())
