@@ -32,21 +32,11 @@ PY
 cp "$WORK/raw/train.en" "$WORK/raw/dev.en" "$WORK/mecab/"
 head -n 1 "$WORK/raw/dev.ja" "$WORK/mecab/dev.ja"
 uptime
-train() {  # $1: name, $2: folder, then extra options
-    local name=$1 folder=$2
-    shift 2
-    seqtool -w "$WORK/ws" train-mt --src "$folder/train.en" --tgt "$folder/train.ja" --dev-src "$folder/dev.en" \
-        --dev-tgt "$folder/dev.ja" --max-minutes "$MINUTES" --threads 1 --seed "$SEED" --no-tune-decoding \
-        --name "$name" --json "$@" > "$WORK/$name.json" 2> "$WORK/$name.err"
-}
-train "raw4k-s$SEED" "$WORK/raw" --tgt-vocab 4000 &
-train "mecab-s$SEED" "$WORK/mecab" &
+. "$(dirname "$0")/raw_ja.sh"
+train_ja "raw4k-s$SEED" "$WORK/raw" --no-tune-decoding --tgt-vocab 4000 &
+train_ja "mecab-s$SEED" "$WORK/mecab" --no-tune-decoding &
 wait
 uptime
 for name in "raw4k-s$SEED" "mecab-s$SEED"; do
-    seqtool -w "$WORK/ws" translate -m "$name" --engine torch --threads 2 --beam 1 -i "$WORK/raw/dev.en" \
-        -o "$WORK/$name.hyp"
-    echo "== $name: $(python3 -c "import json,sys; r=json.load(open(sys.argv[1])); b=r['best']; print(f\"epochs {r['epochs']}, own dev BLEU {b['value']:.2f} (epoch {b.get('epoch')})\")" "$WORK/$name.json")"
-    seqtool evaluate bleu --hyp "$WORK/$name.hyp" --ref "$WORK/raw/dev.ja" --tokenize ja-mecab --json \
-        | python3 -c "import json,sys; r=json.load(sys.stdin); print('greedy, ja-mecab on raw refs: BLEU', r['bleu'], 'chrF', r['chrf'])"
+    score_on_raw "$name" --beam 1
 done

@@ -21,20 +21,11 @@ for part in train dev; do
 done
 head -n 1 "$D/dev.ja" "$WORK/raw/dev.ja"
 uptime
-train() {  # $1: name, $2: folder with train/dev .en/.ja
-    seqtool -w "$WORK/ws" train-mt --src "$2/train.en" --tgt "$2/train.ja" --dev-src "$2/dev.en" \
-        --dev-tgt "$2/dev.ja" --max-minutes "$MINUTES" --threads 1 --seed "$SEED" --name "$1" --json \
-        > "$WORK/$1.json" 2> "$WORK/$1.err"
-}
-train "seg-s$SEED" "$D" &
-train "raw-s$SEED" "$WORK/raw" &
+. "$(dirname "$0")/raw_ja.sh"
+train_ja "seg-s$SEED" "$D" &
+train_ja "raw-s$SEED" "$WORK/raw" &
 wait
 uptime
 for name in "seg-s$SEED" "raw-s$SEED"; do
-    seqtool -w "$WORK/ws" translate -m "$name" --engine torch --threads 2 -i "$WORK/raw/dev.en" \
-        -o "$WORK/$name.hyp"
-    echo "== $name: $(python3 -c "import json,sys; r=json.load(open(sys.argv[1])); b=r['best']; print(f\"epochs {r['epochs']}, own dev BLEU {b['value']:.2f} (epoch {b.get('epoch')})\")" "$WORK/$name.json")"
-    head -n 2 "$WORK/$name.hyp"
-    seqtool evaluate bleu --hyp "$WORK/$name.hyp" --ref "$WORK/raw/dev.ja" --tokenize ja-mecab --json \
-        | tee "$WORK/$name.score.json"
+    score_on_raw "$name"  # beam 5 and the length penalty the run tuned
 done
