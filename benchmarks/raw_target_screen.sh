@@ -6,8 +6,10 @@
 #            built-in word segmenter would give
 # Both are scored the same way at the end: greedy `translate`, outputs without spaces, against the raw dev
 # references with ja-mecab. Needs the raw files that raw_vs_segmented.sh wrote to $WORK/raw.
+# With FULL=1 the runs are trained and scored as raw_vs_segmented.sh's are (each tunes its length penalty on
+# dev at the end; beam 5 with that penalty), for a comparison with its segmented run at 60 reference minutes.
 #
-#   WORK=/tmp/rawseg bash benchmarks/raw_target_screen.sh ../shared/data/small_parallel_enja MINUTES [SEED]
+#   [FULL=1] WORK=/tmp/rawseg bash benchmarks/raw_target_screen.sh ../shared/data/small_parallel_enja MINUTES [SEED]
 set -euo pipefail
 D=$(realpath "${1:-../shared/data/small_parallel_enja}")
 MINUTES=${2:-20.8}
@@ -32,11 +34,16 @@ PY
 cp "$WORK/raw/train.en" "$WORK/raw/dev.en" "$WORK/mecab/"
 head -n 1 "$WORK/raw/dev.ja" "$WORK/mecab/dev.ja"
 uptime
+if [ "${FULL:-0}" = 1 ]; then
+    train_opts=() score_opts=() tag=full
+else
+    train_opts=(--no-tune-decoding) score_opts=(--beam 1) tag=s
+fi
 . "$(dirname "$0")/raw_ja.sh"
-train_ja "raw4k-s$SEED" "$WORK/raw" --no-tune-decoding --tgt-vocab 4000 &
-train_ja "mecab-s$SEED" "$WORK/mecab" --no-tune-decoding &
+train_ja "raw4k-$tag$SEED" "$WORK/raw" "${train_opts[@]}" --tgt-vocab 4000 &
+train_ja "mecab-$tag$SEED" "$WORK/mecab" "${train_opts[@]}" &
 wait
 uptime
-for name in "raw4k-s$SEED" "mecab-s$SEED"; do
-    score_on_raw "$name" --beam 1
+for name in "raw4k-$tag$SEED" "mecab-$tag$SEED"; do
+    score_on_raw "$name" "${score_opts[@]}"
 done
