@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 
 class SeqtoolError(Exception):
@@ -25,6 +27,34 @@ class WorkspaceError(SeqtoolError):
 
 class OptionError(SeqtoolError):
     """An option value is out of range or inconsistent with another option."""
+
+
+class SettingError(OptionError):
+    """A model setting (a key of config.json's "model" section) out of range or inconsistent.
+
+    Model code knows its settings, not the command line, so its messages write each setting's key in
+    backticks (``"`emb_dim` must be > 0, got 0"``). The layer that maps keys to options renders them as the
+    options the user typed (:func:`settings_as_options`; by default ``emb_dim`` is ``--emb-dim``), so a
+    library user reads the key and a command-line user reads the flag."""
+
+    def as_options(self, option: Callable[[str], str] | None = None) -> OptionError:
+        name = option or as_option
+        return OptionError(re.sub(r"`(\w+)`", lambda m: name(m.group(1)), str(self)))
+
+
+def as_option(key: str) -> str:
+    """The command-line option of a setting that shares its name (``emb_dim`` -> ``--emb-dim``)."""
+    return f"--{key.replace('_', '-')}"
+
+
+@contextmanager
+def settings_as_options(option: Callable[[str], str] | None = None) -> Iterator[None]:
+    """Re-raise a :class:`SettingError` from the block as an :class:`OptionError` naming options:
+    ``option(key)`` gives a key's option (default :func:`as_option`)."""
+    try:
+        yield
+    except SettingError as e:
+        raise e.as_options(option) from None
 
 
 def check_positive(name: str, value: float | int, *, allow_zero: bool = False) -> None:

@@ -47,9 +47,9 @@ def test_elman_cell_computes_the_recurrence(activation: str) -> None:
 
 
 def test_elman_config_rejects_unknown_choices() -> None:
-    with pytest.raises(OptionError, match="--activation must be one of"):
+    with pytest.raises(OptionError, match="`activation` must be one of"):
         ElmanRNN(ElmanConfig(2, 4, activation="softplus"))
-    with pytest.raises(OptionError, match="--init must be one of"):
+    with pytest.raises(OptionError, match="`init` must be one of"):
         ElmanRNN(ElmanConfig(2, 4, init="orthogonal"))
 
 

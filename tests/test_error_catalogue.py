@@ -137,6 +137,14 @@ INVALID_OPTIONS = [
     (["train-lm", "--dropout", "1.5"], "--dropout must be in [0, 1), got 1.5"),
     (["train-lm", "--threads", "0"], "--threads must be > 0, got 0"),
     (["train-lm", "--cell", "mamba"], "--cell must be one of"),
+    (["train-lm", "--cell", "wavenet", "--kernel", "1"], "--kernel must be >= 2"),
+    (["train-lm", "--cell", "gru", "--kernel", "3"], "--kernel does not apply to --cell gru (its settings: --"),
+    (
+        ["train-mt", "--arch", "transformer", "--emb-dim", "30", "--heads", "4"],
+        "--emb-dim 30 must be divisible by --heads 4",
+    ),
+    (["train-mt", "--arch", "transformer", "--layers", "0"], "--layers must be > 0, got 0"),
+    (["train-mt", "--arch", "gru", "--heads", "4"], "--heads is not an option of --arch gru (it takes --emb-dim"),
     (["translate", "hello", "-m", "mt", "--beam", "0"], "--beam must be > 0, got 0"),
     (["translate", "hello", "-m", "mt", "--batch-size", "-1"], "--batch-size must be > 0, got -1"),
     (["translate", "hello", "-m", "mt", "--beam", "2", "--nbest", "3"], "need 1 <= --nbest <= --beam"),
@@ -151,6 +159,8 @@ INVALID_OPTIONS = [
 def test_invalid_option_values(capsys, ws, argv, message):
     if argv[0] == "train-lm":  # tiny settings first: the option under test comes later and wins
         argv = ["train-lm", "--name", "x", *TINY_LM, *QUICK, *argv[1:]]
+    elif argv[0] == "train-mt":
+        argv = [*argv, "--name", "x", *QUICK]
     check_rejected(capsys, ws, [*argv, "--device", "cpu"], message)
     assert not (ws / "models" / "x").exists()
 

@@ -106,7 +106,10 @@ BAD_LM_FOLDERS: dict[str, tuple[Callable[[Path], None], str]] = {
     "config not JSON": (lambda f: (f / "config.json").write_text("{nope"), "not valid JSON"),
     "unknown kind": (_edit_config(lambda c: c.update(kind="gan")), "'kind' must be one of"),
     "missing section": (_edit_config(lambda c: c.pop("model")), "missing 'model'"),
-    "unknown architecture": (_edit_config(lambda c: c["model"].update(cell="mamba")), "--cell must be one of"),
+    "unknown architecture": (
+        _edit_config(lambda c: c["model"].update(cell="mamba")),
+        "config.json: `cell` must be one of",
+    ),
     "unknown setting": (_edit_config(lambda c: c["model"].update(exploit=1)), "unknown model setting(s) exploit"),
     "wrong value type": (_edit_config(lambda c: c["model"].update(layers="two")), "does not describe a model"),
     "tokenizer file missing": (lambda f: (f / "tokenizer.vocab.json").unlink(), "tokenizer.vocab.json is missing"),
@@ -155,7 +158,7 @@ def test_translator_mismatches_and_taken_names(tmp_path, workspace_with_a_model)
     before = snapshot(ws.root)
     wrong_arch = make_mt_folder(tmp_path / "a")
     _edit_config(lambda c: c.update(model_arch="rnn"))(wrong_arch)
-    with pytest.raises(SeqtoolError, match="--arch must be one of"):
+    with pytest.raises(SeqtoolError, match="`arch` must be one of"):
         import_model(ws, wrong_arch)
     wrong_vocab = make_mt_folder(tmp_path / "b")
     _edit_config(lambda c: c["model"].update(tgt_vocab=5))(wrong_vocab)

@@ -66,7 +66,7 @@ def train_dialog_cmd(
 ) -> None:
     """Train a dialogue model (HRED, or VHRED with a latent per reply) on the last --context utterances."""
     from seqtool.cli.progress import TrainingProgress
-    from seqtool.errors import OptionError
+    from seqtool.errors import OptionError, settings_as_options
     from seqtool.models.hred import DialogConfig
     from seqtool.store.workspace import Workspace
     from seqtool.tasks.dialog import dialog_train_config, train_dialog
@@ -78,7 +78,8 @@ def train_dialog_cmd(
     given = dict(context=context, emb_dim=emb_dim, hidden=hidden, context_hidden=context_hidden, dropout=dropout,
                  latent=latent, word_dropout=word_dropout, kl_anneal_steps=kl_anneal_steps)  # fmt: skip
     model_cfg = DialogConfig(arch=arch, **{k: v for k, v in given.items() if v is not None})  # None: the default
-    model_cfg.validate()
+    with settings_as_options():
+        model_cfg.validate()
     train_cfg = dialog_train_config(epochs=epochs, max_minutes=max_minutes, batch_tokens=batch_size, lr=lr, seed=seed)
     train_cfg.validate()
     ws = Workspace(workspace)

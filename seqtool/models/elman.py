@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from seqtool.errors import OptionError, check_positive
+from seqtool.errors import SettingError
 
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "sigmoid": torch.sigmoid,
@@ -40,12 +40,13 @@ class ElmanConfig:
     init: str = "xavier"  # xavier | he | normal (weights; biases start at zero)
 
     def validate(self) -> None:
-        check_positive("input size", self.input_size)
-        check_positive("--hidden", self.hidden_size)
+        for name in ("input_size", "hidden_size"):
+            if getattr(self, name) <= 0:
+                raise SettingError(f"`{name}` must be > 0, got {getattr(self, name)}")
         if self.activation not in ACTIVATIONS:
-            raise OptionError(f"--activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
+            raise SettingError(f"`activation` must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
         if self.init not in INITS:
-            raise OptionError(f"--init must be one of {', '.join(INITS)}, got {self.init!r}")
+            raise SettingError(f"`init` must be one of {', '.join(INITS)}, got {self.init!r}")
 
 
 class ElmanRNN(nn.Module):

@@ -25,11 +25,11 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 from seqtool.data.batch import Batch
 from seqtool.data.specials import PAD
-from seqtool.errors import OptionError
+from seqtool.errors import SettingError
 from seqtool.models.base import SequenceModel, State
 from seqtool.models.vae import Annealed, eval_noise, gaussian_kl, word_dropout
 
-DIALOG_ARCHS = {"hred": False, "vhred": True}  # --arch -> whether replies have a latent variable
+DIALOG_ARCHS = {"hred": False, "vhred": True}  # arch -> whether replies have a latent variable
 
 
 @dataclass
@@ -52,15 +52,15 @@ class DialogConfig:
 
     def validate(self) -> None:
         if self.arch not in DIALOG_ARCHS:
-            raise OptionError(f"--arch must be one of {', '.join(DIALOG_ARCHS)}, got {self.arch!r}")
+            raise SettingError(f"`arch` must be one of {', '.join(DIALOG_ARCHS)}, got {self.arch!r}")
         for name in ("vocab_size", "context", "emb_dim", "hidden", "context_hidden", "layers", "latent"):
             if getattr(self, name) <= 0:
-                raise OptionError(f"--{name.replace('_', '-')} must be > 0, got {getattr(self, name)}")
+                raise SettingError(f"`{name}` must be > 0, got {getattr(self, name)}")
         for name in ("dropout", "word_dropout"):
             if not 0 <= getattr(self, name) < 1:
-                raise OptionError(f"--{name.replace('_', '-')} must be in [0, 1), got {getattr(self, name)}")
+                raise SettingError(f"`{name}` must be in [0, 1), got {getattr(self, name)}")
         if self.kl_anneal_steps < 0 or self.free_bits < 0:
-            raise OptionError("--kl-anneal-steps and --free-bits must be >= 0")
+            raise SettingError("`kl_anneal_steps` and `free_bits` must be >= 0")
 
 
 def _gaussian(layer: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -16,7 +16,7 @@ from torch import nn
 
 from seqtool.data.batch import Batch
 from seqtool.data.specials import BOS
-from seqtool.errors import OptionError
+from seqtool.errors import SettingError
 from seqtool.models import vae, wavenet  # noqa: F401  (their cells register on import)
 from seqtool.models.base import SequenceModel, State
 from seqtool.models.lm_config import CELLS, LMConfig, lm_config, register_cell
@@ -38,10 +38,10 @@ class RecurrentLMConfig(LMConfig):
     def validate(self) -> None:
         super().validate()
         if self.context < 0:
-            raise OptionError(f"--context must be >= 0, got {self.context}")
+            raise SettingError(f"`context` must be >= 0, got {self.context}")
         if self.bidirectional and self.context == 0:
-            raise OptionError(
-                "--bidirectional needs --context N: a causal LM read backwards would see the word it must predict"
+            raise SettingError(
+                "`bidirectional` needs `context` N: a causal LM read backwards would see the word it must predict"
             )
 
     def build(self) -> SequenceModel:
@@ -74,7 +74,7 @@ class ElmanLMConfig(RecurrentLMConfig):
     def validate(self) -> None:
         super().validate()
         if self.activation not in ACTIVATIONS:
-            raise OptionError(f"--activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
+            raise SettingError(f"`activation` must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
 
     def arch_name(self) -> str:
         return super().arch_name() if self.context else f"rnn-{self.activation}-lm"
@@ -100,7 +100,7 @@ class TransformerLMConfig(LMConfig):
     def validate(self) -> None:
         super().validate()
         if self.heads <= 0 or self.emb_dim % self.heads:
-            raise OptionError(f"--emb-dim {self.emb_dim} must be divisible by --heads {self.heads}")
+            raise SettingError(f"`emb_dim` {self.emb_dim} must be divisible by `heads` {self.heads}")
 
     def build(self) -> SequenceModel:
         return TransformerLM(self)

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
-from seqtool.errors import OptionError
+from seqtool.errors import SettingError
 
-CELLS: dict[str, type[LMConfig]] = {}  # --cell -> its config class; filled by register_cell
+CELLS: dict[str, type[LMConfig]] = {}  # cell name -> its config class; filled by register_cell
 
 
 def register_cell(*names: str) -> Callable[[type[LMConfig]], type[LMConfig]]:
@@ -31,10 +31,6 @@ def register_cell(*names: str) -> Callable[[type[LMConfig]], type[LMConfig]]:
         return cls
 
     return register
-
-
-def option(key: str) -> str:
-    return f"--{key.replace('_', '-')}"
 
 
 @dataclass
@@ -61,9 +57,9 @@ class LMConfig:
     def validate(self) -> None:
         for name in ("layers", "emb_dim", "hidden", "vocab_size"):
             if getattr(self, name) <= 0:
-                raise OptionError(f"{option(name)} must be > 0, got {getattr(self, name)}")
+                raise SettingError(f"`{name}` must be > 0, got {getattr(self, name)}")
         if not 0 <= self.dropout < 1:
-            raise OptionError(f"--dropout must be in [0, 1), got {self.dropout}")
+            raise SettingError(f"`dropout` must be in [0, 1), got {self.dropout}")
 
     def train_recipe(self, optimizer: str | None) -> str:
         """The recipe name (see ``recipe``); ``optimizer``: the one the user asked for, if any."""
@@ -98,14 +94,14 @@ def lm_config(values: dict[str, Any] | None = None, *, given: bool = False, **se
 
         cls = CELLS.get(cell) if load_plugins() else None
     if cls is None:
-        raise OptionError(f"--cell must be one of {', '.join(CELLS)}, got {cell!r}")
+        raise SettingError(f"`cell` must be one of {', '.join(CELLS)}, got {cell!r}")
     own = {f.name for f in fields(cls)}
     unknown = sorted(set(values) - own - (set() if given else cell_settings()))
     if unknown:
         if given:
-            raise OptionError(f"{option(unknown[0])} does not apply to --cell {cell} (its settings: "
-                              f"{', '.join(option(k) for k in sorted(own - {'vocab_size', 'cell'}))})")  # fmt: skip
-        raise OptionError(f"unknown model setting(s) {', '.join(unknown[:5])}")
+            raise SettingError(f"`{unknown[0]}` does not apply to `cell` {cell} (its settings: "
+                               f"{', '.join(f'`{k}`' for k in sorted(own - {'vocab_size', 'cell'}))})")  # fmt: skip
+        raise SettingError(f"unknown model setting(s) {', '.join(unknown[:5])}")
     cfg = cls(**{k: v for k, v in values.items() if k in own and k != "cell"}, cell=cell)
     cfg.validate()
     return cfg

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqtool.errors import OptionError
+from seqtool.errors import SettingError
 
 QUANTIZE = ("none", "bf16", "int8")
 
@@ -48,9 +48,9 @@ class Compression:
 
     def validate(self) -> None:
         if self.quantize not in QUANTIZE:
-            raise OptionError(f"--quantize must be one of {', '.join(QUANTIZE)}, got {self.quantize!r}")
+            raise SettingError(f"`quantize` must be one of {', '.join(QUANTIZE)}, got {self.quantize!r}")
         if not 0.0 <= self.prune < 1.0:
-            raise OptionError(f"--prune must be in [0, 1), got {self.prune}")
+            raise SettingError(f"`prune` must be in [0, 1), got {self.prune}")
 
 
 # ----- the int8 kernel: present in torch builds for x86/ARM CPUs and CUDA, checked at run time
@@ -73,9 +73,9 @@ def int8_kernel_available() -> bool:
 
 def require_int8() -> None:
     if not int8_kernel_available():
-        raise OptionError(
-            f"--quantize int8 needs torch's int8 weight-only matmul ({INT8_KERNEL}), which this torch build or "
-            f"platform lacks (torch {torch.__version__}); use --quantize bf16"
+        raise SettingError(
+            f"`quantize` int8 needs torch's int8 weight-only matmul ({INT8_KERNEL}), which this torch build or "
+            f"platform lacks (torch {torch.__version__}); use `quantize` bf16"
         )
 
 

@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqtool.data.batch import Batch
-from seqtool.errors import OptionError
+from seqtool.errors import SettingError
 from seqtool.models.base import SequenceModel, State, padding_mask
 from seqtool.models.layers import make_attention
 from seqtool.models.rnn import Hidden, hidden_to_state, make_rnn, state_to_hidden
@@ -50,7 +50,7 @@ class RNNTranslatorConfig:
 
     def validate(self) -> None:
         if self.attention not in ATTENTIONS:
-            raise OptionError(f"--attention must be one of {', '.join(ATTENTIONS)}, got {self.attention!r}")
+            raise SettingError(f"`attention` must be one of {', '.join(ATTENTIONS)}, got {self.attention!r}")
 
     def build(self) -> RNNTranslator:
         return RNNTranslator(self)
@@ -141,9 +141,9 @@ class RNNTranslator(SequenceModel):
         return logits, new
 
 
-# --arch -> (its config class, config.json "model" keys -> the train-mt options that set them; the
-# other keys are not options). A new translator architecture is a config class, a model whose
-# constructor takes it, and one entry here (register_translator).
+# arch -> (its config class, config.json "model" keys -> the train-mt parameters that set them: a
+# Transformer's ``dim`` is set by ``emb_dim``; the other keys are not options). A new translator
+# architecture is a config class, a model whose constructor takes it, and one entry here (register_translator).
 TRANSLATOR_ARCHS: dict[str, tuple[type, dict[str, str]]] = {}
 
 
@@ -151,25 +151,19 @@ def register_translator(arch: str, config_cls: type, options: dict[str, str]) ->
     TRANSLATOR_ARCHS[arch] = (config_cls, options)
 
 
-_RNN_OPTIONS = {"emb_dim": "--emb-dim", "hidden": "--hidden", "layers": "--layers", "bidirectional": "--bidirectional",
-                "attention": "--attention", "dropout": "--dropout"}  # fmt: skip
+_RNN_OPTIONS = {key: key for key in ("emb_dim", "hidden", "layers", "bidirectional", "attention", "dropout")}
 register_translator("gru", RNNTranslatorConfig, _RNN_OPTIONS)
 register_translator("lstm", RNNTranslatorConfig, _RNN_OPTIONS)
 register_translator("transformer", TransformerConfig, {
-    "dim": "--emb-dim", "encoder_layers": "--layers", "decoder_layers": "--decoder-layers", "heads": "--heads",
-    "ff_dim": "--ff-dim", "dropout": "--dropout", "attention_dropout": "--attention-dropout",
-    "activation_dropout": "--activation-dropout", "source_word_dropout": "--source-word-dropout"})  # fmt: skip
+    "dim": "emb_dim", "encoder_layers": "layers", "decoder_layers": "decoder_layers", "heads": "heads",
+    "ff_dim": "ff_dim", "dropout": "dropout", "attention_dropout": "attention_dropout",
+    "activation_dropout": "activation_dropout", "source_word_dropout": "source_word_dropout"})  # fmt: skip
 
 
 def _arch(arch: str) -> tuple[type, dict[str, str]]:
     if arch not in TRANSLATOR_ARCHS:
-        raise OptionError(f"--arch must be one of {', '.join(TRANSLATOR_ARCHS)}, got {arch!r}")
+        raise SettingError(f"`arch` must be one of {', '.join(TRANSLATOR_ARCHS)}, got {arch!r}")
     return TRANSLATOR_ARCHS[arch]
-
-
-def option_name(arch: str, key: str) -> str:
-    """The train-mt option behind a config key (``dim`` is ``--emb-dim`` for a Transformer)."""
-    return _arch(arch)[1].get(key, key)
 
 
 def translator_config(arch: str, values: dict[str, Any]) -> Any:
@@ -177,19 +171,19 @@ def translator_config(arch: str, values: dict[str, Any]) -> Any:
     cls, options = _arch(arch)
     unknown = sorted(set(values) - set(cls.__dataclass_fields__))
     if unknown:
-        raise OptionError(f"unknown {arch} translator setting(s) {', '.join(unknown)}: --arch {arch} takes "
-                          f"{', '.join(options.values())}")  # fmt: skip
+        raise SettingError(f"unknown {arch} translator setting(s) {', '.join(unknown)}: `arch` {arch} takes "
+                           f"{', '.join(f'`{k}`' for k in options)}")  # fmt: skip
     cfg = cls(**values)
     if hasattr(cfg, "cell"):  # one config class serves both recurrent cells
         cfg.cell = arch
     cfg.validate()
     for name in cfg.sizes:
         if getattr(cfg, name) <= 0:
-            raise OptionError(f"{option_name(arch, name)} must be > 0, got {getattr(cfg, name)}")
+            raise SettingError(f"`{name}` must be > 0, got {getattr(cfg, name)}")
     rates = ("dropout", "attention_dropout", "activation_dropout", "source_word_dropout")
     for name in (r for r in rates if hasattr(cfg, r)):
         if not 0 <= getattr(cfg, name) < 1:
-            raise OptionError(f"--{name.replace('_', '-')} must be in [0, 1), got {getattr(cfg, name)}")
+            raise SettingError(f"`{name}` must be in [0, 1), got {getattr(cfg, name)}")
     return cfg
 
 

@@ -17,7 +17,7 @@ from torch import nn
 
 from seqtool.data.batch import Batch
 from seqtool.data.specials import UNK
-from seqtool.errors import OptionError
+from seqtool.errors import SettingError
 from seqtool.models.base import SequenceModel, State
 from seqtool.models.layers import MultiHeadAttention, SinusoidalPositions
 
@@ -128,7 +128,7 @@ class TransformerConfig:
 
     def validate(self) -> None:
         if self.dim % max(1, self.heads):
-            raise OptionError(f"--emb-dim {self.dim} must be divisible by --heads {self.heads}")
+            raise SettingError(f"`dim` {self.dim} must be divisible by `heads` {self.heads}")
 
     def build(self) -> TransformerTranslator:
         return TransformerTranslator(self)

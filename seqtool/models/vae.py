@@ -23,7 +23,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 from seqtool.data.batch import Batch
 from seqtool.data.specials import BOS, PAD, UNK
-from seqtool.errors import OptionError
+from seqtool.errors import SettingError
 from seqtool.models.base import SequenceModel, State
 from seqtool.models.lm_config import LMConfig, register_cell
 
@@ -42,9 +42,9 @@ class VAEConfig(LMConfig):
     def validate(self) -> None:
         super().validate()
         if self.latent <= 0 or self.kl_anneal_steps < 0 or self.free_bits < 0:
-            raise OptionError("--latent must be > 0, --kl-anneal-steps and --free-bits >= 0")
+            raise SettingError("`latent` must be > 0, `kl_anneal_steps` and `free_bits` >= 0")
         if not 0 <= self.word_dropout < 1:
-            raise OptionError(f"--word-dropout must be in [0, 1), got {self.word_dropout}")
+            raise SettingError(f"`word_dropout` must be in [0, 1), got {self.word_dropout}")
 
     def build(self) -> SentenceVAE:
         return SentenceVAE(self)

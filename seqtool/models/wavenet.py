@@ -21,9 +21,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqtool.data.batch import Batch
-from seqtool.errors import OptionError
+from seqtool.errors import SettingError
 from seqtool.models.base import SequenceModel, State
-from seqtool.models.lm_config import LMConfig, option, register_cell
+from seqtool.models.lm_config import LMConfig, register_cell
 
 
 @register_cell("wavenet")
@@ -39,9 +39,9 @@ class WaveNetConfig(LMConfig):
         super().validate()
         for name in ("kernel", "dilation_cycle", "channels"):
             if getattr(self, name) <= 0:
-                raise OptionError(f"{option(name)} must be > 0, got {getattr(self, name)}")
+                raise SettingError(f"`{name}` must be > 0, got {getattr(self, name)}")
         if self.kernel < 2:
-            raise OptionError(f"--kernel must be >= 2 (a width-1 convolution sees no context), got {self.kernel}")
+            raise SettingError(f"`kernel` must be >= 2 (a width-1 convolution sees no context), got {self.kernel}")
 
     def build(self) -> WaveNetLM:
         return WaveNetLM(self)

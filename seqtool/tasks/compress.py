@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from seqtool.errors import OptionError, WorkspaceError
+from seqtool.errors import OptionError, WorkspaceError, settings_as_options
 from seqtool.files import now_iso
 from seqtool.models.quantization import Compression, prune_, require_int8
 from seqtool.store.weights import compression_of, save_compressed, weights_bytes
@@ -55,11 +55,12 @@ def compress_model(ws: Workspace, name: str, out: str, quantize: str, prune: flo
     from seqtool.tasks.import_model import carried_files
 
     comp = Compression(quantize, prune)
-    comp.validate()
+    with settings_as_options():
+        comp.validate()
+        if quantize == "int8":
+            require_int8()
     if quantize == "none" and prune == 0:
         raise OptionError("nothing to do: give --quantize int8|bf16 and/or --prune FRACTION")
-    if quantize == "int8":
-        require_int8()
     md, cfg = _source(ws, name)
     if ws.model_dir(validate_name(out)).path.exists():
         raise WorkspaceError(f"model {out!r} already exists in {ws.root}; choose another --out or remove it first")

@@ -24,7 +24,7 @@ from seqtool.data.corpus import check_file, read_lines
 from seqtool.data.specials import BOS, EOS
 from seqtool.data.tokenizers import Tokenizer, load_tokenizer, train_tokenizer
 from seqtool.decoding import greedy, sample
-from seqtool.errors import DataError, OptionError
+from seqtool.errors import DataError, OptionError, settings_as_options
 from seqtool.metrics import distinct_n, perplexity, word_count
 from seqtool.models.base import SequenceModel
 from seqtool.models.hred import HRED, DialogConfig
@@ -137,7 +137,8 @@ class DialogTask(Task):
     def check(self) -> None:
         check_file(self.train_path)
         check_file(self.dev_path)
-        self.model_cfg.validate()
+        with settings_as_options():
+            self.model_cfg.validate()
         self.train_dialogs, self.dev_dialogs = read_dialogues(self.train_path), read_dialogues(self.dev_path)
 
     def setup(self, md: ModelDir, progress: Progress, threads: int) -> dict[str, Any]:

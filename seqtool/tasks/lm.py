@@ -24,7 +24,7 @@ from seqtool.data.specials import EOS
 from seqtool.data.streams import StreamBatches
 from seqtool.data.tokenizers import Tokenizer, load_tokenizer, train_tokenizer
 from seqtool.decoding import feed_prompt, sample
-from seqtool.errors import DataError, OptionError
+from seqtool.errors import DataError, OptionError, settings_as_options
 from seqtool.files import sample_data_dir
 from seqtool.metrics import perplexity, word_count
 from seqtool.models.base import SequenceModel
@@ -74,8 +74,10 @@ def lm_train_config(model: LMConfig | None = None, **overrides: Any) -> TrainCon
 
 
 def lm_model_config(**options: Any) -> LMConfig:
-    """The validated model config from command-line options (None: the library default)."""
-    return lm_config({k: v for k, v in options.items() if v is not None}, given=True)
+    """The validated model config from command-line options (None: the library default); errors name the
+    options (``--emb-dim``), not the settings."""
+    with settings_as_options():
+        return lm_config({k: v for k, v in options.items() if v is not None}, given=True)
 
 
 def tokenizer_config(**options: Any) -> TokenizerConfig:
@@ -179,7 +181,8 @@ class LMTask(Task):
     def check(self) -> None:
         check_file(self.train_path)
         check_file(self.dev_path)
-        self.model_cfg.validate()
+        with settings_as_options():
+            self.model_cfg.validate()
         self.dev = dev_lines(self.dev_path)
 
     def setup(self, md: ModelDir, progress: Progress, threads: int) -> dict[str, Any]:

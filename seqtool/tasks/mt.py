@@ -25,7 +25,7 @@ from seqtool.data.search import Hypothesis, SearchOptions, Translation, search_o
 from seqtool.data.text import is_cjk_language
 from seqtool.data.tokenizers import TOKENIZER_KINDS, Tokenizer, load_tokenizer, train_tokenizer
 from seqtool.decoding import get_strategy
-from seqtool.errors import DataError, OptionError
+from seqtool.errors import DataError, OptionError, as_option, settings_as_options
 from seqtool.files import sample_data_dir
 from seqtool.metrics import LEGACY_CHOICE, TokenizeChoice, bleu_only, choose_tokenize, recorded_tokenize
 from seqtool.models.base import SequenceModel
@@ -66,20 +66,28 @@ def mt_model_values(arch: str | None, **options: Any) -> dict[str, Any]:
     arch = arch or DEFAULT_ARCH
     cls, setting_options = TRANSLATOR_ARCHS.get(arch) or (None, {})
     if cls is None:
-        translator_config(arch, {})  # the "--arch must be one of" error
-    by_option = {opt.removeprefix("--").replace("-", "_"): key for key, opt in setting_options.items()}
+        options_config(arch, {})  # the "--arch must be one of" error
+    by_option = {opt: key for key, opt in setting_options.items()}
     values = {}
     for name, value in options.items():
         if value is None:
             continue
         if name not in by_option:
-            raise OptionError(f"--{name.replace('_', '-')} is not an option of --arch {arch} (it takes "
-                              f"{', '.join(setting_options.values())})")  # fmt: skip
+            raise OptionError(f"{as_option(name)} is not an option of --arch {arch} (it takes "
+                              f"{', '.join(map(as_option, setting_options.values()))})")  # fmt: skip
         values[by_option[name]] = value
     for key, source in getattr(cls, "follows", {}).items():  # e.g. decoder_layers follows --layers
         if source in values:
             values.setdefault(key, values[source])
     return values
+
+
+def options_config(arch: str, values: dict[str, Any]) -> Any:
+    """:func:`translator_config` of values that train-mt's options gave: errors name those options (a
+    Transformer's ``dim`` is ``--emb-dim``)."""
+    options = (TRANSLATOR_ARCHS.get(arch) or (None, {}))[1]
+    with settings_as_options(lambda key: as_option(options.get(key, key))):
+        return translator_config(arch, values)
 
 
 _MODEL_OPTIONS = ("emb_dim", "hidden", "dropout", "attention", "bidirectional", "layers", "decoder_layers", "heads",
@@ -213,7 +221,7 @@ class MTTask(Task):
         for p in (self.dev_src, self.dev_tgt):
             check_file(p)
         self.n_pairs = sum(self.mix.check())
-        self.model_cfg = translator_config(self.arch, self.model_values)
+        self.model_cfg = options_config(self.arch, self.model_values)
         if self.data_cfg.max_len <= 0:
             raise OptionError(f"--max-len must be > 0, got {self.data_cfg.max_len}")
         side_kinds(self.data_cfg)
@@ -231,7 +239,7 @@ class MTTask(Task):
         tgt_tok = side_tokenizer(self.mix.lines(1), tgt_kind, d.tgt_lang, d.tgt_vocab, False, threads)
         self.toks = src_tok, tgt_tok
         values = {**self.model_values, "src_vocab": src_tok.vocab_size, "tgt_vocab": tgt_tok.vocab_size}
-        self.model_cfg = translator_config(self.arch, values)
+        self.model_cfg = options_config(self.arch, values)
         # Dev BLEU's tokenizer, chosen once from the dev references and recorded: a resumed run keeps it.
         self.bleu_tokenize = choose_tokenize(self.dev_refs, d.tgt_lang)
         status(progress, f"dev BLEU: {self.bleu_tokenize.reason}")

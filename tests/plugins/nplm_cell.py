@@ -14,7 +14,7 @@ from torch import nn
 
 from seqtool.data.batch import Batch
 from seqtool.data.specials import BOS
-from seqtool.errors import OptionError
+from seqtool.errors import SettingError
 from seqtool.models.base import SequenceModel, State
 from seqtool.models.lm_config import LMConfig, register_cell
 
@@ -29,7 +29,7 @@ class NPLMConfig(LMConfig):
     def validate(self) -> None:
         super().validate()
         if self.order <= 0:
-            raise OptionError(f"--order must be > 0, got {self.order}")
+            raise SettingError(f"`order` must be > 0, got {self.order}")
 
     def build(self) -> NPLM:
         return NPLM(self)

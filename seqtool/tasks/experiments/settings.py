@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from seqtool.errors import OptionError, check_positive, check_range
+from seqtool.errors import OptionError, as_option, check_positive, check_range, settings_as_options
 
 MAX_BITS = 32  # operand pairs are indexed as a * 2^(bits-1) + b, which must fit in int64
 
@@ -30,7 +30,8 @@ class BinaryAdditionConfig:
     def validate(self) -> None:
         from seqtool.models.elman import ElmanConfig
 
-        ElmanConfig(2, self.hidden, self.activation, self.init).validate()
+        with settings_as_options(lambda key: as_option({"hidden_size": "hidden"}.get(key, key))):
+            ElmanConfig(2, self.hidden, self.activation, self.init).validate()
         check_range("--bits", self.bits, 2, MAX_BITS)
         check_positive("--lr", self.lr)
         check_positive("--steps", self.steps)
@@ -84,8 +85,9 @@ class NextWordConfig:
         check_range("--context", self.context, 1, 100)
         check_positive("--train-sample", self.train_sample)
         check_positive("--top", self.top)
-        for cell in self.cells:
-            self.model_config(cell).validate()
+        with settings_as_options(lambda key: as_option({"cell": "cells"}.get(key, key))):
+            for cell in self.cells:
+                self.model_config(cell).validate()
         self.train_config().validate()
 
 
