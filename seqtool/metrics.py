@@ -129,6 +129,14 @@ def _count_scripts(references: Sequence[str]) -> _ScriptCounts:
     return counts
 
 
+def unsegmented_japanese(lines: Sequence[str]) -> bool:
+    """Whether ``lines`` are Japanese written as people write it, without spaces between words (a raw
+    corpus), as opposed to a corpus already split into words (small_parallel_enja's KyTea spacing)."""
+    counts = _count_scripts(lines)
+    pairs = counts.spaced + counts.joined
+    return counts.language() == "ja" and pairs > 0 and counts.spaced < _SEGMENTED_RATIO * pairs
+
+
 def tokenize_names() -> list[str]:
     """sacrebleu's BLEU tokenizers (what ``--tokenize`` accepts besides ``auto``)."""
     from sacrebleu.metrics import BLEU

@@ -144,6 +144,7 @@ INVALID_OPTIONS = [
         "--emb-dim 30 must be divisible by --heads 4",
     ),
     (["train-mt", "--arch", "transformer", "--layers", "0"], "--layers must be > 0, got 0"),
+    (["train-mt", "--segment", "kytea"], "--segment must be one of auto, none, mecab, got 'kytea'"),
     (["train-mt", "--arch", "gru", "--heads", "4"], "--heads is not an option of --arch gru (it takes --emb-dim"),
     (["translate", "hello", "-m", "mt", "--beam", "0"], "--beam must be > 0, got 0"),
     (["translate", "hello", "-m", "mt", "--batch-size", "-1"], "--batch-size must be > 0, got -1"),

@@ -78,6 +78,13 @@ def train_mt_cmd(
     ] = None,
     src_vocab: Annotated[int | None, typer.Option(help="Source vocabulary size.")] = None,
     tgt_vocab: Annotated[int | None, typer.Option(help="Target vocabulary size.")] = None,
+    segment: Annotated[
+        str | None,
+        typer.Option(
+            help="auto, none or mecab: split Japanese into words with MeCab before sentencepiece "
+            "\\[default: auto: a Japanese side written without spaces]."
+        ),
+    ] = None,
     max_len: Annotated[int | None, typer.Option(help="Skip training pairs longer than this many tokens.")] = None,
     epochs: Annotated[int | None, typer.Option(help="Maximum passes over the data.")] = None,
     max_minutes: Annotated[float | None, typer.Option(help="Wall-clock budget in minutes.")] = None,

@@ -9,6 +9,9 @@ and decoders never need to know which tokenizer they were trained with. A tokeni
 - Languages written without spaces (``strip_spaces=True``, used for a Japanese *source*): the
   corpus's word-separating spaces are removed before encoding, so raw ``私は泳げない。`` and segmented
   ``私 は 泳げ な い 。`` map to the same pieces.
+- Japanese split into words by MeCab (``segment="mecab"``, for a raw Japanese corpus): text is
+  re-segmented before encoding, so sentencepiece learns pieces within words instead of word groups
+  (docs/data-prepare.md); decoded output has spaces between words, as a segmented corpus's has.
 
 A tokenizer is saved into the model folder (``<prefix>.vocab.json`` or ``<prefix>.model``) and
 described by a small dict stored in ``config.json``."""
@@ -24,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from seqtool.data.specials import BOS, EOS, PAD, SPECIAL_PIECES, UNK
-from seqtool.data.text import join_japanese, normalize_english
+from seqtool.data.text import SEGMENTERS, join_japanese, mecab_words, normalize_english
 from seqtool.errors import DataError, OptionError
 from seqtool.files import atomic_write_bytes, atomic_write_json
 
@@ -39,14 +42,19 @@ class Tokenizer(ABC):
 
     kind: str
 
-    def __init__(self, normalize: str = "none", strip_spaces: bool = False) -> None:
+    def __init__(self, normalize: str = "none", strip_spaces: bool = False, segment: str = "none") -> None:
+        if segment not in SEGMENTERS:
+            raise OptionError(f"--segment must be one of auto, {', '.join(SEGMENTERS)}, got {segment!r}")
         self.normalize = normalize
         self.strip_spaces = strip_spaces
+        self.segment = segment
 
     def prepare(self, text: str) -> str:
         """Raw or corpus text -> the convention the vocabulary was built on."""
         if self.normalize == "english":
             text = normalize_english(text)
+        if self.segment == "mecab":
+            return mecab_words(text)
         if self.strip_spaces:
             text = join_japanese(text)
         return text.strip()
@@ -80,7 +88,8 @@ class Tokenizer(ABC):
         return [self.id_to_piece(i) for i in self.encode(text)]
 
     def _base_config(self) -> dict[str, Any]:
-        return {"kind": self.kind, "normalize": self.normalize, "strip_spaces": self.strip_spaces}
+        segment = {"segment": self.segment} if self.segment != "none" else {}  # absent: as before there was one
+        return {"kind": self.kind, "normalize": self.normalize, "strip_spaces": self.strip_spaces, **segment}
 
 
 class WordTokenizer(Tokenizer):
@@ -88,8 +97,10 @@ class WordTokenizer(Tokenizer):
 
     kind = "word"
 
-    def __init__(self, tokens: Sequence[str], normalize: str = "none", strip_spaces: bool = False) -> None:
-        super().__init__(normalize, strip_spaces)
+    def __init__(
+        self, tokens: Sequence[str], normalize: str = "none", strip_spaces: bool = False, segment: str = "none"
+    ) -> None:
+        super().__init__(normalize, strip_spaces, segment)
         if tuple(tokens[: len(SPECIALS)]) != SPECIALS:
             raise DataError(f"word vocabulary must start with {', '.join(SPECIALS)}")
         self.tokens = list(tokens)
@@ -106,8 +117,9 @@ class WordTokenizer(Tokenizer):
         max_size: int | None = None,
         normalize: str = "none",
         strip_spaces: bool = False,
+        segment: str = "none",
     ) -> WordTokenizer:
-        probe = cls(SPECIALS, normalize, strip_spaces)
+        probe = cls(SPECIALS, normalize, strip_spaces, segment)
         counts: collections.Counter[str] = collections.Counter()
         for line in lines:
             counts.update(probe.prepare(line).split())
@@ -117,7 +129,7 @@ class WordTokenizer(Tokenizer):
             words = words[: max(0, max_size - len(SPECIALS))]
         if not words:
             raise DataError(f"no word occurs at least {min_count} times in the training data")
-        return cls([*SPECIALS, *words], normalize, strip_spaces)
+        return cls([*SPECIALS, *words], normalize, strip_spaces, segment)
 
     @property
     def vocab_size(self) -> int:
@@ -152,7 +164,7 @@ class WordTokenizer(Tokenizer):
             tokens = _tokens_from_mapping(tokens, path)
         if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
             raise DataError(f"{path}: the vocabulary must be a JSON list of strings (or a {{token: id}} object)")
-        return cls(tokens, cfg.get("normalize", "none"), cfg.get("strip_spaces", False))
+        return cls(tokens, cfg.get("normalize", "none"), cfg.get("strip_spaces", False), cfg.get("segment", "none"))
 
 
 def _tokens_from_mapping(mapping: dict[str, Any], path: Any) -> list[str]:
@@ -167,10 +179,12 @@ def _tokens_from_mapping(mapping: dict[str, Any], path: Any) -> list[str]:
 class SentencePieceTokenizer(Tokenizer):
     """A sentencepiece unigram or BPE model, trained on the (prepared) training text."""
 
-    def __init__(self, model_proto: bytes, kind: str, normalize: str = "none", strip_spaces: bool = False) -> None:
+    def __init__(
+        self, model_proto: bytes, kind: str, normalize: str = "none", strip_spaces: bool = False, segment: str = "none"
+    ) -> None:
         import sentencepiece as spm
 
-        super().__init__(normalize, strip_spaces)
+        super().__init__(normalize, strip_spaces, segment)
         self.kind = kind
         self.model_proto = model_proto
         self.sp = spm.SentencePieceProcessor(model_proto=model_proto)
@@ -184,6 +198,7 @@ class SentencePieceTokenizer(Tokenizer):
         kind: str = "unigram",
         normalize: str = "none",
         strip_spaces: bool = False,
+        segment: str = "none",
         threads: int = 2,
         max_sentences: int = 1_000_000,
     ) -> SentencePieceTokenizer:
@@ -191,7 +206,7 @@ class SentencePieceTokenizer(Tokenizer):
 
         if kind not in ("unigram", "bpe"):
             raise OptionError(f"sentencepiece model type must be unigram or bpe, got {kind!r}")
-        probe = WordTokenizer(SPECIALS, normalize, strip_spaces)
+        probe = WordTokenizer(SPECIALS, normalize, strip_spaces, segment)
         sentences = (s for s in (probe.prepare(line) for line in lines) if s)
         buffer = io.BytesIO()
         try:
@@ -215,7 +230,7 @@ class SentencePieceTokenizer(Tokenizer):
             )
         except RuntimeError as e:
             raise DataError(f"sentencepiece could not be trained: {e}") from None
-        return cls(buffer.getvalue(), kind, normalize, strip_spaces)
+        return cls(buffer.getvalue(), kind, normalize, strip_spaces, segment)
 
     @property
     def vocab_size(self) -> int:
@@ -246,7 +261,8 @@ class SentencePieceTokenizer(Tokenizer):
         path = folder / cfg["file"]
         try:
             proto = path.read_bytes()
-            return cls(proto, cfg["kind"], cfg.get("normalize", "none"), cfg.get("strip_spaces", False))
+            return cls(proto, cfg["kind"], cfg.get("normalize", "none"), cfg.get("strip_spaces", False),
+                       cfg.get("segment", "none"))  # fmt: skip
         except (OSError, RuntimeError) as e:
             raise DataError(f"{path}: cannot load the sentencepiece model ({e})") from None
 
@@ -259,18 +275,22 @@ def train_tokenizer(
     min_count: int = 1,
     lang: str = "en",
     strip_spaces: bool = False,
+    segment: str = "none",
     threads: int = 2,
 ) -> Tokenizer:
-    """Train a tokenizer of ``kind`` (word, unigram, bpe) with the text convention of ``lang``."""
+    """Train a tokenizer of ``kind`` (word, unigram, bpe) with the text convention of ``lang``; ``segment``:
+    the word segmenter applied first (:data:`~seqtool.data.text.SEGMENTERS`)."""
     normalize = "english" if lang == "en" else "none"
     if kind == "word":
         return WordTokenizer.train(
-            lines, min_count=min_count, max_size=vocab_size, normalize=normalize, strip_spaces=strip_spaces
-        )
+            lines, min_count=min_count, max_size=vocab_size, normalize=normalize, strip_spaces=strip_spaces,
+            segment=segment,
+        )  # fmt: skip
     if kind in ("unigram", "bpe"):
         return SentencePieceTokenizer.train(
-            lines, vocab_size=vocab_size, kind=kind, normalize=normalize, strip_spaces=strip_spaces, threads=threads
-        )
+            lines, vocab_size=vocab_size, kind=kind, normalize=normalize, strip_spaces=strip_spaces, segment=segment,
+            threads=threads,
+        )  # fmt: skip
     raise OptionError(f"--tokenizer must be one of {', '.join(TOKENIZER_KINDS)}, got {kind!r}")
 
 

@@ -22,7 +22,7 @@ from seqtool.data.batching import EncodedCorpus, EncodeStats, batches_from_texts
 from seqtool.data.corpus import check_file, check_parallel, read_lines, read_parallel
 from seqtool.data.mix import CorpusMix, weighted_batches
 from seqtool.data.search import Hypothesis, SearchOptions, Translation, search_options, translate_in_batches
-from seqtool.data.text import is_cjk_language
+from seqtool.data.text import check_segment, choose_segment, is_cjk_language
 from seqtool.data.tokenizers import TOKENIZER_KINDS, Tokenizer, load_tokenizer, train_tokenizer
 from seqtool.decoding import get_strategy
 from seqtool.errors import DataError, OptionError, as_option, settings_as_options
@@ -47,6 +47,9 @@ class MTDataConfig:
     tokenizer: str = "unigram"  # unigram | bpe | word, or one per side: "SRC,TGT" (e.g. "unigram,word")
     src_vocab: int = 8000
     tgt_vocab: int = 8000
+    # auto | none | mecab: split a Japanese side into words with MeCab before sentencepiece; auto does it
+    # for a side written without spaces (a raw corpus), none never (docs/data-prepare.md)
+    segment: str = "auto"
     max_len: int = 100  # training pairs longer than this (in tokens, either side) are skipped and counted
 
 
@@ -96,7 +99,7 @@ _TRAIN_OPTIONS = {"epochs": "epochs", "max_minutes": "max_minutes", "batch_size"
                   "warmup": "warmup", "label_smoothing": "label_smoothing", "patience": "patience",
                   "average_last": "average_last", "precision": "precision", "seed": "seed", "schedule": "schedule",
                   "optimizer": "optimizer", "weight_decay": "weight_decay", "ema": "ema"}  # fmt: skip
-_DATA_OPTIONS = ("src_lang", "tgt_lang", "tokenizer", "src_vocab", "tgt_vocab", "max_len")
+_DATA_OPTIONS = ("src_lang", "tgt_lang", "tokenizer", "src_vocab", "tgt_vocab", "segment", "max_len")
 # Every option of train-mt that shapes the run (what `seqtool train mt --set KEY=VALUE` accepts).
 MT_OPTIONS = ("src", "tgt", "mix", "dev_src", "dev_tgt", "arch", *_MODEL_OPTIONS, *_TRAIN_OPTIONS, *_DATA_OPTIONS)
 
@@ -175,12 +178,16 @@ def side_kinds(data_cfg: MTDataConfig) -> tuple[str, str]:
     return src_kind, tgt_kind
 
 
-def side_tokenizer(lines: Any, kind: str, lang: str, vocab: int, is_source: bool, threads: int) -> Tokenizer:
+def side_tokenizer(
+    lines: Any, kind: str, lang: str, vocab: int, is_source: bool, threads: int, segment: str = "none"
+) -> Tokenizer:
     """A tokenizer for one side. A source language written without spaces drops the corpus's
     word-separating spaces, so raw input (私は泳げない。) and segmented text map to the same
-    pieces; a target keeps them, so output can be printed in the corpus segmentation."""
+    pieces; a target keeps them, so output can be printed in the corpus segmentation. ``segment``:
+    the word segmenter applied first (:func:`~seqtool.data.text.choose_segment`)."""
     strip = is_source and is_cjk_language(lang)
-    return train_tokenizer(lines, kind, vocab_size=vocab, lang=lang, strip_spaces=strip, threads=threads)
+    return train_tokenizer(lines, kind, vocab_size=vocab, lang=lang, strip_spaces=strip, segment=segment,
+                           threads=threads)  # fmt: skip
 
 
 def model_dev_files(config: dict[str, Any], src: Path | None = None, ref: Path | None = None) -> tuple[Path, Path]:
@@ -225,6 +232,7 @@ class MTTask(Task):
         if self.data_cfg.max_len <= 0:
             raise OptionError(f"--max-len must be > 0, got {self.data_cfg.max_len}")
         side_kinds(self.data_cfg)
+        check_segment(self.data_cfg.segment)
         self.dev_sources, self.dev_refs = read_dev(self.dev_src, self.dev_tgt)
 
     def setup(self, md: ModelDir, progress: Progress, threads: int) -> dict[str, Any]:
@@ -235,8 +243,13 @@ class MTTask(Task):
         else:
             status(progress, f"training a {src_kind} and a {tgt_kind} tokenizer on the {len(self.mix.parts)} "
                    f"corpora of {self.mix.path}")  # fmt: skip
-        src_tok = side_tokenizer(self.mix.lines(0), src_kind, d.src_lang, d.src_vocab, True, threads)
-        tgt_tok = side_tokenizer(self.mix.lines(1), tgt_kind, d.tgt_lang, d.tgt_vocab, False, threads)
+        langs = d.src_lang, d.tgt_lang
+        segments = [choose_segment(d.segment, lang, self.mix.lines(side)) for side, lang in enumerate(langs)]
+        for side, (_, why) in zip(("source", "target"), segments, strict=True):
+            if why:
+                status(progress, f"Japanese {side}: {why}")
+        src_tok = side_tokenizer(self.mix.lines(0), src_kind, d.src_lang, d.src_vocab, True, threads, segments[0][0])
+        tgt_tok = side_tokenizer(self.mix.lines(1), tgt_kind, d.tgt_lang, d.tgt_vocab, False, threads, segments[1][0])
         self.toks = src_tok, tgt_tok
         values = {**self.model_values, "src_vocab": src_tok.vocab_size, "tgt_vocab": tgt_tok.vocab_size}
         self.model_cfg = options_config(self.arch, values)

@@ -1,6 +1,21 @@
-"""Text conventions: English normalization and Japanese spacing."""
+"""Text conventions: English normalization, Japanese spacing and word segmentation."""
 
 from seqtool.data.text.english import normalize_english
-from seqtool.data.text.japanese import is_cjk_language, join_japanese
+from seqtool.data.text.japanese import (
+    SEGMENTERS,
+    check_segment,
+    choose_segment,
+    is_cjk_language,
+    join_japanese,
+    mecab_words,
+)
 
-__all__ = ["is_cjk_language", "join_japanese", "normalize_english"]
+__all__ = [
+    "SEGMENTERS",
+    "check_segment",
+    "choose_segment",
+    "is_cjk_language",
+    "join_japanese",
+    "mecab_words",
+    "normalize_english",
+]
