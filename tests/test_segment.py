@@ -66,3 +66,16 @@ def test_auto_splits_a_raw_japanese_target_and_leaves_a_segmented_one(capsys, tm
     assert code == 0, err
     tokenizers = json.loads((ws / "models" / "kept" / "config.json").read_text(encoding="utf-8"))["tokenizers"]
     assert "segment" not in tokenizers["tgt"]
+
+
+def test_a_raw_japanese_source_is_split_only_when_asked(capsys, tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    flags = _corpus(tmp_path / "c", True)  # --src train.en --tgt train.ja --dev-src dev.en --dev-tgt dev.ja
+    swapped = [flags[0], flags[3], flags[2], flags[1], flags[4], flags[7], flags[6], flags[5]]  # ja -> en
+    for name, extra in (("auto", []), ("asked", ["--segment", "mecab"])):
+        code, _, err = run_main(capsys, "train-mt", *swapped, "--src-lang", "ja", "--tgt-lang", "en", *TINY, *extra,
+                                "--name", name, "-w", str(ws))  # fmt: skip
+        assert code == 0, err
+        tokenizers = json.loads((ws / "models" / name / "config.json").read_text(encoding="utf-8"))["tokenizers"]
+        assert tokenizers["src"].get("segment") == ("mecab" if extra else None), tokenizers
+        assert "segment" not in tokenizers["tgt"]  # English is never split

@@ -82,7 +82,7 @@ def train_mt_cmd(
         str | None,
         typer.Option(
             help="auto, none or mecab: split Japanese into words with MeCab before sentencepiece "
-            "\\[default: auto: a Japanese side written without spaces]."
+            "\\[default: auto: a Japanese target written without spaces]."
         ),
     ] = None,
     max_len: Annotated[int | None, typer.Option(help="Skip training pairs longer than this many tokens.")] = None,

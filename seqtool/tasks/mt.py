@@ -48,7 +48,7 @@ class MTDataConfig:
     src_vocab: int = 8000
     tgt_vocab: int = 8000
     # auto | none | mecab: split a Japanese side into words with MeCab before sentencepiece; auto does it
-    # for a side written without spaces (a raw corpus), none never (docs/data-prepare.md)
+    # for a target written without spaces (a raw corpus), none never (docs/data-prepare.md)
     segment: str = "auto"
     max_len: int = 100  # training pairs longer than this (in tokens, either side) are skipped and counted
 
@@ -244,7 +244,9 @@ class MTTask(Task):
             status(progress, f"training a {src_kind} and a {tgt_kind} tokenizer on the {len(self.mix.parts)} "
                    f"corpora of {self.mix.path}")  # fmt: skip
         langs = d.src_lang, d.tgt_lang
-        segments = [choose_segment(d.segment, lang, self.mix.lines(side)) for side, lang in enumerate(langs)]
+        segments = [
+            choose_segment(d.segment, lang, self.mix.lines(side), target=side == 1) for side, lang in enumerate(langs)
+        ]
         for side, (_, why) in zip(("source", "target"), segments, strict=True):
             if why:
                 status(progress, f"Japanese {side}: {why}")

@@ -60,12 +60,13 @@ def check_segment(segment: str) -> None:
         _mecab()
 
 
-def choose_segment(segment: str, lang: str, lines: Iterable[str]) -> tuple[str, str]:
+def choose_segment(segment: str, lang: str, lines: Iterable[str], *, target: bool) -> tuple[str, str]:
     """The word segmenter of one side of a corpus, and why (for the status line): ``segment`` is "auto",
-    "none" or "mecab". Only a Japanese side is ever split. "auto" splits it when it is written without
+    "none" or "mecab". Only a Japanese side is ever split. "auto" splits a *target* written without
     spaces (a raw corpus; :func:`~seqtool.metrics.unsegmented_japanese` on its first 2,000 lines): on raw
-    text sentencepiece learns word groups (彼は, 人生を), and a raw en->ja run scored 2+ BLEU lower than with
-    MeCab's words (docs/benchmarks.md); a corpus already split into words keeps its own segmentation."""
+    text sentencepiece learns word groups (彼は, 人生を), and a raw en->ja run scored 2.8 BLEU lower than with
+    MeCab's words (docs/benchmarks.md); a corpus already split into words keeps its own segmentation. A
+    source is split only with "mecab": the gain was measured on targets."""
     from seqtool.languages import language_code
     from seqtool.metrics import unsegmented_japanese
 
@@ -74,7 +75,7 @@ def choose_segment(segment: str, lang: str, lines: Iterable[str]) -> tuple[str, 
         return "none", ""
     if segment == "mecab":
         return "mecab", "split into words by MeCab (--segment mecab)"
-    if not unsegmented_japanese(list(itertools.islice(lines, 2000))):
+    if not target or not unsegmented_japanese(list(itertools.islice(lines, 2000))):
         return "none", ""
     try:
         _mecab()
