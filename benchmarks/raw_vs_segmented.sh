@@ -5,6 +5,8 @@
 # way: outputs without spaces (`translate` joins Japanese words by default) against the raw dev references,
 # BLEU with sacrebleu's ja-mecab tokenizer (and chrF). The two runs train at once, one thread each, so they
 # share the machine equally; each run's own dev BLEU (its training-time tokenizer) is printed too.
+# Since b7a76e9 the raw run's target is split into words by MeCab before sentencepiece (train-mt --segment
+# auto); before it (and with --segment none) sentencepiece learned pieces on the raw text.
 #
 #   bash benchmarks/raw_vs_segmented.sh ../shared/data/small_parallel_enja MINUTES [SEED]
 set -euo pipefail
