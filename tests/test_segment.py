@@ -79,3 +79,12 @@ def test_a_raw_japanese_source_is_split_only_when_asked(capsys, tmp_path: Path) 
         tokenizers = json.loads((ws / "models" / name / "config.json").read_text(encoding="utf-8"))["tokenizers"]
         assert tokenizers["src"].get("segment") == ("mecab" if extra else None), tokenizers
         assert "segment" not in tokenizers["tgt"]  # English is never split
+
+
+def test_every_thread_gets_its_own_tagger_with_the_same_words() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    lines = [join_japanese(line) for line in SEGMENTED[:300]]
+    here = [mecab_words(line) for line in lines]
+    with ThreadPoolExecutor(4) as pool:  # the server encodes from several threads
+        assert list(pool.map(mecab_words, lines)) == here
