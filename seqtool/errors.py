@@ -42,6 +42,13 @@ class SettingError(OptionError):
         return OptionError(re.sub(r"`(\w+)`", lambda m: name(m.group(1)), str(self)))
 
 
+def check_settings_positive(config: object, *names: str) -> None:
+    """Raise :class:`SettingError` for the first of ``config``'s settings ``names`` that is not > 0."""
+    for name in names:
+        if getattr(config, name) <= 0:
+            raise SettingError(f"`{name}` must be > 0, got {getattr(config, name)}")
+
+
 def as_option(key: str) -> str:
     """The command-line option of a setting that shares its name (``emb_dim`` -> ``--emb-dim``)."""
     return f"--{key.replace('_', '-')}"

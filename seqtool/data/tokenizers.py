@@ -44,7 +44,7 @@ class Tokenizer(ABC):
 
     def __init__(self, normalize: str = "none", strip_spaces: bool = False, segment: str = "none") -> None:
         if segment not in SEGMENTERS:
-            raise OptionError(f"--segment must be one of auto, {', '.join(SEGMENTERS)}, got {segment!r}")
+            raise OptionError(f"a tokenizer's segmenter must be one of {', '.join(SEGMENTERS)}, got {segment!r}")
         self.normalize = normalize
         self.strip_spaces = strip_spaces
         self.segment = segment

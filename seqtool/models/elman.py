@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from seqtool.errors import SettingError
+from seqtool.errors import SettingError, check_settings_positive
 
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "sigmoid": torch.sigmoid,
@@ -40,9 +40,7 @@ class ElmanConfig:
     init: str = "xavier"  # xavier | he | normal (weights; biases start at zero)
 
     def validate(self) -> None:
-        for name in ("input_size", "hidden_size"):
-            if getattr(self, name) <= 0:
-                raise SettingError(f"`{name}` must be > 0, got {getattr(self, name)}")
+        check_settings_positive(self, "input_size", "hidden_size")
         if self.activation not in ACTIVATIONS:
             raise SettingError(f"`activation` must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
         if self.init not in INITS:

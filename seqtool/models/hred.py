@@ -25,7 +25,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 from seqtool.data.batch import Batch
 from seqtool.data.specials import PAD
-from seqtool.errors import SettingError
+from seqtool.errors import SettingError, check_settings_positive
 from seqtool.models.base import SequenceModel, State
 from seqtool.models.vae import Annealed, eval_noise, gaussian_kl, word_dropout
 
@@ -53,9 +53,9 @@ class DialogConfig:
     def validate(self) -> None:
         if self.arch not in DIALOG_ARCHS:
             raise SettingError(f"`arch` must be one of {', '.join(DIALOG_ARCHS)}, got {self.arch!r}")
-        for name in ("vocab_size", "context", "emb_dim", "hidden", "context_hidden", "layers", "latent"):
-            if getattr(self, name) <= 0:
-                raise SettingError(f"`{name}` must be > 0, got {getattr(self, name)}")
+        check_settings_positive(
+            self, "vocab_size", "context", "emb_dim", "hidden", "context_hidden", "layers", "latent"
+        )
         for name in ("dropout", "word_dropout"):
             if not 0 <= getattr(self, name) < 1:
                 raise SettingError(f"`{name}` must be in [0, 1), got {getattr(self, name)}")

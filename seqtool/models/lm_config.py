@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
-from seqtool.errors import SettingError
+from seqtool.errors import SettingError, check_settings_positive
 
 CELLS: dict[str, type[LMConfig]] = {}  # cell name -> its config class; filled by register_cell
 
@@ -55,9 +55,7 @@ class LMConfig:
         raise NotImplementedError
 
     def validate(self) -> None:
-        for name in ("layers", "emb_dim", "hidden", "vocab_size"):
-            if getattr(self, name) <= 0:
-                raise SettingError(f"`{name}` must be > 0, got {getattr(self, name)}")
+        check_settings_positive(self, "layers", "emb_dim", "hidden", "vocab_size")
         if not 0 <= self.dropout < 1:
             raise SettingError(f"`dropout` must be in [0, 1), got {self.dropout}")
 

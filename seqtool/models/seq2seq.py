@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqtool.data.batch import Batch
-from seqtool.errors import SettingError
+from seqtool.errors import SettingError, check_settings_positive
 from seqtool.models.base import SequenceModel, State, padding_mask
 from seqtool.models.layers import make_attention
 from seqtool.models.rnn import Hidden, hidden_to_state, make_rnn, state_to_hidden
@@ -177,9 +177,7 @@ def translator_config(arch: str, values: dict[str, Any]) -> Any:
     if hasattr(cfg, "cell"):  # one config class serves both recurrent cells
         cfg.cell = arch
     cfg.validate()
-    for name in cfg.sizes:
-        if getattr(cfg, name) <= 0:
-            raise SettingError(f"`{name}` must be > 0, got {getattr(cfg, name)}")
+    check_settings_positive(cfg, *cfg.sizes)
     rates = ("dropout", "attention_dropout", "activation_dropout", "source_word_dropout")
     for name in (r for r in rates if hasattr(cfg, r)):
         if not 0 <= getattr(cfg, name) < 1:

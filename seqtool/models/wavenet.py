@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqtool.data.batch import Batch
-from seqtool.errors import SettingError
+from seqtool.errors import SettingError, check_settings_positive
 from seqtool.models.base import SequenceModel, State
 from seqtool.models.lm_config import LMConfig, register_cell
 
@@ -37,9 +37,7 @@ class WaveNetConfig(LMConfig):
 
     def validate(self) -> None:
         super().validate()
-        for name in ("kernel", "dilation_cycle", "channels"):
-            if getattr(self, name) <= 0:
-                raise SettingError(f"`{name}` must be > 0, got {getattr(self, name)}")
+        check_settings_positive(self, "kernel", "dilation_cycle", "channels")
         if self.kernel < 2:
             raise SettingError(f"`kernel` must be >= 2 (a width-1 convolution sees no context), got {self.kernel}")
 
