@@ -4,6 +4,10 @@
 # to size, against the same recipe on the 50k corpus. Each run alone; peak RSS from /usr/bin/time -v.
 #
 #   bash benchmarks/scale_setup.sh ../shared/data/small_parallel_enja 2000000 [TRAIN_MINUTES]
+#
+# CORPORA=big runs only the N-pair corpus (default: "train big", the 50k one first). TRACE=1 also samples the
+# run's resident memory every second into $WORK/CORPUS.rss ("seconds KB") and timestamps its stderr lines
+# ($WORK/CORPUS.err), so the peak can be placed in a phase (sentencepiece training, encoding, training).
 set -euo pipefail
 D=$(realpath "${1:-../shared/data/small_parallel_enja}")
 PAIRS=${2:-2000000}
@@ -38,12 +42,25 @@ for part in ("train", "dev"):
 print("example:", en[0], "|", ja[0])
 PY
 wc -l "$WORK/big.en" "$WORK/train.en"
-for corpus in train big; do
+stamp() { while IFS= read -r line; do printf '%s %s\n' "$(date +%s)" "$line"; done; }
+for corpus in ${CORPORA:-train big}; do
     uptime
     rm -rf "$WORK/ws-$corpus"
+    if [ "${TRACE:-0}" = 1 ]; then
+        ( while sleep 1; do
+              pids=$(pgrep -d, -f "ws-$corpus train-mt" || true)
+              [ -n "$pids" ] && echo "$(date +%s) $(ps -o rss= -p "$pids" | sort -n | tail -1)"
+          done ) > "$WORK/$corpus.rss" &
+        sampler=$!
+    fi
     /usr/bin/time -v seqtool -w "$WORK/ws-$corpus" train-mt --src "$WORK/$corpus.en" --tgt "$WORK/$corpus.ja" \
         --dev-src "$WORK/dev.en" --dev-tgt "$WORK/dev.ja" --max-minutes "$MINUTES" --no-tune-decoding --threads 2 \
-        --name m --json > "$WORK/$corpus.json" 2> "$WORK/$corpus.err"
+        --name m --json > "$WORK/$corpus.json" 2> >(if [ "${TRACE:-0}" = 1 ]; then stamp; else cat; fi > "$WORK/$corpus.err")
+    sleep 1  # the process substitution writing the .err file finishes
+    if [ "${TRACE:-0}" = 1 ]; then
+        kill "$sampler"
+        sort -k2 -n "$WORK/$corpus.rss" | tail -1 | sed 's/^/peak sample (seconds KB): /'
+    fi
     python3 - "$WORK" "$corpus" <<'PY'
 import json, re, sys
 work, corpus = sys.argv[1], sys.argv[2]

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Issue 29: sweep the default en->ja Transformer recipe with `seqtool sweep train-mt`, then train the sweep's
+# best run file and the default recipe side by side for the full budget (both at once, one thread each, the
+# same seed), and score both the same way: `evaluate mt` with beam 5 on dev (sacrebleu, tokenize none: the
+# references are segmented).
+#
+#   bash benchmarks/mt_sweep.sh ../shared/data/small_parallel_enja 60 10 60 [SEED]
+#   (data folder, sweep budget minutes, minutes per trial, minutes of the final runs; scale by speed-ref)
+#
+# The space leaves out --warmup: in a 10-minute trial (~320 updates on one thread) the budget-aware cap
+# (a quarter of the planned updates, training/schedule.py) cuts every warm-up of 80+ steps to ~80, so the
+# trials could not tell warm-ups apart.
+set -euo pipefail
+D=$(realpath "${1:-../shared/data/small_parallel_enja}")
+BUDGET=${2:-60}
+TRIAL=${3:-10}
+FINAL=${4:-60}
+SEED=${5:-1}
+WS=${WS:-/tmp/mt-sweep-ws}
+mkdir -p "$WS"
+grep -m1 "model name" /proc/cpuinfo
+grep -q avx512_bf16 /proc/cpuinfo && echo "avx512_bf16: yes" || echo "avx512_bf16: no"
+cat > "$WS/base.yaml" <<YAML
+src: $D/train.en
+tgt: $D/train.ja
+dev-src: $D/dev.en
+dev-tgt: $D/dev.ja
+seed: $SEED
+YAML
+cat > "$WS/space.yaml" <<'YAML'
+lr: {low: 1.0e-3, high: 4.0e-3, log: true}
+dropout: {low: 0.0, high: 0.3}
+label-smoothing: {low: 0.0, high: 0.2}
+layers: [2, 3, 4]
+src-vocab: [4000, 8000, 16000]
+tgt-vocab: [4000, 8000, 16000]
+YAML
+date -u +"sweep start %H:%M:%S"; uptime
+seqtool -w "$WS" sweep train-mt --config "$WS/base.yaml" --space "$WS/space.yaml" --budget-minutes "$BUDGET" \
+    --trial-minutes "$TRIAL" --trials 200 --jobs 2 --threads 1 --name mt --json > "$WS/sweep.json"
+date -u +"sweep end %H:%M:%S"; uptime
+cat "$WS/sweeps/mt/best.yaml"
+seqtool -w "$WS" train-mt --config "$WS/sweeps/mt/best.yaml" --max-minutes "$FINAL" --threads 1 --name best \
+    --json > "$WS/best.json" 2> "$WS/best.log" &
+seqtool -w "$WS" train-mt --config "$WS/base.yaml" --max-minutes "$FINAL" --threads 1 --name default \
+    --json > "$WS/default.json" 2> "$WS/default.log" &
+wait
+date -u +"finals end %H:%M:%S"; uptime
+for name in best default; do
+    seqtool -w "$WS" evaluate mt --model "$name" --src "$D/dev.en" --ref "$D/dev.ja" --beam 5 --threads 2 --json \
+        > "$WS/$name.eval.json"
+done
+python3 - "$WS" <<'PY'
+import json, sys
+ws = sys.argv[1]
+s = json.load(open(f"{ws}/sweep.json"))
+states = {}
+for t in s["trials"]:
+    states[t["state"]] = states.get(t["state"], 0) + 1
+print("trials:", states, "spent_s:", s["spent_s"], "best trial:", s["best"]["number"], s["best"]["params"],
+      "trial dev BLEU", round(s["best"]["value"], 2))
+for t in s["trials"]:
+    print(" ", t["number"], t["state"], t.get("value"), t.get("params"))
+for name in ("best", "default"):
+    r = json.load(open(f"{ws}/{name}.json"))
+    e = json.load(open(f"{ws}/{name}.eval.json"))
+    print(f"{name}: own dev BLEU {r['best']['value']:.2f} (epoch {r['best']['epoch']}), {r['epochs']} epochs, "
+          f"{r['tokens_per_s']:,.0f} tokens/s; beam 5: BLEU {e['bleu']}, chrF {e['chrf']} | {e['signatures']['bleu']}")
+PY
