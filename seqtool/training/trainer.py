@@ -129,7 +129,7 @@ class Trainer:
         self.fraction = 0.0  # of the budget used (time or epochs, the nearer): budget-aware schedules
         # The warm-up in use: cfg.warmup capped at a share of the planned updates (schedule.WarmupPlan).
         self.plan = schedule.WarmupPlan(cfg.warmup)
-        # Bounds the RSS that heap fragmentation adds (seqtool.training.memory).
+        # Gives back what the set-up freed, then bounds what heap fragmentation adds (seqtool.training.memory).
         self.heap = HeapTrimmer(self.knobs.trim_every)
 
     @property
