@@ -7,9 +7,9 @@
 #   bash benchmarks/mt_sweep.sh ../shared/data/small_parallel_enja 60 10 60 [SEED]
 #   (data folder, sweep budget minutes, minutes per trial, minutes of the final runs; scale by speed-ref)
 #
-# The space leaves out --warmup: in a 10-minute trial (~320 updates on one thread) the budget-aware cap
-# (a quarter of the planned updates, training/schedule.py) cuts every warm-up of 80+ steps to ~80, so the
-# trials could not tell warm-ups apart.
+# The space leaves out --warmup: in a 10-minute trial (~460 updates on one thread, measured) the budget-aware
+# cap (a quarter of the planned updates, training/schedule.py) cuts every warm-up of ~115+ steps to ~115, so
+# the trials could not tell warm-ups apart.
 set -euo pipefail
 D=$(realpath "${1:-../shared/data/small_parallel_enja}")
 BUDGET=${2:-60}
