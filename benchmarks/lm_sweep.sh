@@ -12,8 +12,8 @@ TRIAL=${3:-3}
 FINAL=${4:-10}
 WS=${WS:-/tmp/lm-sweep-ws}
 mkdir -p "$WS"
-grep -m1 "model name" /proc/cpuinfo
-grep -q avx512_bf16 /proc/cpuinfo && echo "avx512_bf16: yes" || echo "avx512_bf16: no"
+source "$(dirname "$0")/sweep_finals.sh"
+machine
 cat > "$WS/base.yaml" <<YAML
 cell: lstm
 layers: 2
@@ -30,26 +30,11 @@ clip-norm: {low: 0.1, high: 2.0, log: true}
 batch-size: [350, 700, 1400]
 bptt: [35, 70]
 YAML
-date -u +"sweep start %H:%M:%S"; uptime
-seqtool -w "$WS" sweep train-lm --config "$WS/base.yaml" --space "$WS/space.yaml" --budget-minutes "$BUDGET" \
-    --trial-minutes "$TRIAL" --trials 200 --jobs 2 --threads 1 --name lm --json > "$WS/sweep.json"
-date -u +"sweep end %H:%M:%S"; uptime
-cat "$WS/sweeps/lm/best.yaml"
-seqtool -w "$WS" train-lm --config "$WS/sweeps/lm/best.yaml" --max-minutes "$FINAL" --threads 1 --name best \
-    --json > "$WS/best.json" 2> "$WS/best.log" &
-seqtool -w "$WS" train-lm --config "$WS/base.yaml" --max-minutes "$FINAL" --threads 1 --name default \
-    --json > "$WS/default.json" 2> "$WS/default.log" &
-wait
-date -u +"finals end %H:%M:%S"; uptime
+sweep_then_finals train-lm
+sweep_summary
 python3 - "$WS" <<'PY'
 import json, sys
 ws = sys.argv[1]
-s = json.load(open(f"{ws}/sweep.json"))
-states = {}
-for t in s["trials"]:
-    states[t["state"]] = states.get(t["state"], 0) + 1
-print("trials:", states, "spent_s:", s["spent_s"], "best trial:", s["best"]["number"], s["best"]["params"],
-      "trial dev_ppl", round(s["best"]["value"], 2))
 for name in ("best", "default"):
     r = json.load(open(f"{ws}/{name}.json"))
     print(f"{name}: dev per-word perplexity {r['best']['value']:.2f} (epoch {r['best']['epoch']}), "

@@ -18,8 +18,8 @@ FINAL=${4:-60}
 SEED=${5:-1}
 WS=${WS:-/tmp/mt-sweep-ws}
 mkdir -p "$WS"
-grep -m1 "model name" /proc/cpuinfo
-grep -q avx512_bf16 /proc/cpuinfo && echo "avx512_bf16: yes" || echo "avx512_bf16: no"
+source "$(dirname "$0")/sweep_finals.sh"
+machine
 cat > "$WS/base.yaml" <<YAML
 src: $D/train.en
 tgt: $D/train.ja
@@ -35,32 +35,15 @@ layers: [2, 3, 4]
 src-vocab: [4000, 8000, 16000]
 tgt-vocab: [4000, 8000, 16000]
 YAML
-date -u +"sweep start %H:%M:%S"; uptime
-seqtool -w "$WS" sweep train-mt --config "$WS/base.yaml" --space "$WS/space.yaml" --budget-minutes "$BUDGET" \
-    --trial-minutes "$TRIAL" --trials 200 --jobs 2 --threads 1 --name mt --json > "$WS/sweep.json"
-date -u +"sweep end %H:%M:%S"; uptime
-cat "$WS/sweeps/mt/best.yaml"
-seqtool -w "$WS" train-mt --config "$WS/sweeps/mt/best.yaml" --max-minutes "$FINAL" --threads 1 --name best \
-    --json > "$WS/best.json" 2> "$WS/best.log" &
-seqtool -w "$WS" train-mt --config "$WS/base.yaml" --max-minutes "$FINAL" --threads 1 --name default \
-    --json > "$WS/default.json" 2> "$WS/default.log" &
-wait
-date -u +"finals end %H:%M:%S"; uptime
+sweep_then_finals train-mt
 for name in best default; do
     seqtool -w "$WS" evaluate mt --model "$name" --src "$D/dev.en" --ref "$D/dev.ja" --beam 5 --threads 2 --json \
         > "$WS/$name.eval.json"
 done
+sweep_summary
 python3 - "$WS" <<'PY'
 import json, sys
 ws = sys.argv[1]
-s = json.load(open(f"{ws}/sweep.json"))
-states = {}
-for t in s["trials"]:
-    states[t["state"]] = states.get(t["state"], 0) + 1
-print("trials:", states, "spent_s:", s["spent_s"], "best trial:", s["best"]["number"], s["best"]["params"],
-      "trial dev BLEU", round(s["best"]["value"], 2))
-for t in s["trials"]:
-    print(" ", t["number"], t["state"], t.get("value"), t.get("params"))
 for name in ("best", "default"):
     r = json.load(open(f"{ws}/{name}.json"))
     e = json.load(open(f"{ws}/{name}.eval.json"))

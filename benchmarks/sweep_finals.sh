@@ -1,0 +1,44 @@
+# Shared by mt_sweep.sh and lm_sweep.sh (source it; they set WS, BUDGET, TRIAL and FINAL, and write
+# $WS/base.yaml and $WS/space.yaml): the issue-29 protocol, a budgeted sweep and then its best recipe against
+# the default at the full budget.
+
+# machine: the CPU facts printed beside every timed figure.
+machine() {
+    grep -m1 "model name" /proc/cpuinfo
+    grep -q avx512_bf16 /proc/cpuinfo && echo "avx512_bf16: yes" || echo "avx512_bf16: no"
+}
+
+# sweep_then_finals COMMAND: `seqtool sweep COMMAND` over $WS/space.yaml for BUDGET minutes in TRIAL-minute
+# trials (two at once, one thread each), then the sweep's best run file and $WS/base.yaml trained at once for
+# FINAL minutes, one thread each, as the models `best` and `default`. The --json summaries land in
+# $WS/{sweep,best,default}.json, the training logs in $WS/{best,default}.log.
+sweep_then_finals() {
+    local command=$1 study
+    study=${command#train-}
+    date -u +"sweep start %H:%M:%S"; uptime
+    seqtool -w "$WS" sweep "$command" --config "$WS/base.yaml" --space "$WS/space.yaml" --budget-minutes "$BUDGET" \
+        --trial-minutes "$TRIAL" --trials 200 --jobs 2 --threads 1 --name "$study" --json > "$WS/sweep.json"
+    date -u +"sweep end %H:%M:%S"; uptime
+    cat "$WS/sweeps/$study/best.yaml"
+    seqtool -w "$WS" "$command" --config "$WS/sweeps/$study/best.yaml" --max-minutes "$FINAL" --threads 1 \
+        --name best --json > "$WS/best.json" 2> "$WS/best.log" &
+    seqtool -w "$WS" "$command" --config "$WS/base.yaml" --max-minutes "$FINAL" --threads 1 --name default \
+        --json > "$WS/default.json" 2> "$WS/default.log" &
+    wait
+    date -u +"finals end %H:%M:%S"; uptime
+}
+
+# sweep_summary: the trials by state, the best one, and each trial's value and parameters.
+sweep_summary() {
+    python3 - "$WS/sweep.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+states = {}
+for t in s["trials"]:
+    states[t["state"]] = states.get(t["state"], 0) + 1
+print("trials:", states, "spent_s:", s["spent_s"], "best trial:", s["best"]["number"], s["best"]["params"],
+      "its value", round(s["best"]["value"], 2))
+for t in s["trials"]:
+    print(" ", t["number"], t["state"], t.get("value"), t.get("params"))
+PY
+}
