@@ -189,15 +189,24 @@ def test_a_killed_encoding_never_leaves_a_cache_that_resume_trusts(tmp_path, mon
         encode_corpus([[text]], [tokenizer], prefix)
     assert load_encoded(prefix, 1) is None
 
-    # Killed between renaming the new ids into place and writing the new offsets.
+    # Killed between renaming the new ids into place and the new offsets, or before the completion marker.
     monkeypatch.undo()
-    encode_corpus([[text]], [tokenizer], prefix)
     other = WordTokenizer.train(["completely different words"])  # new ids: all <unk>, other lengths
-    with monkeypatch.context() as m:
-        m.setattr("seqtool.data.batching.np.save", killed)
-        with pytest.raises(KeyboardInterrupt):
-            encode_corpus([[text]], [other], prefix)
-    assert load_encoded(prefix, 1) is None
+    rename = Path.replace
+
+    def killed_renaming_offsets(self: Path, target: Path) -> Path:
+        if str(target).endswith(".offsets"):
+            raise KeyboardInterrupt
+        return rename(self, target)
+
+    for target, kill in [("pathlib.Path.replace", killed_renaming_offsets),
+                         ("seqtool.data.batching.atomic_write_json", killed)]:  # fmt: skip
+        encode_corpus([[text]], [tokenizer], prefix)
+        with monkeypatch.context() as m:
+            m.setattr(target, kill)
+            with pytest.raises(KeyboardInterrupt):
+                encode_corpus([[text]], [other], prefix)
+        assert load_encoded(prefix, 1) is None
 
     # A cache whose files disagree (ids cut short) is rebuilt, not trusted.
     encode_corpus([[text]], [tokenizer], prefix)

@@ -1,9 +1,11 @@
 """From text files to padded batches, without holding the corpus in memory.
 
 1. :func:`encode_corpus` streams the training file(s) once through the tokenizer(s) and writes the
-   ids as flat binary files (``int32``) plus one offset per sentence. Epochs then read them through
-   ``numpy.memmap``: the operating system pages them in, so memory does not grow with the corpus,
-   and no epoch pays for tokenization again.
+   ids as flat binary files (``int32``) plus one offset per sentence (``int64``), both as they come.
+   Epochs then read them through ``numpy.memmap``: the operating system pages them in (and out again
+   under memory pressure), so no copy of the corpus lives in the process, and no epoch pays for
+   tokenization again. What does grow with the corpus is small: 4 bytes a sentence for its length
+   and 4 for its place in an epoch's batches (a raw pair of text is ~80 bytes).
 2. :func:`token_batches` groups sentences of similar length into batches of at most ``max_tokens``
    tokens *including padding* (padding is what a CPU wastes time on), shuffled with a seed that
    depends only on the epoch: the order is reproducible, which is what makes a resumed run
@@ -13,7 +15,6 @@
 
 from __future__ import annotations
 
-import array
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -27,7 +28,7 @@ from seqtool.data.batch import Batch
 from seqtool.data.corpus import read_lines
 from seqtool.data.specials import BOS, EOS
 from seqtool.data.tokenizers import Tokenizer
-from seqtool.files import atomic_path, atomic_write_json
+from seqtool.files import atomic_write_json
 
 ENCODE_CHUNK = 8192  # lines per tokenizer call (sentencepiece encodes a list with several threads)
 
@@ -43,14 +44,15 @@ class EncodedCorpus:
         return len(self.offsets) - 1
 
     def lengths(self) -> np.ndarray:
-        return np.diff(self.offsets)
+        """Tokens in each sentence, ``int32`` (half of ``int64``: it stays in memory for the whole run)."""
+        return np.diff(self.offsets).astype(np.int32)
 
     def sentence(self, i: int) -> np.ndarray:
         return self.ids[self.offsets[i] : self.offsets[i + 1]]
 
     @classmethod
     def load(cls, prefix: Path) -> EncodedCorpus:
-        offsets = np.load(f"{prefix}.offsets.npy", allow_pickle=False)
+        offsets = np.memmap(f"{prefix}.offsets", dtype=np.int64, mode="r")
         ids = np.memmap(f"{prefix}.ids", dtype=np.int32, mode="r") if offsets[-1] else np.zeros(0, np.int32)
         return cls(ids, offsets)
 
@@ -69,7 +71,7 @@ def encode_corpus(
     prefix: Path,
     max_len: int | None = None,
 ) -> tuple[list[EncodedCorpus], EncodeStats]:
-    """Encode one file (LM) or a parallel pair (MT) per part into ``<prefix>.<side>.ids/.offsets.npy``: the
+    """Encode one file (LM) or a parallel pair (MT) per part into ``<prefix>.<side>.ids/.offsets``: the
     parts one after the other (a corpus mix, :mod:`seqtool.data.mix`; usually one part), their counts in
     ``stats.parts``.
 
@@ -82,9 +84,7 @@ def encode_corpus(
     Path(f"{prefix}.stats.json").unlink(missing_ok=True)
     stats = EncodeStats()
     sides = range(len(tokenizers))
-    # array('q'): 8 bytes an entry, where a list of ints costs ~36 (2M pairs: 16 MB a side instead of 72)
-    offsets = [array.array("q", [0]) for _ in sides]
-    with _IdWriters([Path(f"{prefix}.{s}.ids") for s in sides]) as writers:
+    with _SideWriters([Path(f"{prefix}.{s}") for s in sides]) as writers:
         for paths in parts:
             kept_before = stats.kept
             readers = [read_lines(p) for p in paths]
@@ -100,11 +100,7 @@ def encode_corpus(
                     stats.kept += 1
                     for s, ids in enumerate(row):
                         writers[s].append(ids)
-                        offsets[s].append(offsets[s][-1] + len(ids))
             stats.parts.append(stats.kept - kept_before)
-    for s in sides:
-        with atomic_path(Path(f"{prefix}.{s}.offsets.npy")) as tmp, open(tmp, "wb") as f:
-            np.save(f, np.asarray(offsets[s], dtype=np.int64), allow_pickle=False)
     atomic_write_json(Path(f"{prefix}.stats.json"), stats.__dict__)
     return [EncodedCorpus.load(Path(f"{prefix}.{s}")) for s in sides], stats
 
@@ -125,14 +121,14 @@ def load_encoded(prefix: Path, sides: int) -> tuple[list[EncodedCorpus], EncodeS
     return corpora, stats
 
 
-class _IdWriters:
-    """Buffered int32 writers, one per side, renamed into place only if encoding completes."""
+class _SideWriters:
+    """One :class:`_SideWriter` per side, renamed into place only if encoding completes."""
 
-    def __init__(self, paths: list[Path]) -> None:
-        self.paths = paths
+    def __init__(self, prefixes: list[Path]) -> None:
+        self.prefixes = prefixes
 
-    def __enter__(self) -> list[_IdWriter]:
-        self.writers = [_IdWriter(p) for p in self.paths]
+    def __enter__(self) -> list[_SideWriter]:
+        self.writers = [_SideWriter(p) for p in self.prefixes]
         return self.writers
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -140,30 +136,42 @@ class _IdWriters:
             w.close(commit=exc_type is None)
 
 
-class _IdWriter:
-    def __init__(self, path: Path) -> None:
-        self.path, self.tmp = path, path.with_suffix(path.suffix + ".tmp")
-        self.file = open(self.tmp, "wb")  # noqa: SIM115 - closed in close()
-        self.buffer: list[int] = []
+class _SideWriter:
+    """Appends sentences to ``<prefix>.ids`` (``int32``) and their end offsets to ``<prefix>.offsets``
+    (``int64``, from a leading 0), through small buffers: memory stays flat however long the corpus."""
+
+    def __init__(self, prefix: Path) -> None:
+        self.paths = [Path(f"{prefix}.ids"), Path(f"{prefix}.offsets")]
+        self.tmps = [p.with_suffix(p.suffix + ".tmp") for p in self.paths]
+        self.files = [open(t, "wb") for t in self.tmps]  # noqa: SIM115 - closed in close()
+        self.ids: list[int] = []
+        self.ends: list[int] = [0]
+        self.end = 0
 
     def append(self, ids: Sequence[int]) -> None:
-        self.buffer.extend(ids)
-        if len(self.buffer) > 1 << 16:
+        self.ids.extend(ids)
+        self.end += len(ids)
+        self.ends.append(self.end)
+        if len(self.ids) > 1 << 16:
             self.flush()
 
     def flush(self) -> None:
-        self.file.write(np.asarray(self.buffer, dtype=np.int32).tobytes())
-        self.buffer.clear()
+        self.files[0].write(np.asarray(self.ids, dtype=np.int32).tobytes())
+        self.files[1].write(np.asarray(self.ends, dtype=np.int64).tobytes())
+        self.ids.clear()
+        self.ends.clear()
 
     def close(self, commit: bool) -> None:
         self.flush()
-        if commit:
-            os.fsync(self.file.fileno())  # the data is on disk before the rename makes it visible
-        self.file.close()
-        if commit:
-            self.tmp.replace(self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
+        for f in self.files:
+            if commit:
+                os.fsync(f.fileno())  # the data is on disk before the rename makes it visible
+            f.close()
+        for tmp, path in zip(self.tmps, self.paths, strict=True):
+            if commit:
+                tmp.replace(path)
+            else:
+                tmp.unlink(missing_ok=True)
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:
@@ -189,6 +197,8 @@ def token_batches(
     """
     rng = np.random.default_rng([seed, epoch])
     order = rng.permutation(len(lengths)) if shuffle else np.arange(len(lengths))
+    if len(order) < 2**31:
+        order = order.astype(np.int32)  # the batches hold every index for an epoch: 4 bytes each, not 8
     batches: list[np.ndarray] = []
     for start in range(0, len(order), pool):
         part = order[start : start + pool]
