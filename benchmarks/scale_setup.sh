@@ -7,7 +7,11 @@
 #
 # CORPORA=big runs only the N-pair corpus (default: "train big", the 50k one first). TRACE=1 also samples the
 # run's resident memory every second into $WORK/CORPUS.rss ("seconds KB") and timestamps its stderr lines
-# ($WORK/CORPUS.err), so the peak can be placed in a phase (sentencepiece training, encoding, training).
+# ($WORK/CORPUS.err), so the peak can be placed in a phase (sentencepiece training, encoding, training);
+# a third column is the anonymous part (RssAnon: what cannot be paged out, unlike the memory-mapped cache).
+# MEMORY_LIMIT=2G runs train-mt in a memory cgroup limited to that (cgroup v1, as root; no swap here): with
+# a corpus bigger than the limit, it shows a corpus larger than the memory it may use trains, and how much
+# the cgroup charged (page cache included) at most.
 set -euo pipefail
 D=$(realpath "${1:-../shared/data/small_parallel_enja}")
 PAIRS=${2:-2000000}
@@ -42,6 +46,15 @@ for part in ("train", "dev"):
 print("example:", en[0], "|", ja[0])
 PY
 wc -l "$WORK/big.en" "$WORK/train.en"
+ls -l "$WORK/big.en" "$WORK/big.ja" | awk '{sum += $5} END {printf "big corpus: %.2f GB of text\n", sum / 1e9}'
+launch=()
+if [ -n "${MEMORY_LIMIT:-}" ]; then
+    cg=/sys/fs/cgroup/memory/seqtool-scale
+    mkdir -p "$cg"
+    echo "$MEMORY_LIMIT" > "$cg/memory.limit_in_bytes"
+    echo "memory limit: $(($(cat "$cg/memory.limit_in_bytes") / 1000000)) MB (cgroup $cg)"
+    launch=(sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg")
+fi
 stamp() { while IFS= read -r line; do printf '%s %s\n' "$(date +%s)" "$line"; done; }
 for corpus in ${CORPORA:-train big}; do
     uptime
@@ -49,17 +62,24 @@ for corpus in ${CORPORA:-train big}; do
     if [ "${TRACE:-0}" = 1 ]; then
         ( while sleep 1; do
               pids=$(pgrep -d, -f "ws-$corpus train-mt" || true)
-              [ -n "$pids" ] && echo "$(date +%s) $(ps -o rss= -p "$pids" | sort -n | tail -1)"
+              pid=$(ps -o pid=,rss= -p "$pids" 2>/dev/null | sort -k2 -n | tail -1 | awk '{print $1}')
+              [ -n "$pid" ] && echo "$(date +%s) $(awk '/^VmRSS|^RssAnon/ {printf "%s ", $2}' "/proc/$pid/status")"
           done ) > "$WORK/$corpus.rss" &
         sampler=$!
     fi
-    /usr/bin/time -v seqtool -w "$WORK/ws-$corpus" train-mt --src "$WORK/$corpus.en" --tgt "$WORK/$corpus.ja" \
+    [ -n "${MEMORY_LIMIT:-}" ] && echo 0 > "$cg/memory.max_usage_in_bytes"
+    /usr/bin/time -v "${launch[@]}" seqtool -w "$WORK/ws-$corpus" train-mt --src "$WORK/$corpus.en" --tgt "$WORK/$corpus.ja" \
         --dev-src "$WORK/dev.en" --dev-tgt "$WORK/dev.ja" --max-minutes "$MINUTES" --no-tune-decoding --threads 2 \
         --name m --json > "$WORK/$corpus.json" 2> >(if [ "${TRACE:-0}" = 1 ]; then stamp; else cat; fi > "$WORK/$corpus.err")
     sleep 1  # the process substitution writing the .err file finishes
+    if [ -n "${MEMORY_LIMIT:-}" ]; then
+        echo "cgroup: at most $(($(cat "$cg/memory.max_usage_in_bytes") / 1000000)) MB charged, limit hit" \
+            "$(cat "$cg/memory.failcnt") times; $(grep oom_kill "$cg/memory.oom_control" || echo 'oom_kill ?')"
+    fi
     if [ "${TRACE:-0}" = 1 ]; then
         kill "$sampler"
-        sort -k2 -n "$WORK/$corpus.rss" | tail -1 | sed 's/^/peak sample (seconds KB): /'
+        sort -k2 -n "$WORK/$corpus.rss" | tail -1 | sed 's/^/peak sample (seconds, RSS KB, anon KB): /'
+        sort -k3 -n "$WORK/$corpus.rss" | tail -1 | sed 's/^/peak anon sample (seconds, RSS KB, anon KB): /'
     fi
     python3 - "$WORK" "$corpus" <<'PY'
 import json, re, sys
