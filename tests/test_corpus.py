@@ -1,6 +1,8 @@
+import collections
+
 import pytest
 
-from seqtool.data.corpus import check_parallel, corpus_stats, read_lines
+from seqtool.data.corpus import check_parallel, corpus_stats, read_lines, reservoir_sample
 from seqtool.errors import DataError
 
 
@@ -44,3 +46,52 @@ def test_corpus_stats(tmp_path):
     s = corpus_stats(p)
     assert (s.sentences, s.words, s.vocabulary, s.empty_lines, s.max_length) == (3, 5, 3, 1, 3)
     assert s.length_histogram["1-5"] == 2
+
+
+def test_reservoir_sample_keeps_everything_when_small_and_draws_uniformly_when_not():
+    assert reservoir_sample(iter(range(7)), 10) == list(range(7))  # all, in order
+    sample = reservoir_sample((i for i in range(100_000)), 1_000, seed=3)
+    assert len(sample) == len(set(sample)) == 1_000 and all(0 <= i < 100_000 for i in sample)
+    assert reservoir_sample(range(100_000), 1_000, seed=3) == sample  # the same seed, the same sample
+    assert max(sample) > 90_000  # the end of the stream is reached, not only its start
+    # Each of 20 items is kept by 5 of 20 draws: over 4,000 seeds, ~1,000 times each (sd ~27).
+    counts = collections.Counter(i for seed in range(4_000) for i in reservoir_sample(range(20), 5, seed=seed))
+    assert sorted(counts) == list(range(20))
+    assert all(850 < c < 1_150 for c in counts.values()), counts
+
+
+def test_sentencepiece_prepares_only_its_sample(monkeypatch):
+    from seqtool.data.tokenizers import SentencePieceTokenizer, WordTokenizer
+
+    prepared = 0
+    prepare = WordTokenizer.prepare
+
+    def counting(self, text):
+        nonlocal prepared
+        prepared += 1
+        return prepare(self, text)
+
+    monkeypatch.setattr(WordTokenizer, "prepare", counting)
+    words = [
+        "the",
+        "cat",
+        "sat",
+        "on",
+        "a",
+        "mat",
+        "while",
+        "my",
+        "dog",
+        "ate",
+        "his",
+        "dinner",
+        "near",
+        "our",
+        "old",
+        "red",
+        "barn",
+    ]
+    lines = (" ".join(words[(i + j) % len(words)] for j in range(6)) for i in range(5_000))
+    tok = SentencePieceTokenizer.train(lines, vocab_size=60, max_sentences=300)
+    assert prepared == 300
+    assert tok.decode(tok.encode("the cat sat on a mat")) == "the cat sat on a mat"

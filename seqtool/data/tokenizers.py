@@ -26,6 +26,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from seqtool.data.corpus import reservoir_sample
 from seqtool.data.specials import BOS, EOS, PAD, SPECIAL_PIECES, UNK
 from seqtool.data.text import SEGMENTERS, join_japanese, mecab_words, normalize_english
 from seqtool.errors import DataError, OptionError
@@ -207,7 +208,10 @@ class SentencePieceTokenizer(Tokenizer):
         if kind not in ("unigram", "bpe"):
             raise OptionError(f"sentencepiece model type must be unigram or bpe, got {kind!r}")
         probe = WordTokenizer(SPECIALS, normalize, strip_spaces, segment)
-        sentences = (s for s in (probe.prepare(line) for line in lines) if s)
+        # Sample the raw lines first, so that only the sample is prepared (normalized, split by MeCab): on 28M
+        # raw pairs, preparing every line took most of the tokenizers' 9 minutes (docs/benchmarks.md).
+        sample = reservoir_sample(lines, max_sentences)
+        sentences = (s for s in (probe.prepare(line) for line in sample) if s)
         buffer = io.BytesIO()
         try:
             spm.SentencePieceTrainer.train(
@@ -222,8 +226,8 @@ class SentencePieceTokenizer(Tokenizer):
                 bos_id=BOS,
                 eos_id=EOS,
                 num_threads=threads,
-                # a sample of a big corpus (reservoir, as sentencepiece reads): 1M sentences are plenty for
-                # vocabularies of tens of thousands, and a 2M-pair raw corpus's Japanese side took 1.3 GB more
+                # at most a 1M-sentence sample of a big corpus: plenty for vocabularies of tens of thousands,
+                # where a 2M-pair raw corpus's whole Japanese side took 1.3 GB more
                 input_sentence_size=max_sentences,
                 shuffle_input_sentence=True,
                 minloglevel=2,

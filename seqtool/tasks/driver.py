@@ -38,6 +38,7 @@ from seqtool.training.config import Objective, TrainConfig, TrainResult, describ
 from seqtool.training.criterion import Criterion, TokenNLL
 from seqtool.training.device import resolve_device
 from seqtool.training.knobs import Knobs
+from seqtool.training.memory import release_free_memory
 from seqtool.training.run import finish_run, shared_run
 from seqtool.training.trainer import Trainer
 
@@ -146,6 +147,9 @@ def train_task(
             task.restore(md, cfg)
         else:
             entries = task.setup(md, progress, threads)
+            # What training the tokenizers freed goes back before encoding, the set-up's peak (2M raw pairs:
+            # sentencepiece left ~0.5 GB free but resident under tcmalloc; docs/benchmarks.md)
+            release_free_memory()
             # "allocator": tcmalloc or the C library's malloc (seqtool.machine; README, "Memory while training")
             cfg = {"name": name, "kind": task.kind, "created": now_iso(), "status": "training", **entries,
                    "train_config": describe(train_cfg), "best": None, "allocator": allocator_in_use()}  # fmt: skip

@@ -43,6 +43,17 @@ def _find_tcmalloc_release() -> Callable[[], None] | None:
     return release
 
 
+def release_free_memory() -> bool:
+    """Give the heap's free pages back now (tcmalloc's when it is loaded, and glibc's); whether either could.
+    For a one-off moment, such as the end of the set-up (a :class:`HeapTrimmer` does it while training)."""
+    release, trim = _find_tcmalloc_release(), _find_malloc_trim()
+    if release is not None:
+        release()
+    if trim is not None:
+        trim(0)
+    return release is not None or trim is not None
+
+
 class HeapTrimmer:
     """Calls ``malloc_trim(0)`` every ``every`` training steps and whenever asked."""
 
