@@ -50,7 +50,8 @@ ls -l "$WORK/big.en" "$WORK/big.ja" | awk '{sum += $5} END {printf "big corpus: 
 launch=()
 if [ -n "${MEMORY_LIMIT:-}" ]; then
     cg=/sys/fs/cgroup/memory/seqtool-scale
-    mkdir -p "$cg"
+    [ -d "$cg" ] && rmdir "$cg"  # a fresh cgroup: its counters (failcnt, oom_kill) are this run's
+    mkdir "$cg"
     echo "$MEMORY_LIMIT" > "$cg/memory.limit_in_bytes"
     echo "memory limit: $(($(cat "$cg/memory.limit_in_bytes") / 1000000)) MB (cgroup $cg)"
     launch=(sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg")
@@ -62,7 +63,7 @@ for corpus in ${CORPORA:-train big}; do
     if [ "${TRACE:-0}" = 1 ]; then
         ( while sleep 1; do
               pids=$(pgrep -d, -f "ws-$corpus train-mt" || true)
-              pid=$(ps -o pid=,rss= -p "$pids" 2>/dev/null | sort -k2 -n | tail -1 | awk '{print $1}')
+              pid=$(ps -o pid=,rss= -p "$pids" 2>/dev/null | sort -k2 -n | tail -1 | awk '{print $1}' || true)
               [ -n "$pid" ] && echo "$(date +%s) $(awk '/^VmRSS|^RssAnon/ {printf "%s ", $2}' "/proc/$pid/status")"
           done ) > "$WORK/$corpus.rss" &
         sampler=$!
