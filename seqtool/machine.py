@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
+from collections.abc import Callable
 
 
 def usable_cores() -> int:
@@ -36,3 +38,35 @@ def allocator_in_use() -> str:
             return "tcmalloc" if "libtcmalloc" in maps.read() else "system"
     except OSError:  # not Linux
         return "system"
+
+
+def find_malloc_trim() -> Callable[[int], int] | None:
+    try:
+        libc = ctypes.CDLL(None)  # the running process's C library
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
+
+
+def find_tcmalloc_release() -> Callable[[], None] | None:
+    """tcmalloc's "give every free page back" when it is the allocator (the training commands preload it: seqtool.cli)."""
+    try:
+        release = ctypes.CDLL(None).MallocExtension_ReleaseFreeMemory
+    except (OSError, AttributeError):  # glibc's malloc, or not Linux
+        return None
+    release.argtypes, release.restype = [], None
+    return release
+
+
+def release_free_memory() -> bool:
+    """Give the heap's free pages back now (tcmalloc's when it is loaded, and glibc's); whether either could.
+    For a one-off moment, such as the end of a tokenizer's training (``seqtool.training.memory.HeapTrimmer``
+    does it while training)."""
+    release, trim = find_tcmalloc_release(), find_malloc_trim()
+    if release is not None:
+        release()
+    if trim is not None:
+        trim(0)
+    return release is not None or trim is not None

@@ -9,9 +9,9 @@ import sys
 import pytest
 
 from seqtool.errors import OptionError
-from seqtool.machine import find_tcmalloc
+from seqtool.machine import find_malloc_trim, find_tcmalloc
 from seqtool.training.knobs import LOSS_CHUNK_ROWS_ENV, Knobs
-from seqtool.training.memory import HeapTrimmer, _find_malloc_trim
+from seqtool.training.memory import HeapTrimmer
 from tests.conftest import assert_clean_error, run_cli
 
 # In a fresh process: 200 MB in 100 kB blocks (below glibc's mmap threshold, so they live in the heap),
@@ -19,7 +19,8 @@ from tests.conftest import assert_clean_error, run_cli
 # so their pages stay resident until HeapTrimmer.trim(). Prints the RSS (kB) before and after.
 FRAGMENT = """
 import gc
-from seqtool.training.memory import HeapTrimmer, release_free_memory
+from seqtool.machine import release_free_memory
+from seqtool.training.memory import HeapTrimmer
 
 def rss_kb():
     with open("/proc/self/statm") as f:
@@ -36,7 +37,7 @@ print(before, rss_kb())
 """
 
 
-@pytest.mark.skipif(_find_malloc_trim() is None or not sys.platform.startswith("linux"), reason="glibc only")
+@pytest.mark.skipif(find_malloc_trim() is None or not sys.platform.startswith("linux"), reason="glibc only")
 def test_trim_returns_freed_heap_pages() -> None:
     out = subprocess.run([sys.executable, "-c", FRAGMENT], capture_output=True, text=True, check=True).stdout
     before, after = map(int, out.split())
@@ -64,7 +65,7 @@ def test_every_and_off(monkeypatch: pytest.MonkeyPatch) -> None:
         HeapTrimmer()
     assert HeapTrimmer(every=0).trim() is False  # off: nothing is called
     on = HeapTrimmer(every=3)
-    assert on.every == 3 and (on.trim() is (_find_malloc_trim() is not None))
+    assert on.every == 3 and (on.trim() is (find_malloc_trim() is not None))
     for step in range(1, 7):  # calls at steps 3 and 6 only; must not fail either way
         on.after_step(step)
 

@@ -30,7 +30,7 @@ from seqtool.data.batch import Batch
 from seqtool.data.batching import token_batches
 from seqtool.data.tokenizers import Tokenizer, load_tokenizer
 from seqtool.files import now_iso
-from seqtool.machine import allocator_in_use
+from seqtool.machine import allocator_in_use, release_free_memory
 from seqtool.models.base import SequenceModel
 from seqtool.store.weights import load_model_weights
 from seqtool.store.workspace import ModelDir, Workspace, config_section
@@ -38,7 +38,6 @@ from seqtool.training.config import Objective, TrainConfig, TrainResult, describ
 from seqtool.training.criterion import Criterion, TokenNLL
 from seqtool.training.device import resolve_device
 from seqtool.training.knobs import Knobs
-from seqtool.training.memory import release_free_memory
 from seqtool.training.run import finish_run, shared_run
 from seqtool.training.trainer import Trainer
 

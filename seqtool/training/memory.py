@@ -17,41 +17,8 @@ The real cure is another allocator: where tcmalloc is installed the training com
 
 from __future__ import annotations
 
-import ctypes
-from collections.abc import Callable
-
+from seqtool.machine import find_malloc_trim, find_tcmalloc_release
 from seqtool.training.knobs import DEFAULT_TRIM_EVERY, TRIM_EVERY_ENV, count_from_environment
-
-
-def _find_malloc_trim() -> Callable[[int], int] | None:
-    try:
-        libc = ctypes.CDLL(None)  # the running process's C library
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):  # not glibc
-        return None
-    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
-    return trim
-
-
-def _find_tcmalloc_release() -> Callable[[], None] | None:
-    """tcmalloc's "give every free page back" when it is the allocator (preloaded, see the module doc)."""
-    try:
-        release = ctypes.CDLL(None).MallocExtension_ReleaseFreeMemory
-    except (OSError, AttributeError):  # glibc's malloc, or not Linux
-        return None
-    release.argtypes, release.restype = [], None
-    return release
-
-
-def release_free_memory() -> bool:
-    """Give the heap's free pages back now (tcmalloc's when it is loaded, and glibc's); whether either could.
-    For a one-off moment, such as the end of the set-up (a :class:`HeapTrimmer` does it while training)."""
-    release, trim = _find_tcmalloc_release(), _find_malloc_trim()
-    if release is not None:
-        release()
-    if trim is not None:
-        trim(0)
-    return release is not None or trim is not None
 
 
 class HeapTrimmer:
@@ -60,8 +27,8 @@ class HeapTrimmer:
     def __init__(self, every: int | None = None) -> None:
         # SEQTOOL_TRIM_EVERY=0 turns trimming off (benchmarks/mt_memory.sh compares the two).
         self.every = count_from_environment(TRIM_EVERY_ENV, DEFAULT_TRIM_EVERY, "steps") if every is None else every
-        self._trim = _find_malloc_trim() if self.every > 0 else None
-        self._release = _find_tcmalloc_release() if self.every > 0 else None
+        self._trim = find_malloc_trim() if self.every > 0 else None
+        self._release = find_tcmalloc_release() if self.every > 0 else None
         # Made when training starts: what the set-up freed goes back first (sentencepiece's training on 2M raw
         # pairs left 0.5 GB free but resident under tcmalloc; docs/benchmarks.md).
         self.trim()
