@@ -146,8 +146,8 @@ def train_task(
             task.restore(md, cfg)
         else:
             entries = task.setup(md, progress, threads)
-            # What training the tokenizers freed goes back before encoding, the set-up's peak (2M raw pairs:
-            # sentencepiece left ~0.5 GB free but resident under tcmalloc; docs/benchmarks.md)
+            # What the set-up freed goes back before encoding (a sentencepiece tokenizer releases its own
+            # training's; this covers the rest, e.g. a word tokenizer's counts)
             release_free_memory()
             # "allocator": tcmalloc or the C library's malloc (seqtool.machine; README, "Memory while training")
             cfg = {"name": name, "kind": task.kind, "created": now_iso(), "status": "training", **entries,

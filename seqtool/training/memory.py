@@ -17,7 +17,7 @@ The real cure is another allocator: where tcmalloc is installed the training com
 
 from __future__ import annotations
 
-from seqtool.machine import find_malloc_trim, find_tcmalloc_release
+from seqtool.machine import find_malloc_trim, release_free_memory
 from seqtool.training.knobs import DEFAULT_TRIM_EVERY, TRIM_EVERY_ENV, count_from_environment
 
 
@@ -28,9 +28,7 @@ class HeapTrimmer:
         # SEQTOOL_TRIM_EVERY=0 turns trimming off (benchmarks/mt_memory.sh compares the two).
         self.every = count_from_environment(TRIM_EVERY_ENV, DEFAULT_TRIM_EVERY, "steps") if every is None else every
         self._trim = find_malloc_trim() if self.every > 0 else None
-        self._release = find_tcmalloc_release() if self.every > 0 else None
-        # Made when training starts: what the set-up freed goes back first (sentencepiece's training on 2M raw
-        # pairs left 0.5 GB free but resident under tcmalloc; docs/benchmarks.md).
+        # Made when training starts: what the set-up (encoding, the batch plan) freed goes back first.
         self.trim()
 
     def after_step(self, step: int) -> None:
@@ -39,9 +37,4 @@ class HeapTrimmer:
 
     def trim(self) -> bool:
         """Release the heap's free pages now (glibc's and, when it is loaded, tcmalloc's); whether it could."""
-        if self._release is not None:
-            self._release()
-        if self._trim is None:
-            return self._release is not None
-        self._trim(0)
-        return True
+        return self.every > 0 and release_free_memory()
