@@ -203,17 +203,28 @@ def token_batches(
     for start in range(0, len(order), pool):
         part = order[start : start + pool]
         part = part[np.argsort(lengths[part], kind="stable")]
-        begin, longest = 0, 0
-        for i, idx in enumerate(part):
-            longest = max(longest, int(lengths[idx]))
-            if (i - begin + 1) * longest > max_tokens and i > begin:
-                batches.append(part[begin:i])
-                begin, longest = i, int(lengths[idx])
-        if begin < len(part):
-            batches.append(part[begin:])
+        batches.extend(_cut_sorted(part, lengths[part].astype(np.int64), max_tokens))
     if shuffle:
         batches = [batches[i] for i in rng.permutation(len(batches))]
     return batches
+
+
+def _cut_sorted(part: np.ndarray, sorted_lengths: np.ndarray, max_tokens: int) -> Iterator[np.ndarray]:
+    """Greedy cut of ``part`` (sorted by length, shortest first) into batches of at most ``max_tokens``
+    padded tokens: each batch takes sentences while ``count × its longest`` fits (at least one).
+
+    One numpy step per batch, not a Python step per sentence (28M pairs: ~1 s an epoch, not ~40 s).
+    With lengths sorted, a batch from ``begin`` padded to ``i`` costs ``(i - begin + 1) × L[i]``, which
+    only grows with ``i``: the sentences that fit are a prefix, and none beyond the first
+    ``max_tokens // L[begin]`` can (``L ≥ 1``: the padded lengths count ``<bos>``/``<eos>``).
+    """
+    begin, n = 0, len(part)
+    while begin < n:
+        window = sorted_lengths[begin : begin + max_tokens // max(int(sorted_lengths[begin]), 1) + 1]
+        fits = np.arange(1, len(window) + 1) * window <= max_tokens
+        count = max(int(fits.sum()), 1)  # a sentence longer than max_tokens gets a batch of its own
+        yield part[begin : begin + count]
+        begin += count
 
 
 def _pad(rows: list[np.ndarray], width: int) -> torch.Tensor:
