@@ -1,10 +1,15 @@
 """Length-bucketed batches (seqtool.data.batching.token_batches): every sentence exactly once, no batch over
-its token budget unless it holds one over-long sentence, and the greedy cut a reader expects."""
+its token budget unless it holds one over-long sentence, and the greedy cut a reader expects; and the encoded
+corpus they are read from, mapped for random reads."""
+
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from seqtool.data.batching import token_batches
+from seqtool.data.batching import EncodedCorpus, encode_corpus, token_batches
+from seqtool.data.tokenizers import train_tokenizer
 
 
 def greedy_reference(lengths: np.ndarray, max_tokens: int, pool: int) -> list[list[int]]:
@@ -49,3 +54,19 @@ def test_every_sentence_once_and_no_batch_over_budget_unless_alone():
     again = token_batches(lengths, 512, seed=3, epoch=7)  # a pure function of seed and epoch: resumable
     assert all(np.array_equal(a, b) for a, b in zip(batches, again, strict=True))
     assert not np.array_equal(np.concatenate(token_batches(lengths, 512, seed=3, epoch=8)), flat)
+
+
+def test_an_encoded_corpus_reads_back_its_sentences_from_maps_marked_for_random_reads(tmp_path):
+    lines = [f"line {i} " + "word " * (i % 7) for i in range(300)]
+    text = tmp_path / "train.txt"
+    text.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tok = train_tokenizer(iter(lines), "word", lang="en")
+    (encoded,), stats = encode_corpus([[text]], [tok], tmp_path / "cache" / "train")
+    again = EncodedCorpus.load(tmp_path / "cache" / "train.0")
+    assert stats.kept == len(again) == 300
+    assert [tok.decode(again.sentence(i)) for i in (0, 5, 299)] == [lines[i].strip() for i in (0, 5, 299)]
+    assert not again.ids.flags.writeable  # the cache is read-only while training
+    if sys.platform == "linux":  # the kernel lists the map's flags: "rr" is MADV_RANDOM (no read-around)
+        smaps = Path("/proc/self/smaps").read_text()
+        blocks = smaps.split(str(tmp_path / "cache" / "train.0.ids"))[1:]
+        assert blocks and all(" rr " in b.split("VmFlags:")[1].split("\n")[0] + " " for b in blocks)
