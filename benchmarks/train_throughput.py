@@ -106,6 +106,7 @@ def main() -> None:
     ap.add_argument("--precisions", default="fp32,bf16")
     ap.add_argument("--batch-tokens", type=int, default=4096)
     ap.add_argument("--reference", action="store_true", help="also time the bare nn.Transformer reference")
+    ap.add_argument("--profile", type=int, default=0, help="then profile this many more steps (operator table)")
     ap.add_argument("--compile-features", action="store_true",
                     help="torch.compile (dynamic shapes) the model body only; the mask and loss stay eager")  # fmt: skip
     args = ap.parse_args()
@@ -166,6 +167,13 @@ def main() -> None:
                 f"target tokens/s: {overall:,.0f} (median per batch {median:,.0f})",
                 flush=True,
             )
+            if args.profile:  # where a step's time goes: torch.profiler's operators, by time spent in each
+                from torch.profiler import ProfilerActivity, profile
+
+                with profile(activities=[ProfilerActivity.CPU]) as prof:
+                    for idx in batches[args.warmup + args.steps : args.warmup + args.steps + args.profile]:
+                        trainer.train_step(make(idx))
+                print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15), flush=True)
 
 
 if __name__ == "__main__":
