@@ -22,6 +22,11 @@ from tests.conftest import ROOT, run_cli
 MODEL = ["--cell", "gru", "--layers", "1", "--emb-dim", "32", "--hidden", "32", "--dropout", "0", "--epochs", "6"]
 
 
+def _env(tmp_path):
+    """One thread a process; torchrun's own temporary folders (torchelastic_*) inside the test's, not /tmp."""
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "COLUMNS": "200", "TMPDIR": str(tmp_path)}
+
+
 def _metrics(ws, name):
     path = ws / "models" / name / "metrics.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()]
@@ -31,7 +36,7 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path):
     import subprocess
 
     ws = tmp_path / "ws"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    env = _env(tmp_path)
     two = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
          "-m", "seqtool", "train-lm", "-w", str(ws), "--name", "ddp", *MODEL, "--batch-size", "500",
@@ -70,7 +75,7 @@ def test_two_nodes_on_one_machine_match_one_node_of_the_same_world_size(tmp_path
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     ws = tmp_path / "ws"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    env = _env(tmp_path)
     short = [*MODEL[:-1], "2", "--batch-size", "500", "--threads", "1"]
     train = ["-m", "seqtool", "train-lm", "-w", str(ws), *short]
     nodes = [
