@@ -64,8 +64,8 @@ def map_for_random_reads(path: Path, dtype: type) -> np.ndarray:
 
     An epoch reads its sentences in shuffled order. By default each page fault also reads the ~128 KB
     around it, ~30 times what a sentence needs; in a corpus larger than the memory that read-around
-    evicts the pages the next sentences need, and 28M pairs in 2 GiB built a batch in 1.3 s instead of
-    0.05 s (docs/benchmarks.md, issue 28). A corpus in the page cache is not affected.
+    evicts the pages the next sentences need: 28M pairs in 2 GiB built a batch in 0.77 s instead of 0.027 s
+    (benchmarks/cache_reads.py; docs/benchmarks.md, issue 28). A corpus in the page cache is not affected.
     """
     with open(path, "rb") as f:
         mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)  # the map outlives the file object
@@ -219,8 +219,9 @@ def token_batches(
     batches: list[np.ndarray] = []
     for start in range(0, len(order), pool):
         part = order[start : start + pool]
-        part = part[np.argsort(lengths[part], kind="stable")]
-        batches.extend(_cut_sorted(part, lengths[part].astype(np.int64), max_tokens))
+        part_lengths = lengths[part].astype(np.int64)  # gathered once: the sort and the cut both need them
+        by_length = np.argsort(part_lengths, kind="stable")
+        batches.extend(_cut_sorted(part[by_length], part_lengths[by_length], max_tokens))
     if shuffle:
         batches = [batches[i] for i in rng.permutation(len(batches))]
     return batches
@@ -230,7 +231,8 @@ def _cut_sorted(part: np.ndarray, sorted_lengths: np.ndarray, max_tokens: int) -
     """Greedy cut of ``part`` (sorted by length, shortest first) into batches of at most ``max_tokens``
     padded tokens: each batch takes sentences while ``count × its longest`` fits (at least one).
 
-    One numpy step per batch, not a Python step per sentence (28M pairs: ~1 s an epoch, not ~40 s).
+    One numpy step per batch, not a Python step per sentence (an epoch's whole plan for 28M pairs: 3.1 s,
+    not 13.4 s; benchmarks/batch_plan.py).
     With lengths sorted, a batch from ``begin`` padded to ``i`` costs ``(i - begin + 1) × L[i]``, which
     only grows with ``i``: the sentences that fit are a prefix, and none beyond the first
     ``max_tokens // L[begin]`` can (``L ≥ 1``: the padded lengths count ``<bos>``/``<eos>``).
