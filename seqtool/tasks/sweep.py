@@ -84,6 +84,7 @@ class Sweep:
         self.space, self.settings = space, settings
         self.folder = sweep_folder(ws, name)
         self.stop = threading.Event()
+        self._clock = (0.0, time.monotonic())
 
     # --- the study ---------------------------------------------------------------------------------
     def storage_url(self) -> str:
@@ -146,7 +147,7 @@ class Sweep:
                           f"of {self.settings.budget_minutes:g} minutes spent)"})  # fmt: skip
                 return study
             deadline = time.monotonic() + budget_s
-            started = time.monotonic()
+            self._clock = (spent, time.monotonic())  # the minutes spent before this run, and when it began
             try:
                 # A trial starts only while a whole one fits in what is left (a trial cut short by the budget
                 # would be judged on less training than the others); the first always starts.
@@ -156,7 +157,7 @@ class Sweep:
                                catch=(TrialFailed,), callbacks=[lambda s, t: self._after_trial(s, t, progress)])  # fmt: skip
             finally:
                 self.stop.set()
-                study.set_user_attr("spent_s", spent + time.monotonic() - started)
+                self._record_spent(study)
                 self.write_summary(study)
             return study
 
@@ -242,7 +243,14 @@ class Sweep:
         trial.set_user_attr("epochs", len(_read_rows(self.ws.model_dir(model).metrics_path)))
         return float(value)
 
+    def _record_spent(self, study: Any) -> None:
+        spent, started = self._clock
+        study.set_user_attr("spent_s", spent + time.monotonic() - started)
+
     def _after_trial(self, study: Any, trial: Any, progress: Progress) -> None:
+        # Recorded after every trial, not only when the sweep ends: a SIGKILL runs no `finally`, and the
+        # resumed sweep must not get back the minutes its finished trials used.
+        self._record_spent(study)
         self.write_summary(study)
         progress({"event": "trial_done", "number": trial.number, "state": trial.state.name.lower(),
                   "value": trial.value, "model": trial.user_attrs.get("model"),
