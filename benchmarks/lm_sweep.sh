@@ -31,6 +31,7 @@ batch-size: [350, 700, 1400]
 bptt: [35, 70]
 YAML
 sweep_then_finals train-lm
+[[ -n ${SWEEP_ONLY:-} ]] && { sweep_summary; exit 0; }
 sweep_summary
 python3 - "$WS" <<'PY'
 import json, sys

@@ -6,6 +6,7 @@
 #
 #   bash benchmarks/mt_sweep.sh ../shared/data/small_parallel_enja 60 10 60 [SEED]
 #   (data folder, sweep budget minutes, minutes per trial, minutes of the final runs; scale by speed-ref)
+#   SWEEP_ONLY=1 ... / RESUME=1 ...: a sweep in parts (see sweep_finals.sh)
 #
 # The space leaves out --warmup: in a 10-minute trial (~460 updates on one thread, measured) the budget-aware
 # cap (a quarter of the planned updates, training/schedule.py) cuts every warm-up of ~115+ steps to ~115, so
@@ -36,6 +37,7 @@ src-vocab: [4000, 8000, 16000]
 tgt-vocab: [4000, 8000, 16000]
 YAML
 sweep_then_finals train-mt
+[[ -n ${SWEEP_ONLY:-} ]] && { sweep_summary; exit 0; }
 for name in best default; do
     seqtool -w "$WS" evaluate mt --model "$name" --src "$D/dev.en" --ref "$D/dev.ja" --beam 5 --threads 2 --json \
         > "$WS/$name.eval.json"

@@ -12,13 +12,20 @@ machine() {
 # trials (two at once, one thread each), then the sweep's best run file and $WS/base.yaml trained at once for
 # FINAL minutes, one thread each, as the models `best` and `default`. The --json summaries land in
 # $WS/{sweep,best,default}.json, the training logs in $WS/{best,default}.log.
+#
+# A sweep longer than one sitting is run in parts: SWEEP_ONLY=1 stops after the sweep (BUDGET is then the
+# minutes spent so far, in all), and RESUME=1 continues it (`sweep --resume`) up to the new BUDGET, trials
+# already finished and minutes already spent counting. Each part ends its trials by its BUDGET, so none is lost.
 sweep_then_finals() {
-    local command=$1 study
+    local command=$1 study resume=()
     study=${command#train-}
+    [[ -n ${RESUME:-} ]] && resume=(--resume)
     date -u +"sweep start %H:%M:%S"; uptime
     seqtool -w "$WS" sweep "$command" --config "$WS/base.yaml" --space "$WS/space.yaml" --budget-minutes "$BUDGET" \
-        --trial-minutes "$TRIAL" --trials 200 --jobs 2 --threads 1 --name "$study" --json > "$WS/sweep.json"
+        --trial-minutes "$TRIAL" --trials 200 --jobs 2 --threads 1 --name "$study" --json "${resume[@]}" \
+        > "$WS/sweep.json"
     date -u +"sweep end %H:%M:%S"; uptime
+    [[ -n ${SWEEP_ONLY:-} ]] && return 0
     cat "$WS/sweeps/$study/best.yaml"
     seqtool -w "$WS" "$command" --config "$WS/sweeps/$study/best.yaml" --max-minutes "$FINAL" --threads 1 \
         --name best --json > "$WS/best.json" 2> "$WS/best.log" &
