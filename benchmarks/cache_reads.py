@@ -8,6 +8,9 @@ between them (matrix products for ``--compute`` seconds, as a training step woul
 advice settings on fresh batches each time.
 
     sudo python3 benchmarks/cache_reads.py ../shared/data/small_parallel_enja 28000000 --memory-limit 2G
+
+``--lengths`` times instead the one pass in order that a run makes over the offsets (the sentence
+lengths, ``EncodedCorpus.lengths``), cold, on maps marked for random reads against read-ahead for it.
 """
 
 from __future__ import annotations
@@ -58,6 +61,16 @@ def advise(corpora: list[EncodedCorpus], advice: int) -> None:
             array.base.obj.madvise(advice)  # the array views a memoryview of the mmap object
 
 
+def time_lengths(prefixes: list[Path]) -> None:
+    for name, ahead in [("MADV_RANDOM", False), ("read-ahead for it", True)] * 2:
+        Path("/proc/sys/vm/drop_caches").write_text("1")
+        corpora = [EncodedCorpus.load(p) for p in prefixes]
+        start = time.perf_counter()
+        for corpus in corpora:  # lengths() reads ahead; the plain diff reads under the load's MADV_RANDOM
+            corpus.lengths() if ahead else np.diff(corpus.offsets).astype(np.int32)
+        print(f"{name:20s} both sides' lengths, cold: {time.perf_counter() - start:.2f} s", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path)
@@ -66,10 +79,14 @@ def main() -> None:
     parser.add_argument("--memory-limit", help="e.g. 2G: run in a memory cgroup with this limit (root)")
     parser.add_argument("--compute", type=float, default=0.6, help="seconds of work between batches")
     parser.add_argument("--batches", type=int, default=30, help="batches per measurement")
+    parser.add_argument("--lengths", action="store_true", help="time the cold pass over the offsets instead")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     prefixes = write_corpus(args.data, args.pairs, args.work)
     os.sync()
+    if args.lengths:
+        time_lengths(prefixes)
+        return
     Path("/proc/sys/vm/drop_caches").write_text("1")  # start cold: the corpus is read from disk
     if args.memory_limit:
         limit_memory(args.memory_limit)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seqtool.data.batching import EncodedCorpus, encode_corpus, token_batches
+from seqtool.data.batching import EncodedCorpus, encode_corpus, sequential_reads, token_batches
 from seqtool.data.tokenizers import train_tokenizer
 
 
@@ -67,6 +67,19 @@ def test_an_encoded_corpus_reads_back_its_sentences_from_maps_marked_for_random_
     assert [tok.decode(again.sentence(i)) for i in (0, 5, 299)] == [lines[i].strip() for i in (0, 5, 299)]
     assert not again.ids.flags.writeable  # the cache is read-only while training
     if sys.platform == "linux":  # the kernel lists the map's flags: "rr" is MADV_RANDOM (no read-around)
-        smaps = Path("/proc/self/smaps").read_text()
-        blocks = smaps.split(str(tmp_path / "cache" / "train.0.ids"))[1:]
-        assert blocks and all(" rr " in b.split("VmFlags:")[1].split("\n")[0] + " " for b in blocks)
+        ids, offsets = (tmp_path / "cache" / f"train.0.{part}" for part in ("ids", "offsets"))
+        assert map_flags(ids) == map_flags(offsets) == {"rr"}
+        with sequential_reads(again.offsets):  # the one pass in order (lengths()) reads ahead instead
+            assert "sr" in map_flags(offsets) and map_flags(ids) == {"rr"}
+        assert map_flags(offsets) == {"rr"}
+        assert np.array_equal(again.lengths(), [len(again.sentence(i)) for i in range(len(again))])
+
+
+def map_flags(path: Path) -> set[str]:
+    """The read-advice flags ("rr" random, "sr" sequential) of this process's maps of ``path``."""
+    blocks = Path("/proc/self/smaps").read_text().split(str(path) + "\n")[1:]
+    assert blocks, f"{path} is not mapped"
+    flags = set()
+    for block in blocks:
+        flags |= {f for f in block.split("VmFlags:")[1].split("\n")[0].split() if f in ("rr", "sr")}
+    return flags
