@@ -33,10 +33,10 @@ YAML
 sweep_then_finals train-lm
 [[ -n ${SWEEP_ONLY:-} ]] && { sweep_summary; exit 0; }
 sweep_summary
-python3 - "$WS" <<'PY'
+python3 - "$WS" "best-s${SEED:-1}" "default-s${SEED:-1}" <<'PY'
 import json, sys
 ws = sys.argv[1]
-for name in ("best", "default"):
+for name in sys.argv[2:]:
     r = json.load(open(f"{ws}/{name}.json"))
     print(f"{name}: dev per-word perplexity {r['best']['value']:.2f} (epoch {r['best']['epoch']}), "
           f"{r['tokens_per_s']:,.0f} tokens/s, {r['epochs']} epochs")

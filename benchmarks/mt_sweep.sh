@@ -38,15 +38,15 @@ tgt-vocab: [4000, 8000, 16000]
 YAML
 sweep_then_finals train-mt
 [[ -n ${SWEEP_ONLY:-} ]] && { sweep_summary; exit 0; }
-for name in best default; do
+for name in "best-s$SEED" "default-s$SEED"; do
     seqtool -w "$WS" evaluate mt --model "$name" --src "$D/dev.en" --ref "$D/dev.ja" --beam 5 --threads 2 --json \
         > "$WS/$name.eval.json"
 done
 sweep_summary
-python3 - "$WS" <<'PY'
+python3 - "$WS" "best-s$SEED" "default-s$SEED" <<'PY'
 import json, sys
 ws = sys.argv[1]
-for name in ("best", "default"):
+for name in sys.argv[2:]:
     r = json.load(open(f"{ws}/{name}.json"))
     e = json.load(open(f"{ws}/{name}.eval.json"))
     print(f"{name}: own dev BLEU {r['best']['value']:.2f} (epoch {r['best']['epoch']}), {r['epochs']} epochs, "

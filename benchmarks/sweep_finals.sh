@@ -10,8 +10,9 @@ machine() {
 
 # sweep_then_finals COMMAND: `seqtool sweep COMMAND` over $WS/space.yaml for BUDGET minutes in TRIAL-minute
 # trials (two at once, one thread each), then the sweep's best run file and $WS/base.yaml trained at once for
-# FINAL minutes, one thread each, as the models `best` and `default`. The --json summaries land in
-# $WS/{sweep,best,default}.json, the training logs in $WS/{best,default}.log.
+# FINAL minutes, one thread each, with seed SEED (default 1), as the models `best-sSEED` and `default-sSEED`
+# (one pair per seed). The --json summaries land in $WS/sweep.json and $WS/{best,default}-sSEED.json, the
+# training logs in $WS/{best,default}-sSEED.log.
 #
 # A sweep longer than one sitting is run in parts: SWEEP_ONLY=1 stops after the sweep (BUDGET is then the
 # minutes spent so far, in all), and RESUME=1 continues it (`sweep --resume`) up to the new BUDGET, trials
@@ -27,10 +28,12 @@ sweep_then_finals() {
     date -u +"sweep end %H:%M:%S"; uptime
     [[ -n ${SWEEP_ONLY:-} ]] && return 0
     cat "$WS/sweeps/$study/best.yaml"
-    seqtool -w "$WS" "$command" --config "$WS/sweeps/$study/best.yaml" --max-minutes "$FINAL" --threads 1 \
-        --name best --json > "$WS/best.json" 2> "$WS/best.log" &
-    seqtool -w "$WS" "$command" --config "$WS/base.yaml" --max-minutes "$FINAL" --threads 1 --name default \
-        --json > "$WS/default.json" 2> "$WS/default.log" &
+    # --seed on the command line: best.yaml carries the sweep's seed, and a second seed must reach both runs.
+    local seed=${SEED:-1}
+    seqtool -w "$WS" "$command" --config "$WS/sweeps/$study/best.yaml" --seed "$seed" --max-minutes "$FINAL" \
+        --threads 1 --name "best-s$seed" --json > "$WS/best-s$seed.json" 2> "$WS/best-s$seed.log" &
+    seqtool -w "$WS" "$command" --config "$WS/base.yaml" --seed "$seed" --max-minutes "$FINAL" --threads 1 \
+        --name "default-s$seed" --json > "$WS/default-s$seed.json" 2> "$WS/default-s$seed.log" &
     wait
     date -u +"finals end %H:%M:%S"; uptime
 }
