@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqtool.data.batching import EncodedCorpus, collate, token_batches
+from seqtool.data.batching import EncodedCorpus, collate, mapping_of, token_batches
 
 CGROUP = Path("/sys/fs/cgroup/memory/seqtool-cache-reads")
 
@@ -58,7 +58,7 @@ def limit_memory(limit: str) -> None:
 def advise(corpora: list[EncodedCorpus], advice: int) -> None:
     for corpus in corpora:
         for array in (corpus.ids, corpus.offsets):
-            array.base.obj.madvise(advice)  # the array views a memoryview of the mmap object
+            mapping_of(array).madvise(advice)
 
 
 def time_lengths(prefixes: list[Path]) -> None:

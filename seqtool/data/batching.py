@@ -76,13 +76,18 @@ def map_for_random_reads(path: Path, dtype: type) -> np.ndarray:
     return np.frombuffer(mapped, dtype=dtype)
 
 
+def mapping_of(array: np.ndarray) -> mmap.mmap | None:
+    """The memory map an array from :func:`map_for_random_reads` views (through a memoryview), else None."""
+    view = array.base
+    return view.obj if isinstance(view, memoryview) and isinstance(view.obj, mmap.mmap) else None
+
+
 @contextlib.contextmanager
 def sequential_reads(array: np.ndarray) -> Iterator[None]:
     """For one pass over a map from :func:`map_for_random_reads`, in order: the kernel reads ahead
     (``MADV_SEQUENTIAL``) instead of 4 KB a fault, then the map is marked for random reads again.
     Other arrays (a corpus in memory) are left as they are."""
-    view = array.base
-    mapped = view.obj if isinstance(view, memoryview) and isinstance(view.obj, mmap.mmap) else None
+    mapped = mapping_of(array)
     if mapped is None or not hasattr(mmap, "MADV_SEQUENTIAL"):
         yield
         return
